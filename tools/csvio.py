@@ -1,0 +1,34 @@
+"""Reading city exports: text in UTF-8 or GB18030, and the report every import gives back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def decode_text(raw: bytes, where: str) -> str:
+    """UTF-8 (with or without BOM), else GB18030 (common in government exports); else say where."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return raw.decode("gb18030")
+        except UnicodeDecodeError as exc:
+            raise ValueError(f"{where}: not UTF-8 or GB18030 text (byte {exc.start})") from exc
+
+
+@dataclass
+class ImportReport:
+    """What an import stored, and every rejected row with its line number and reason."""
+
+    source: str
+    what: str
+    stored: int = 0
+    errors: list[tuple[int, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line, then one line per rejected row (at most 20)."""
+        head = f"{self.source}: {self.stored} {self.what} stored, {len(self.errors)} rows rejected"
+        lines = [f"  line {line}: {reason}" for line, reason in self.errors[:20]]
+        if len(self.errors) > 20:
+            lines.append(f"  … and {len(self.errors) - 20} more")
+        return "\n".join([head, *lines])

@@ -1,0 +1,115 @@
+"""Historical work orders: what a dispatch model learns from.
+
+Any city's export can be read: :class:`HistoryColumns` names which CSV columns hold the
+text, title, address, category, urgency and department. Texts are stored with personal
+data masked. A row without text or department is rejected with its line number; the
+other rows are kept. Re-importing the same export updates rows by their order id.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Engine, MetaData, String, Table, Text, func, select
+
+from tools.csvio import ImportReport, decode_text
+from tools.db import upsert
+from tools.privacy import mask_pii
+
+metadata = MetaData()
+
+dispatch_history = Table(
+    "dispatch_history",
+    metadata,
+    Column("order_id", String(64), primary_key=True),
+    Column("created_at", DateTime, nullable=True),
+    Column("title", Text, nullable=False, default=""),
+    Column("text", Text, nullable=False),
+    Column("address", Text, nullable=False, default=""),
+    Column("category", String(64), nullable=False, default=""),
+    Column("urgency", String(16), nullable=False, default=""),
+    Column("department", String(128), nullable=False),
+    Column("source", String(32), nullable=False, default="import"),
+)
+
+
+@dataclass(frozen=True)
+class HistoryColumns:
+    """Which CSV column holds what; ``text`` and ``department`` are required."""
+
+    text: str = "诉求内容"
+    department: str = "处置部门"
+    title: str | None = "标题"
+    address: str | None = "地址"
+    category: str | None = "类别"
+    urgency: str | None = "紧急程度"
+    order_id: str | None = "工单编号"
+    created_at: str | None = "受理时间"
+
+
+def _parse_time(value: str) -> datetime | None:
+    for fmt in ("%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(value.strip(), fmt)
+        except ValueError:
+            continue
+    return None
+
+
+def _row_values(row: dict[str, str], cols: HistoryColumns) -> dict[str, Any]:
+    def get(name: str | None) -> str:
+        return (row.get(name) or "").strip() if name else ""
+
+    text, department = get(cols.text), get(cols.department)
+    if not text:
+        raise ValueError(f"column {cols.text!r} is empty")
+    if not department:
+        raise ValueError(f"column {cols.department!r} is empty")
+    order_id = get(cols.order_id) or hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:20]
+    return {
+        "order_id": order_id[:64],
+        "created_at": _parse_time(get(cols.created_at)) if cols.created_at else None,
+        "title": mask_pii(get(cols.title)),
+        "text": mask_pii(text),
+        "address": mask_pii(get(cols.address)),
+        "category": get(cols.category),
+        "urgency": get(cols.urgency),
+        "department": department,
+        "source": "import",
+    }
+
+
+class DispatchHistory:
+    """Historical orders in the relational database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def import_csv(self, path: Path, columns: HistoryColumns | None = None) -> ImportReport:
+        """Store every usable row of ``path``; report the others with their line numbers."""
+        cols = columns or HistoryColumns()
+        reader = csv.DictReader(decode_text(path.read_bytes(), str(path)).splitlines())
+        missing = [c for c in (cols.text, cols.department) if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(
+                f"{path}: missing columns {', '.join(missing)} (have: {', '.join(reader.fieldnames or [])})"
+            )
+        report = ImportReport(str(path), "historical orders")
+        rows: list[dict[str, Any]] = []
+        for row in reader:
+            try:
+                rows.append(_row_values(row, cols))
+            except ValueError as exc:
+                report.errors.append((reader.line_num, str(exc)))
+        report.stored = upsert(self._engine, dispatch_history, rows, "order_id")
+        return report
+
+    def count(self) -> int:
+        """Number of stored orders."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(dispatch_history)).scalar_one())

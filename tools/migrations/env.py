@@ -1,0 +1,37 @@
+"""Alembic environment: run on the connection cityagent hands in (``tools.db.migrate``)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection, MetaData, create_engine
+
+from knowledge.registry import metadata as knowledge_metadata
+from tools.dispatch.history import metadata as dispatch_metadata
+from tools.enterprises.registry import metadata as enterprise_metadata
+
+
+def target_metadata() -> list[MetaData]:
+    """Every package's tables (for ``alembic revision --autogenerate`` and the schema test)."""
+    return [knowledge_metadata, enterprise_metadata, dispatch_metadata]
+
+
+def run() -> None:
+    """Run the migrations on the given connection, or on ``sqlalchemy.url``."""
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        engine = create_engine(
+            context.config.get_main_option("sqlalchemy.url") or "sqlite:///var/cityagent.db"
+        )
+        with engine.begin() as conn:
+            _migrate(conn)
+        return
+    _migrate(connection)
+
+
+def _migrate(connection: Connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata(), render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run()
