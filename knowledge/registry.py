@@ -1,0 +1,96 @@
+"""The document registry: which documents are in the knowledge base, at which content hash.
+
+A row is written as ``indexing`` before a document's chunks go into the vector store and
+set to ``ready`` after, so an interrupted ingestion is visible and is redone on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, delete, select
+
+from knowledge.documents import DocumentMeta, PolicyDocument
+from tools.db import upsert
+
+metadata = MetaData()
+
+kb_documents = Table(
+    "kb_documents",
+    metadata,
+    Column("doc_id", String(32), primary_key=True),
+    Column("source", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("meta", Text, nullable=False),
+    Column("chunks", Integer, nullable=False, default=0),
+    Column("status", String(16), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+RegistryStatus = Literal["indexing", "ready"]
+
+
+@dataclass(frozen=True)
+class RegisteredDocument:
+    """One registry row."""
+
+    doc_id: str
+    source: str
+    content_hash: str
+    meta: DocumentMeta
+    chunks: int
+    status: RegistryStatus
+
+
+class DocumentRegistry:
+    """Registry rows in the relational database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def get(self, doc_id: str) -> RegisteredDocument | None:
+        """The row of ``doc_id``, if any."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(kb_documents).where(kb_documents.c.doc_id == doc_id)).mappings().first()
+        return _row(row) if row else None
+
+    def all(self) -> list[RegisteredDocument]:
+        """Every row, by source."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(kb_documents).order_by(kb_documents.c.source)).mappings().all()
+        return [_row(r) for r in rows]
+
+    def mark(self, doc: PolicyDocument, status: RegistryStatus, chunks: int = 0) -> None:
+        """Insert or update the row of ``doc``."""
+        values = {
+            "doc_id": doc.doc_id,
+            "source": doc.meta.source,
+            "content_hash": doc.content_hash,
+            "title": doc.meta.title,
+            "meta": json.dumps(doc.meta.to_payload(), ensure_ascii=False),
+            "chunks": chunks,
+            "status": status,
+            "updated_at": datetime.now(UTC),
+        }
+        upsert(self._engine, kb_documents, [values], "doc_id")
+
+    def remove(self, doc_id: str) -> None:
+        """Delete the row of ``doc_id``."""
+        with self._engine.begin() as conn:
+            conn.execute(delete(kb_documents).where(kb_documents.c.doc_id == doc_id))
+
+
+def _row(row: object) -> RegisteredDocument:
+    data = dict(row)  # type: ignore[call-overload]
+    return RegisteredDocument(
+        doc_id=data["doc_id"],
+        source=data["source"],
+        content_hash=data["content_hash"],
+        meta=DocumentMeta.from_payload(json.loads(data["meta"])),
+        chunks=data["chunks"],
+        status=data["status"],
+    )
