@@ -1,0 +1,55 @@
+"""The FastAPI application: the lifespan builds the services; routes reach them through ``deps``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from service.container import Services, build_services
+from service.errors import ErrorEnvelope, RequestContextMiddleware, install_error_handlers
+from service.routers import health
+from service.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+API_VERSION = "0.1.0"
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """Build the app. ``services`` lets tests hand in services they built (the app then owns them)."""
+    settings = settings or (services.settings if services else load_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        built = services or build_services(settings)
+        app.state.services = built
+        await built.start()
+        logger.info("cityagent ready (llm=%s)", built.llm.client.describe)
+        try:
+            yield
+        finally:
+            await built.close()
+
+    app = FastAPI(
+        title="cityagent",
+        version=API_VERSION,
+        description="City-service agents: cited policy answers, work orders, 免申即享 subsidies, evaluation.",
+        lifespan=lifespan,
+        responses={422: {"model": ErrorEnvelope}, 503: {"model": ErrorEnvelope}},
+    )
+    install_error_handlers(app)
+    if settings.server.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.server.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["content-type", "x-request-id"],
+            allow_credentials=True,
+        )
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.server.max_body_bytes)
+    app.include_router(health.router)
+    return app

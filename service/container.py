@@ -1,0 +1,143 @@
+"""The composition root: build every service once from the settings; the app and the CLI share it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+from qdrant_client import QdrantClient
+from sqlalchemy import Engine
+
+from knowledge.embeddings import Embedder, build_embedder
+from knowledge.errors import KnowledgeError
+from knowledge.vector_store import open_qdrant
+from knowledge.vector_store import ping as ping_qdrant
+from service.settings import Settings
+from tools.db import DatabaseError, make_engine, migrate
+from tools.db import ping as ping_db
+from tools.llm import LLMError, LLMRuntime
+
+logger = logging.getLogger(__name__)
+
+Status = Literal["ok", "disabled", "down"]
+
+
+@dataclass(frozen=True)
+class ComponentStatus:
+    """One component's readiness."""
+
+    status: Status
+    detail: str
+    latency_ms: float
+
+
+@dataclass
+class Services:
+    """Everything the routes and the CLI use, built once."""
+
+    settings: Settings
+    llm: LLMRuntime
+    embedder: Embedder
+    engine: Engine
+    _qdrant: QdrantClient | None = field(default=None, repr=False)
+    _schema_ready: bool = False
+
+    @property
+    def qdrant(self) -> QdrantClient:
+        """The vector store client (opened on first use; a locked or missing store raises)."""
+        if self._qdrant is None:
+            self._qdrant = open_qdrant(self.settings.vector_store, self.settings.qdrant_path)
+        return self._qdrant
+
+    async def start(self, *, with_model: bool = True) -> None:
+        """Bring the schema up to date and start the embedded model server.
+
+        A database that is down at start-up does not stop the service: readiness reports it,
+        and the schema is migrated as soon as the database answers again.
+        """
+        await self.ensure_schema()
+        if with_model:
+            await self.llm.start()
+
+    async def ensure_schema(self) -> bool:
+        """Migrate the database once it answers; False (logged) while it does not."""
+        if not self._schema_ready:
+            try:
+                await asyncio.to_thread(migrate, self.engine)
+            except DatabaseError as exc:
+                logger.error("database not migrated yet: %s", exc)
+                return False
+            self._schema_ready = True
+        return True
+
+    async def close(self) -> None:
+        """Stop the model server and release connections."""
+        await self.llm.stop()
+        if self._qdrant is not None:
+            self._qdrant.close()
+            self._qdrant = None
+        self.engine.dispose()
+
+    async def readiness(self) -> dict[str, ComponentStatus]:
+        """Check the model, the embeddings, the vector store and the database (concurrently)."""
+        names = ("model", "embeddings", "vector_store", "database")
+        checks = await asyncio.gather(
+            self._check_model(), self._check_embeddings(), self._check_vector_store(), self._check_database()
+        )
+        return dict(zip(names, checks, strict=True))
+
+    async def _check_model(self) -> ComponentStatus:
+        started = time.perf_counter()
+        if self.settings.llm.backend == "none":
+            return ComponentStatus("disabled", "llm.backend=none: agents answer in degraded mode", 0.0)
+        try:
+            name = await self.llm.client.ping()
+        except LLMError as exc:
+            return ComponentStatus("down", str(exc), _ms(started))
+        return ComponentStatus("ok", f"{self.llm.settings.backend}: {name}", _ms(started))
+
+    async def _check_embeddings(self) -> ComponentStatus:
+        started = time.perf_counter()
+        try:
+            vector = await asyncio.to_thread(self.embedder.embed_query, "就绪检查")
+        except KnowledgeError as exc:
+            return ComponentStatus("down", str(exc), _ms(started))
+        return ComponentStatus("ok", f"{self.embedder.name} ({vector.shape[0]}-dim)", _ms(started))
+
+    async def _check_vector_store(self) -> ComponentStatus:
+        started = time.perf_counter()
+        try:
+            count = await asyncio.to_thread(lambda: ping_qdrant(self.qdrant))
+        except KnowledgeError as exc:
+            return ComponentStatus("down", str(exc), _ms(started))
+        return ComponentStatus(
+            "ok", f"qdrant {self.settings.vector_store.mode}: {count} collections", _ms(started)
+        )
+
+    async def _check_database(self) -> ComponentStatus:
+        started = time.perf_counter()
+        try:
+            dialect = await asyncio.to_thread(ping_db, self.engine)
+        except DatabaseError as exc:
+            return ComponentStatus("down", str(exc), _ms(started))
+        if not await self.ensure_schema():
+            return ComponentStatus("down", f"{dialect}: schema migration failed (see the log)", _ms(started))
+        return ComponentStatus("ok", dialect, _ms(started))
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def build_services(settings: Settings) -> Services:
+    """Build (but do not start) every service the settings describe."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Services(
+        settings=settings,
+        llm=LLMRuntime(settings.llm, settings.model_dir, settings.log_dir),
+        embedder=build_embedder(settings.embeddings),
+        engine=make_engine(settings.database, settings.data_dir),
+    )

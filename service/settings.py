@@ -1,0 +1,125 @@
+"""The one settings object: env prefix ``CITYAGENT_``, nested groups with ``__``.
+
+Each group's schema lives with the package that uses it (``tools.llm.config``,
+``knowledge.config``, ``tools.db``); this module composes them. Build it once with
+:func:`load_settings` and pass it (or one group of it) down.
+
+Examples::
+
+    CITYAGENT_LLM__BACKEND=vllm CITYAGENT_LLM__BASE_URL=http://10.0.0.5:8001/v1
+    CITYAGENT_LLM__GGUF_PATH=/models/qwen2.5-7b-instruct-q4_k_m.gguf
+    CITYAGENT_EMBEDDINGS__BACKEND=hf CITYAGENT_EMBEDDINGS__MODEL_PATH=/models/bge-m3
+    CITYAGENT_DATABASE__URL=postgresql+psycopg://city@127.0.0.1:5432/city
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from knowledge.config import EmbeddingSettings, VectorStoreSettings
+from tools.db import DatabaseSettings
+from tools.llm.config import LLMSettings
+
+DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev by _refuse_default_secret
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change", DEV_SECRET}
+_MIN_SECRET_LENGTH = 32
+
+
+class AuthSettings(BaseModel):
+    """Signing secret and session lifetime for signed-in staff."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    session_ttl_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+
+
+class ServerSettings(BaseModel):
+    """How the HTTP service listens and what it accepts."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger requests get 413.")
+    cors_origins: list[str] = Field(
+        default_factory=list, description="City sites allowed to embed the widget."
+    )
+
+
+class Settings(BaseSettings):
+    """Everything cityagent can be told; see the module docstring for the environment names."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITYAGENT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    env: Literal["dev", "test", "prod"] = "dev"
+    data_dir: Path = Field(
+        default=Path("var"), description="Models, vector store, SQLite and logs live here."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+    server: ServerSettings = Field(default_factory=ServerSettings)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        secret = self.auth.secret_key.get_secret_value()
+        if self.env != "dev" and (secret.lower() in _PLACEHOLDERS or len(secret) < _MIN_SECRET_LENGTH):
+            raise ValueError(
+                f"CITYAGENT_AUTH__SECRET_KEY must be set to a random value of at least {_MIN_SECRET_LENGTH} "
+                f"characters when CITYAGENT_ENV={self.env} (generate one: python -c "
+                "'import secrets; print(secrets.token_urlsafe(48))')"
+            )
+        return self
+
+    @property
+    def model_dir(self) -> Path:
+        """Where the assembled GGUF model is cached."""
+        return self.data_dir / "models"
+
+    @property
+    def log_dir(self) -> Path:
+        """Where child-process logs go."""
+        return self.data_dir / "logs"
+
+    @property
+    def qdrant_path(self) -> Path:
+        """The local vector store's folder."""
+        return self.vector_store.path or self.data_dir / "qdrant"
+
+    def redacted(self) -> dict[str, Any]:
+        """The effective settings as JSON-able data, secrets shown as ``**********``."""
+        data = self.model_dump(mode="json")
+        data["derived"] = {
+            "model_dir": str(self.model_dir),
+            "qdrant_path": str(self.qdrant_path),
+            "database_url": _hide_password(self.database.effective_url(self.data_dir)),
+            "structured_output": self.llm.effective_structured_mode(),
+        }
+        if self.database.url:
+            data["database"]["url"] = _hide_password(self.database.url)
+        return data
+
+
+def _hide_password(url: str) -> str:
+    """``postgresql://u:pw@h/db`` -> ``postgresql://u:***@h/db``."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or "@" not in rest:
+        return url
+    creds, _, host = rest.rpartition("@")
+    user, colon, _ = creds.partition(":")
+    return f"{scheme}://{user}{':***' if colon else ''}@{host}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings from the environment (and ``overrides``, which win)."""
+    return Settings(**overrides)
