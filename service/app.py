@@ -8,11 +8,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import RedirectResponse
 
 from service.container import Services, build_services
 from service.errors import ErrorEnvelope, RequestContextMiddleware, install_error_handlers
 from service.routers import health
 from service.settings import Settings, load_settings
+from tools.privacy import install_log_masking
 
 logger = logging.getLogger(__name__)
 
@@ -25,6 +27,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access"):
+            install_log_masking(logging.getLogger(name))
         built = services or build_services(settings)
         app.state.services = built
         await built.start()
@@ -52,4 +56,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         )
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.server.max_body_bytes)
     app.include_router(health.router)
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> RedirectResponse:
+        """Until the resident page exists, the front door leads to the API documentation."""
+        return RedirectResponse("/docs")
+
     return app

@@ -13,6 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from service.settings import Settings, load_settings
+from tools.privacy import install_log_masking
 
 app = typer.Typer(help="cityagent: city-service agents (policy answers, work orders, subsidies, evaluation).",
                   no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
@@ -34,6 +35,7 @@ def _settings() -> Settings:
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         _fail(f"invalid setting {where}: {first['msg']}")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_log_masking()
     return settings
 
 

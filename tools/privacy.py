@@ -19,6 +19,7 @@ since Chinese names cannot be found reliably by pattern alone.
 
 from __future__ import annotations
 
+import logging
 import re
 
 _ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
@@ -57,3 +58,26 @@ def mask_pii(text: str) -> str:
     text = _EMAIL.sub(lambda m: f"{m.group(1)}***{m.group(2)}", text)
     text = _PLATE.sub(lambda m: f"{m.group(1)}***{m.group(3)}", text)
     return _CALLER_NAME.sub(_mask_name, text)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks personal data in every record's formatted message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the message in place; never drops a record."""
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a malformed %-format: leave it to the handler to report
+            return True
+        masked = mask_pii(message)
+        if masked != message or record.args:
+            record.msg, record.args = masked, None
+        return True
+
+
+def install_log_masking(logger: logging.Logger | None = None) -> None:
+    """Attach :class:`MaskingFilter` to every handler of ``logger`` (the root logger by default)."""
+    target = logger or logging.getLogger()
+    for handler in target.handlers:
+        if not any(isinstance(f, MaskingFilter) for f in handler.filters):
+            handler.addFilter(MaskingFilter())

@@ -147,3 +147,9 @@ def test_openapi_documents_the_envelope(client: TestClient) -> None:
     spec = client.get("/openapi.json").json()
     assert "ErrorEnvelope" in spec["components"]["schemas"]
     assert "/readyz" in spec["paths"]
+
+
+def test_front_door_leads_to_the_docs(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 307
+    assert response.headers["location"] == "/docs"

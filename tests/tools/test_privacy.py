@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from tools.privacy import mask_pii
+from tools.privacy import install_log_masking, mask_pii
 
 
 @pytest.mark.parametrize(
@@ -32,3 +34,17 @@ def test_masks(raw: str, masked: str) -> None:
 )
 def test_leaves_other_numbers(text: str) -> None:
     assert mask_pii(text) == text
+
+
+def test_log_records_are_masked() -> None:
+    logger = logging.getLogger("cityagent.test.masking")
+    handler = logging.Handler()
+    records: list[logging.LogRecord] = []
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger.addHandler(handler)
+    install_log_masking(logger)
+    try:
+        logger.warning("caller %s left number %s", "来电人：张三", "13812345678")
+    finally:
+        logger.removeHandler(handler)
+    assert records[0].getMessage() == "caller 来电人：张* left number 138****5678"
