@@ -34,13 +34,18 @@ class EmbeddingSettings(BaseModel):
 
 
 class VectorStoreSettings(BaseModel):
-    """Where vectors live: Qdrant embedded on disk (default), in memory, or a Qdrant server by URL."""
+    """Where vectors live.
+
+    * ``edge`` (default): Qdrant's engine in-process (qdrant-edge-py), one folder under the data dir;
+    * ``server``: a Qdrant server or cluster at ``url`` through qdrant-client;
+    * ``memory``: qdrant-client in memory (tests, throw-away demos).
+    """
 
     model_config = ConfigDict(extra="forbid")
 
-    mode: Literal["local", "memory", "server"] = "local"
+    mode: Literal["edge", "memory", "server"] = "edge"
     path: Path | None = Field(
-        default=None, description="Folder of the local store; default: <data_dir>/qdrant."
+        default=None, description="Folder of the edge index; default: <data_dir>/index."
     )
     url: str | None = Field(default=None, description="Qdrant server URL for mode=server.")
     api_key: SecretStr | None = None

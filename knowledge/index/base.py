@@ -1,0 +1,110 @@
+"""The vector index every retrieval path uses, and the filter it understands.
+
+Each point is one chunk: a BM25 sparse vector (always), a dense vector (once embedded),
+and a payload with the citation and the fields filters need. ``excluded`` (repealed or
+superseded) is stored as 0/1, not a boolean: qdrant-edge-py 0.9 never matches
+``MatchValue(True)`` against a boolean payload (Python's bool reaches it as an integer).
+
+Two implementations keep one contract (``tests/knowledge/test_index_contract.py``): Qdrant
+Edge in-process (the embedded default) and qdrant-client (a Qdrant server by URL, or in memory).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Protocol
+
+from knowledge.sparse import SparseVector
+
+DENSE = "dense"
+SPARSE = "bm25"
+KEYWORD_FIELDS = ("doc_id", "region", "category")
+DATE_FIELDS = ("effective_date", "expiry_date")
+_NAMESPACE = uuid.UUID("6f1c1f5e-6c1b-4b7e-9a57-2f8a3d5c9e10")
+
+
+def point_id(chunk_key: str) -> str:
+    """A stable UUID for a chunk, so re-writing a chunk never duplicates it."""
+    return str(uuid.uuid5(_NAMESPACE, chunk_key))
+
+
+@dataclass(frozen=True)
+class IndexPoint:
+    """What is written for one chunk."""
+
+    point_id: str
+    sparse: SparseVector
+    payload: dict[str, Any]
+    dense: list[float] | None = None
+
+
+@dataclass(frozen=True)
+class Scored:
+    """One result of one retrieval path."""
+
+    point_id: str
+    score: float
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Region, category, validity on a day; repealed and superseded documents out unless asked for."""
+
+    region: str | None = None
+    category: str | None = None
+    valid_on: date | None = None
+    include_repealed: bool = False
+
+
+class VectorIndex(Protocol):
+    """Store and search chunk points."""
+
+    describe: str
+
+    def ensure(self, dim: int) -> None:
+        """Create the store for ``dim``-wide dense vectors, or check an existing one has that width."""
+        ...
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        """Write points (same id: replaced)."""
+        ...
+
+    def set_dense(self, vectors: Mapping[str, list[float]]) -> None:
+        """Add dense vectors to existing points."""
+        ...
+
+    def missing_dense(self, limit: int) -> list[tuple[str, str]]:
+        """Up to ``limit`` (point id, text) of points that have no dense vector yet."""
+        ...
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove every point of a document."""
+        ...
+
+    def set_document_payload(self, doc_id: str, values: Mapping[str, Any]) -> None:
+        """Change payload fields on every point of a document (e.g. mark it superseded)."""
+        ...
+
+    def search_dense(self, vector: list[float], limit: int, flt: SearchFilter) -> list[Scored]:
+        """Nearest points by dense vector."""
+        ...
+
+    def search_sparse(self, vector: SparseVector, limit: int, flt: SearchFilter) -> list[Scored]:
+        """Best points by BM25 (sparse dot product with IDF)."""
+        ...
+
+    def count(self, *, dense_only: bool = False) -> int:
+        """Number of points (with a dense vector, when ``dense_only``)."""
+        ...
+
+    def flush(self) -> None:
+        """Make every write durable."""
+        ...
+
+    def close(self) -> None:
+        """Release the store."""
+        ...

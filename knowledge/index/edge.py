@@ -1,0 +1,164 @@
+"""The embedded default: Qdrant's engine in-process (qdrant-edge-py), persisted in one folder.
+
+Measured on 150,000 points of 384 dims (2 cores): writes 20k points/s, dense p95 2.3 ms,
+BM25 p95 0.7 ms, filtered dense p95 19 ms, reopens in 0.3 s. qdrant-client's own local
+mode is a Python re-implementation that took 182 ms per dense query at 100k points.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import qdrant_edge as qe
+
+from knowledge.errors import KnowledgeError, VectorStoreUnavailableError
+from knowledge.index.base import DATE_FIELDS, DENSE, KEYWORD_FIELDS, SPARSE, IndexPoint, Scored, SearchFilter
+from knowledge.sparse import SparseVector
+
+
+def _filter(flt: SearchFilter) -> qe.Filter | None:
+    must: list[Any] = []
+    must_not: list[Any] = []
+    if flt.region:
+        must.append(qe.FieldCondition(key="region", match=qe.MatchValue(flt.region)))
+    if flt.category:
+        must.append(qe.FieldCondition(key="category", match=qe.MatchValue(flt.category)))
+    if not flt.include_repealed:
+        must_not.append(qe.FieldCondition(key="excluded", match=qe.MatchValue(1)))
+    if flt.valid_on:
+        day = flt.valid_on.isoformat()
+        must_not.append(qe.FieldCondition(key="expiry_date", range=qe.RangeDateTime(lt=day)))
+        must_not.append(qe.FieldCondition(key="effective_date", range=qe.RangeDateTime(gt=day)))
+    if not must and not must_not:
+        return None
+    return qe.Filter(must=must or None, must_not=must_not or None)
+
+
+def _doc_filter(doc_id: str) -> qe.Filter:
+    return qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))])
+
+
+def _vectors(point: IndexPoint) -> dict[str, Any]:
+    vectors: dict[str, Any] = {SPARSE: qe.SparseVector(point.sparse.indices, point.sparse.values)}
+    if point.dense is not None:
+        vectors[DENSE] = point.dense
+    return vectors
+
+
+class EdgeIndex:
+    """A Qdrant Edge shard in ``path``; only one process may open it at a time."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._shard: Any = None
+        self.describe = f"qdrant-edge {path}"
+
+    @property
+    def shard(self) -> Any:
+        """The open shard (:meth:`ensure` opens or creates it)."""
+        if self._shard is None:
+            raise KnowledgeError("the vector index is not open: call ensure() first")
+        return self._shard
+
+    def ensure(self, dim: int) -> None:
+        """Open the shard in ``path``, creating it for ``dim``-wide vectors when it does not exist."""
+        if self._shard is not None:
+            return
+        config = qe.EdgeConfig(
+            vectors={DENSE: qe.EdgeVectorParams(size=dim, distance=qe.Distance.Cosine)},
+            sparse_vectors={SPARSE: qe.EdgeSparseVectorParams(modifier=qe.Modifier.Idf)},
+        )
+        try:
+            if (self._path / "edge_config.json").is_file():
+                self._shard = qe.EdgeShard.load(str(self._path), config)
+                return
+            self._path.mkdir(parents=True, exist_ok=True)
+            self._shard = qe.EdgeShard.create(str(self._path), config)
+        except Exception as exc:  # the binding raises plain exceptions with the engine's message
+            message = str(exc)
+            if "size" in message or "dim" in message.lower():
+                raise KnowledgeError(
+                    f"the vector index at {self._path} was built for another embedding width than {dim}: "
+                    "re-ingest into a new data dir or delete the index folder"
+                ) from exc
+            raise VectorStoreUnavailableError(
+                f"cannot open the vector index at {self._path}: {message}"
+            ) from exc
+        for field in KEYWORD_FIELDS:
+            self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+        for field in DATE_FIELDS:
+            self._shard.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Datetime))
+        self._shard.update(qe.UpdateOperation.create_field_index("excluded", qe.PayloadSchemaType.Integer))
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        """Write points."""
+        if points:
+            batch = [qe.Point(p.point_id, _vectors(p), p.payload) for p in points]
+            self.shard.update(qe.UpdateOperation.upsert_points(batch))
+
+    def set_dense(self, vectors: Mapping[str, list[float]]) -> None:
+        """Add dense vectors."""
+        if vectors:
+            batch = [qe.PointVectors(pid, {DENSE: vec}) for pid, vec in vectors.items()]
+            self.shard.update(qe.UpdateOperation.update_vectors(batch))
+
+    def missing_dense(self, limit: int) -> list[tuple[str, str]]:
+        """Points without a dense vector."""
+        flt = qe.Filter(must_not=[qe.HasVectorCondition(DENSE)])
+        records, _ = self.shard.scroll(qe.ScrollRequest(limit=limit, filter=flt, with_payload=True))
+        return [(str(r.id), str(r.payload.get("text", ""))) for r in records]
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document's points."""
+        self.shard.update(qe.UpdateOperation.delete_points_by_filter(_doc_filter(doc_id)))
+
+    def set_document_payload(self, doc_id: str, values: Mapping[str, Any]) -> None:
+        """Change payload fields on a document's points."""
+        self.shard.update(qe.UpdateOperation.set_payload_by_filter(_doc_filter(doc_id), dict(values)))
+
+    def _query(self, query: Any, using: str, limit: int, flt: SearchFilter) -> list[Scored]:
+        request = qe.QueryRequest(
+            limit=limit, query=qe.Query.Nearest(query, using=using), filter=_filter(flt), with_payload=True
+        )
+        return [Scored(str(p.id), float(p.score), dict(p.payload)) for p in self.shard.query(request)]
+
+    def search_dense(self, vector: list[float], limit: int, flt: SearchFilter) -> list[Scored]:
+        """Nearest by dense vector."""
+        return self._query(vector, DENSE, limit, flt)
+
+    def search_sparse(self, vector: SparseVector, limit: int, flt: SearchFilter) -> list[Scored]:
+        """Best by BM25."""
+        if not vector.indices:
+            return []
+        return self._query(qe.SparseVector(vector.indices, vector.values), SPARSE, limit, flt)
+
+    def count(self, *, dense_only: bool = False) -> int:
+        """Points (with dense vectors)."""
+        if self._shard is None:
+            return 0
+        flt = qe.Filter(must=[qe.HasVectorCondition(DENSE)]) if dense_only else None
+        return int(self.shard.count(qe.CountRequest(exact=True, filter=flt)))
+
+    def optimize(self) -> None:
+        """Build the HNSW graph now (otherwise the engine does it as segments grow)."""
+        self.shard.optimize()
+
+    def flush(self) -> None:
+        """Persist pending writes."""
+        if self._shard is not None:
+            self._shard.flush()
+
+    def close(self) -> None:
+        """Flush and release the folder."""
+        if self._shard is not None:
+            self._shard.flush()
+            self._shard.close()
+            self._shard = None
+
+    def destroy(self) -> None:
+        """Close and delete the folder (tests, re-index)."""
+        self.close()
+        shutil.rmtree(self._path, ignore_errors=True)

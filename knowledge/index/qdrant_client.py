@@ -1,0 +1,167 @@
+"""A Qdrant server (or cluster) by URL through qdrant-client; also its in-memory mode for small data.
+
+Same points, same payload and the same BM25-with-IDF sparse vectors as the embedded
+index, so an installation moves from one to the other by re-ingesting, with no code change.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from qdrant_client import QdrantClient, models
+
+from knowledge.errors import KnowledgeError, VectorStoreUnavailableError
+from knowledge.index.base import DATE_FIELDS, DENSE, KEYWORD_FIELDS, SPARSE, IndexPoint, Scored, SearchFilter
+from knowledge.sparse import SparseVector
+
+
+def _filter(flt: SearchFilter) -> models.Filter | None:
+    must: list[Any] = []
+    must_not: list[Any] = []
+    if flt.region:
+        must.append(models.FieldCondition(key="region", match=models.MatchValue(value=flt.region)))
+    if flt.category:
+        must.append(models.FieldCondition(key="category", match=models.MatchValue(value=flt.category)))
+    if not flt.include_repealed:
+        must_not.append(models.FieldCondition(key="excluded", match=models.MatchValue(value=1)))
+    if flt.valid_on:
+        day = flt.valid_on.isoformat()
+        must_not.append(models.FieldCondition(key="expiry_date", range=models.DatetimeRange(lt=day)))
+        must_not.append(models.FieldCondition(key="effective_date", range=models.DatetimeRange(gt=day)))
+    if not must and not must_not:
+        return None
+    return models.Filter(must=must or None, must_not=must_not or None)
+
+
+def _doc_filter(doc_id: str) -> models.Filter:
+    return models.Filter(must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))])
+
+
+def _vectors(point: IndexPoint) -> dict[str, Any]:
+    vectors: dict[str, Any] = {
+        SPARSE: models.SparseVector(indices=point.sparse.indices, values=point.sparse.values)
+    }
+    if point.dense is not None:
+        vectors[DENSE] = point.dense
+    return vectors
+
+
+class QdrantClientIndex:
+    """One collection of a Qdrant reached through qdrant-client."""
+
+    def __init__(self, client: QdrantClient, collection: str, describe: str) -> None:
+        self._client = client
+        self.collection = collection
+        self.describe = describe
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except KnowledgeError:
+            raise
+        except Exception as exc:  # transport-specific errors of qdrant-client
+            raise VectorStoreUnavailableError(f"{self.describe}: {what} failed: {exc}") from exc
+
+    def ensure(self, dim: int) -> None:
+        """Create the collection, or check that an existing one has ``dim``-wide dense vectors."""
+        if self._call("collection check", self._client.collection_exists, self.collection):
+            info = self._call("collection info", self._client.get_collection, self.collection)
+            params = info.config.params.vectors
+            size = params[DENSE].size if isinstance(params, dict) and DENSE in params else None
+            if size != dim:
+                raise KnowledgeError(
+                    f"collection {self.collection!r} holds {size}-dim vectors, "
+                    f"the embedding model makes {dim}: use another collection or re-ingest"
+                )
+            return
+        self._call(
+            "create collection",
+            self._client.create_collection,
+            self.collection,
+            vectors_config={DENSE: models.VectorParams(size=dim, distance=models.Distance.COSINE)},
+            sparse_vectors_config={SPARSE: models.SparseVectorParams(modifier=models.Modifier.IDF)},
+        )
+        with warnings.catch_warnings():  # in-memory mode ignores payload indexes; a server uses them
+            warnings.simplefilter("ignore", UserWarning)
+            for field in KEYWORD_FIELDS:
+                self._client.create_payload_index(self.collection, field, models.PayloadSchemaType.KEYWORD)
+            for field in DATE_FIELDS:
+                self._client.create_payload_index(self.collection, field, models.PayloadSchemaType.DATETIME)
+            self._client.create_payload_index(self.collection, "excluded", models.PayloadSchemaType.INTEGER)
+
+    def upsert(self, points: Sequence[IndexPoint]) -> None:
+        """Write points."""
+        if points:
+            structs = [
+                models.PointStruct(id=p.point_id, vector=_vectors(p), payload=p.payload) for p in points
+            ]
+            self._call("upsert", self._client.upsert, self.collection, points=structs, wait=True)
+
+    def set_dense(self, vectors: Mapping[str, list[float]]) -> None:
+        """Add dense vectors."""
+        if vectors:
+            batch = [models.PointVectors(id=pid, vector={DENSE: vec}) for pid, vec in vectors.items()]
+            self._call(
+                "update vectors", self._client.update_vectors, self.collection, points=batch, wait=True
+            )
+
+    def missing_dense(self, limit: int) -> list[tuple[str, str]]:
+        """Points without a dense vector."""
+        flt = models.Filter(must_not=[models.HasVectorCondition(has_vector=DENSE)])
+        records, _ = self._call(
+            "scroll", self._client.scroll, self.collection, scroll_filter=flt, limit=limit, with_payload=True
+        )
+        return [(str(r.id), str((r.payload or {}).get("text", ""))) for r in records]
+
+    def delete_document(self, doc_id: str) -> None:
+        """Remove a document's points."""
+        selector = models.FilterSelector(filter=_doc_filter(doc_id))
+        self._call("delete", self._client.delete, self.collection, points_selector=selector, wait=True)
+
+    def set_document_payload(self, doc_id: str, values: Mapping[str, Any]) -> None:
+        """Change payload fields on a document's points."""
+        self._call("set payload", self._client.set_payload, self.collection, payload=dict(values),
+                   points=_doc_filter(doc_id), wait=True)  # fmt: skip
+
+    def _query(self, query: Any, using: str, limit: int, flt: SearchFilter) -> list[Scored]:
+        response = self._call(
+            "query",
+            self._client.query_points,
+            self.collection,
+            query=query,
+            using=using,
+            limit=limit,
+            query_filter=_filter(flt),
+            with_payload=True,
+        )
+        return [Scored(str(p.id), float(p.score), dict(p.payload or {})) for p in response.points]
+
+    def search_dense(self, vector: list[float], limit: int, flt: SearchFilter) -> list[Scored]:
+        """Nearest by dense vector."""
+        return self._query(vector, DENSE, limit, flt)
+
+    def search_sparse(self, vector: SparseVector, limit: int, flt: SearchFilter) -> list[Scored]:
+        """Best by BM25."""
+        if not vector.indices:
+            return []
+        return self._query(
+            models.SparseVector(indices=vector.indices, values=vector.values), SPARSE, limit, flt
+        )
+
+    def count(self, *, dense_only: bool = False) -> int:
+        """Points (with dense vectors)."""
+        if not self._call("collection check", self._client.collection_exists, self.collection):
+            return 0
+        flt = models.Filter(must=[models.HasVectorCondition(has_vector=DENSE)]) if dense_only else None
+        return int(
+            self._call("count", self._client.count, self.collection, count_filter=flt, exact=True).count
+        )
+
+    def flush(self) -> None:
+        """Writes are acknowledged with ``wait=True``: nothing pending."""
+
+    def close(self) -> None:
+        """Close the client."""
+        self._client.close()

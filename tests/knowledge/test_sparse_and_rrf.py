@@ -1,0 +1,64 @@
+"""BM25 vectors and reciprocal-rank fusion."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from knowledge.documents import DocumentMeta
+from knowledge.index import Scored
+from knowledge.retriever import rrf
+from knowledge.sparse import BM25Encoder, term_id, tokens
+from knowledge.supersede import Supersession, base_title, find_supersessions, repealed_references
+
+
+def test_tokens_drop_punctuation_and_function_words_and_keep_subwords() -> None:
+    toks = tokens("请问，租房子能不能用公积金？")
+    assert "公积金" in toks and "积金" in toks and "租房" in toks
+    assert "，" not in toks and "请问" not in toks
+
+
+def test_term_ids_are_stable_31_bit() -> None:
+    assert term_id("公积金") == term_id("公积金")
+    assert 0 <= term_id("公积金") < 2**31
+
+
+def test_document_weights_saturate_and_normalise_length() -> None:
+    enc = BM25Encoder(k1=1.2, b=0.75, avgdl=10)
+    once = enc.encode_document("公积金")
+    many = enc.encode_document("公积金 " * 20)
+    weight = dict(zip(many.indices, many.values, strict=True))[term_id("公积金")]
+    assert weight < 1.2 + 1  # saturates at k1 + 1
+    assert weight > dict(zip(once.indices, once.values, strict=True))[term_id("公积金")] * 0.9
+    assert enc.encode_document("。，！").indices == []
+    assert enc.encode_query("公积金 公积金").values == [1.0] * len(enc.encode_query("公积金").indices)
+
+
+def test_rrf_rewards_agreement_and_keeps_ranks() -> None:
+    def s(pid: str) -> Scored:
+        return Scored(pid, 1.0, {"id": pid})
+
+    fused = rrf({"dense": [s("a"), s("b"), s("c")], "bm25": [s("b"), s("d")]}, k=60)
+    assert [pid for pid, *_ in fused] == ["b", "a", "d", "c"]
+    assert fused[0][2] == {"dense": 2, "bm25": 1}
+    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
+
+
+def test_supersession_by_declaration_and_by_version() -> None:
+    docs = {
+        "old": DocumentMeta(
+            title="示例市城市绿化管理办法", doc_number="示政规〔2020〕6号", effective_date=date(2020, 5, 1)
+        ),
+        "new": DocumentMeta(title="示例市城市绿化管理办法（2025年修订）", effective_date=date(2025, 5, 1)),
+        "r2019": DocumentMeta(title="道路运输条例", effective_date=date(2019, 3, 2)),
+        "r2023": DocumentMeta(title="道路运输条例", effective_date=date(2023, 7, 20)),
+        "other": DocumentMeta(title="道路运输条例", region="广东", effective_date=date(2020, 1, 1)),
+    }
+    text = "第八条 本办法自2025年5月1日起施行。《示例市城市绿化管理办法》（示政规〔2020〕6号）同时废止。"
+    assert repealed_references(text) == [("示例市城市绿化管理办法", "示政规〔2020〕6号")]
+    found = {s.old: s for s in find_supersessions(docs, {"new": text})}
+    assert set(found) == {"old", "r2019"}
+    assert found["old"] == Supersession("old", "new", "《示例市城市绿化管理办法（2025年修订）》宣布废止")
+    assert found["r2019"].new == "r2023"
+    assert base_title("示例市城市绿化管理办法（2025年修订）") == "示例市城市绿化管理办法"
