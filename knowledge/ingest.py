@@ -1,48 +1,64 @@
-"""Policy documents in: read, chunk by article, embed, store, register.
+"""Policy documents in, in two phases, resumable at any point.
 
-Incremental by content hash: an unchanged document is skipped, a changed one replaces
-its old chunks. A document is registered as ``indexing`` before its vectors are written
-and ``ready`` after, so an interrupted run is finished by the next one. A file that
-cannot be read is reported with its path and reason, and the others go in.
+Phase 1 (fast): read each file, take its metadata, cut it into article chunks and write
+them with their BM25 vectors; the document is then searchable by keyword. Phase 2 (slow):
+embed every chunk that has no dense vector yet. A document is registered ``indexing``
+before its points are written and ``chunked`` after they are flushed; an interrupted
+phase 1 is redone on the next run, and phase 2 simply continues with what is missing, so
+a run killed at any moment loses nothing and duplicates nothing (point ids derive from
+chunk keys). An unchanged file (same bytes, same sidecar) is skipped without being parsed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from knowledge.chunking import chunk_document
-from knowledge.dense import DenseIndex
-from knowledge.documents import PolicyDocument, make_document, read_sidecar
-from knowledge.registry import DocumentRegistry
-from tools.csvio import decode_text
+from knowledge.chunking import Chunk, chunk_document
+from knowledge.documents import PolicyDocument, doc_id_for, make_document, read_sidecar
+from knowledge.embeddings import Embedder
+from knowledge.index import IndexPoint, VectorIndex, point_id
+from knowledge.loaders import READABLE, load_text
+from knowledge.registry import DocumentRegistry, RegisteredDocument
+from knowledge.sparse import BM25Encoder
+from knowledge.supersede import find_supersessions
 
 logger = logging.getLogger(__name__)
 
-READABLE = {".md", ".markdown", ".txt"}
 _SKIP_NAMES = {"_index.md", "README.md", "UPSTREAM-README.md"}
+Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 @dataclass
 class IngestReport:
-    """What an ingestion run did."""
+    """What an ingestion run did, and where the time went."""
 
     documents: int = 0
     chunks: int = 0
     unchanged: int = 0
+    removed: int = 0
+    superseded: int = 0
+    embedded: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
-    seconds: float = 0.0
+    seconds_text: float = 0.0
+    seconds_dense: float = 0.0
 
     def summary(self) -> str:
-        """One line."""
-        line = (
+        """A few lines for the terminal."""
+        rate = self.embedded / self.seconds_dense if self.seconds_dense else 0.0
+        lines = [
             f"{self.documents} documents ingested ({self.chunks} chunks), {self.unchanged} unchanged, "
-            f"{len(self.failed)} failed, {self.seconds:.1f}s"
-        )
-        return line + "".join(f"\n  failed: {path}: {reason}" for path, reason in self.failed)
+            f"{self.removed} removed, {self.superseded} superseded, {len(self.failed)} failed",
+            f"text + BM25: {self.seconds_text:.1f}s; "
+            f"dense: {self.embedded} chunks in {self.seconds_dense:.1f}s ({rate:.1f} chunks/s)",
+        ]
+        lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
+        return "\n".join(lines)
 
 
 def discover(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
@@ -51,73 +67,209 @@ def discover(paths: Iterable[Path]) -> list[tuple[Path, Path]]:
     for path in paths:
         if path.is_dir():
             found += [(p, path) for p in sorted(path.rglob("*")) if p.is_file() and _wanted(p)]
-        else:
+        elif path.exists():
             found.append((path, path.parent))
+        else:
+            raise FileNotFoundError(f"no such file or folder: {path}")
     return found
 
 
 def _wanted(path: Path) -> bool:
-    return (
-        path.suffix.lower() in READABLE
-        and path.name not in _SKIP_NAMES
-        and not path.name.endswith(".meta.json")
-    )
+    return path.suffix.lower() in READABLE and path.name not in _SKIP_NAMES
 
 
-def read_document(path: Path, root: Path) -> PolicyDocument:
-    """Read one file as a policy document (``ValueError`` saying why when it cannot be read)."""
-    if path.suffix.lower() not in READABLE:
-        raise ValueError(f"unsupported file type {path.suffix or '(none)'}")
-    raw = path.read_bytes()
-    if not raw.strip():
-        raise ValueError("the file is empty")
-    text = decode_text(raw, path.name)
-    source = path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
-    return make_document(text, source, read_sidecar(path))
+def file_hash(path: Path) -> str:
+    """sha256 of the file's bytes and its sidecar's (what decides "unchanged")."""
+    digest = hashlib.sha256(path.read_bytes())
+    sidecar = path.with_name(path.name + ".meta.json")
+    if sidecar.is_file():
+        digest.update(sidecar.read_bytes())
+    return digest.hexdigest()
+
+
+def source_of(path: Path, root: Path) -> str:
+    """The document's source name: its path relative to the ingestion root."""
+    return path.relative_to(root).as_posix() if path.is_relative_to(root) else path.as_posix()
+
+
+def read_document(path: Path, root: Path, overrides: dict[str, Any] | None = None) -> PolicyDocument:
+    """Read one file as a policy document (``ValueError`` saying why when it cannot be)."""
+    text = load_text(path)
+    return make_document(text, source_of(path, root), {**read_sidecar(path), **(overrides or {})})
+
+
+def chunk_payload(doc: PolicyDocument, chunk: Chunk, excluded: bool = False) -> dict[str, Any]:
+    """What a point stores: the citation, the exact text, and the fields filters use."""
+    meta = doc.meta.to_payload()
+    return {
+        "chunk_key": chunk.key,
+        "doc_id": doc.doc_id,
+        "chunk_index": chunk.index,
+        "article": chunk.article,
+        "label": chunk.label,
+        "heading_path": list(chunk.heading_path),
+        "start": chunk.start,
+        "end": chunk.end,
+        "text": chunk.text,
+        "title": meta["title"],
+        "issuer": meta["issuer"],
+        "doc_number": meta["doc_number"],
+        "source": meta["source"],
+        "region": meta["region"],
+        "category": meta["category"],
+        "publish_date": meta["publish_date"],
+        "effective_date": meta["effective_date"],
+        "expiry_date": meta["expiry_date"],
+        "repealed": meta["repealed"],
+        "excluded": int(excluded or meta["repealed"]),
+        "superseded_by": meta["extra"].get("superseded_by", ""),
+    }
 
 
 class Ingestor:
-    """Puts documents into the dense index and the registry."""
+    """Writes documents into the index and the registry."""
 
-    def __init__(self, index: DenseIndex, registry: DocumentRegistry) -> None:
+    def __init__(
+        self,
+        index: VectorIndex,
+        registry: DocumentRegistry,
+        embedder: Embedder,
+        encoder: BM25Encoder | None = None,
+        *,
+        embed_max_chars: int = 512,
+        batch_points: int = 2000,
+    ) -> None:
         self._index = index
         self._registry = registry
-
-    def ingest_document(self, doc: PolicyDocument) -> int | None:
-        """Index ``doc``; the number of chunks, or None when it was already there unchanged."""
-        known = self._registry.get(doc.doc_id)
-        if known and known.status == "ready" and known.content_hash == doc.content_hash:
-            return None
-        chunks = chunk_document(doc)
-        if not chunks:
-            raise ValueError("no text to index after the header (no articles or paragraphs found)")
-        self._registry.mark(doc, "indexing")
-        self._index.delete_document(doc.doc_id)
-        self._index.upsert(doc, chunks)
-        self._registry.mark(doc, "ready", len(chunks))
-        return len(chunks)
+        self._embedder = embedder
+        self._encoder = encoder or BM25Encoder()
+        self._embed_max_chars = embed_max_chars
+        self._batch_points = batch_points
 
     def ingest_paths(
-        self, paths: Iterable[Path], progress: Callable[[str], None] | None = None
+        self,
+        paths: Sequence[Path],
+        *,
+        overrides: dict[str, Any] | None = None,
+        embed: bool = True,
+        delete_missing: bool = False,
+        progress: Progress | None = None,
     ) -> IngestReport:
-        """Ingest every readable file under ``paths``."""
-        started = time.perf_counter()
-        self._index.ensure_collection()
+        """Ingest every readable file under ``paths``; see the module docstring."""
         report = IngestReport()
-        for path, root in discover(paths):
+        started = time.perf_counter()
+        self._index.ensure(self._embedder.dim)
+        known = self._registry.by_id()
+        for row in known.values():  # a run that died mid-document: clear its points, redo it
+            if row.status == "indexing":
+                self._index.delete_document(row.doc_id)
+        files = discover(paths)
+        seen: set[str] = set()
+        pending: list[IndexPoint] = []
+        pending_docs: list[tuple[PolicyDocument, int, str]] = []
+        texts: dict[str, str] = {}
+        for done, (path, root) in enumerate(files, start=1):
+            doc_id = doc_id_for(source_of(path, root))
+            seen.add(doc_id)
             try:
-                doc = read_document(path, root)
-                count = self.ingest_document(doc)
+                read = self._read_changed(path, root, known.get(doc_id), overrides)
             except (OSError, ValueError) as exc:
                 report.failed.append((str(path), str(exc)))
                 logger.warning("not ingested: %s: %s", path, exc)
                 continue
-            if count is None:
+            if read is None:
                 report.unchanged += 1
-            else:
-                report.documents += 1
-                report.chunks += count
+                continue
+            doc, chunks, digest = read
+            self._registry.mark(doc, "indexing", len(chunks), digest)
+            if doc_id in known:
+                self._index.delete_document(doc_id)
+            pending += self._points(doc, chunks)
+            pending_docs.append((doc, len(chunks), digest))
+            texts[doc.doc_id] = doc.text
+            report.documents += 1
+            report.chunks += len(chunks)
+            if len(pending) >= self._batch_points:
+                self._commit(pending, pending_docs)
+                pending, pending_docs = [], []
             if progress:
-                progress(str(path))
-        report.seconds = time.perf_counter() - started
+                progress("text", done, len(files))
+        self._commit(pending, pending_docs)
+        if delete_missing:
+            report.removed = self._remove_missing(known, seen)
+        report.superseded = self._apply_supersessions(texts)
+        report.seconds_text = time.perf_counter() - started
+        if embed:
+            started = time.perf_counter()
+            report.embedded = self.embed_missing(progress=progress)
+            report.seconds_dense = time.perf_counter() - started
         return report
+
+    def _read_changed(
+        self, path: Path, root: Path, row: RegisteredDocument | None, overrides: dict[str, Any] | None
+    ) -> tuple[PolicyDocument, list[Chunk], str] | None:
+        """The document and its chunks, or None when the file is unchanged since it was indexed."""
+        digest = file_hash(path)
+        if row and row.status != "indexing" and row.content_hash == digest and not overrides:
+            return None
+        doc = read_document(path, root, overrides)
+        chunks = chunk_document(doc)
+        if not chunks:
+            raise ValueError("no text to index after the header (no articles or paragraphs found)")
+        return doc, chunks, digest
+
+    def _points(self, doc: PolicyDocument, chunks: list[Chunk]) -> list[IndexPoint]:
+        return [
+            IndexPoint(point_id(c.key), self._encoder.encode_document(c.text), chunk_payload(doc, c))
+            for c in chunks
+        ]
+
+    def _commit(self, points: list[IndexPoint], docs: list[tuple[PolicyDocument, int, str]]) -> None:
+        self._index.upsert(points)
+        self._index.flush()
+        for doc, count, digest in docs:
+            self._registry.mark(doc, "chunked", count, digest)
+
+    def _remove_missing(self, known: dict[str, RegisteredDocument], seen: set[str]) -> int:
+        """Forget registered documents this run did not find (use with the same roots as before)."""
+        for doc_id in known.keys() - seen:
+            self._index.delete_document(doc_id)
+            self._registry.remove(doc_id)
+        return len(known.keys() - seen)
+
+    def _apply_supersessions(self, new_texts: dict[str, str]) -> int:
+        rows = self._registry.by_id()
+        metas = {doc_id: row.meta for doc_id, row in rows.items()}
+        changed = 0
+        for item in find_supersessions(metas, new_texts):
+            meta = metas[item.old]
+            if meta.extra.get("superseded_by") == metas[item.new].title:
+                continue
+            updated = replace(meta, extra={**meta.extra, "superseded_by": metas[item.new].title})
+            self._registry.update_meta(item.old, updated)
+            self._index.set_document_payload(
+                item.old, {"excluded": 1, "superseded_by": metas[item.new].title}
+            )
+            logger.info("superseded: %s (%s)", meta.title, item.reason)
+            changed += 1
+        self._index.flush()
+        return changed
+
+    def embed_missing(self, *, batch: int = 64, progress: Progress | None = None) -> int:
+        """Give every chunk without a dense vector one; returns how many were embedded."""
+        total_missing = self._index.count() - self._index.count(dense_only=True)
+        done = 0
+        while True:
+            todo = self._index.missing_dense(batch)
+            if not todo:
+                break
+            vectors = self._embedder.embed_documents([text[: self._embed_max_chars] for _, text in todo])
+            self._index.set_dense({pid: vec.tolist() for (pid, _), vec in zip(todo, vectors, strict=True)})
+            done += len(todo)
+            if done % (batch * 16) == 0:
+                self._index.flush()
+            if progress:
+                progress("dense", done, total_missing)
+        self._index.flush()
+        self._registry.set_status("chunked", "ready")
+        return done

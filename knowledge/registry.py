@@ -1,7 +1,9 @@
 """The document registry: which documents are in the knowledge base, at which content hash.
 
-A row is written as ``indexing`` before a document's chunks go into the vector store and
-set to ``ready`` after, so an interrupted ingestion is visible and is redone on the next run.
+States: ``indexing`` (its points are being written: an interrupted run redoes it),
+``chunked`` (text and BM25 are in the index: keyword search finds it), ``ready`` (every chunk
+also has its dense vector). ``content_hash`` covers the file's bytes and its sidecar, so an
+unchanged file is recognised without being parsed again.
 """
 
 from __future__ import annotations
@@ -11,7 +13,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
-from sqlalchemy import Column, DateTime, Engine, Integer, MetaData, String, Table, Text, delete, select
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Engine,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+    update,
+)
 
 from knowledge.documents import DocumentMeta, PolicyDocument
 from tools.db import upsert
@@ -31,7 +45,7 @@ kb_documents = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-RegistryStatus = Literal["indexing", "ready"]
+RegistryStatus = Literal["indexing", "chunked", "ready"]
 
 
 @dataclass(frozen=True)
@@ -64,12 +78,28 @@ class DocumentRegistry:
             rows = conn.execute(select(kb_documents).order_by(kb_documents.c.source)).mappings().all()
         return [_row(r) for r in rows]
 
-    def mark(self, doc: PolicyDocument, status: RegistryStatus, chunks: int = 0) -> None:
-        """Insert or update the row of ``doc``."""
+    def by_id(self) -> dict[str, RegisteredDocument]:
+        """Every row, keyed by document id (one query, for a whole ingestion run)."""
+        return {row.doc_id: row for row in self.all()}
+
+    def set_status(self, old: RegistryStatus, new: RegistryStatus) -> int:
+        """Move every row in ``old`` to ``new``; the number moved."""
+        with self._engine.begin() as conn:
+            result = conn.execute(update(kb_documents).where(kb_documents.c.status == old).values(status=new))
+        return int(result.rowcount or 0)
+
+    def update_meta(self, doc_id: str, meta: DocumentMeta) -> None:
+        """Replace the stored metadata of a document (e.g. when a newer version supersedes it)."""
+        payload = json.dumps(meta.to_payload(), ensure_ascii=False)
+        with self._engine.begin() as conn:
+            conn.execute(update(kb_documents).where(kb_documents.c.doc_id == doc_id).values(meta=payload))
+
+    def mark(self, doc: PolicyDocument, status: RegistryStatus, chunks: int = 0, file_hash: str = "") -> None:
+        """Insert or update the row of ``doc`` (``file_hash``: of its bytes and sidecar)."""
         values = {
             "doc_id": doc.doc_id,
             "source": doc.meta.source,
-            "content_hash": doc.content_hash,
+            "content_hash": file_hash or doc.content_hash,
             "title": doc.meta.title,
             "meta": json.dumps(doc.meta.to_payload(), ensure_ascii=False),
             "chunks": chunks,

@@ -8,13 +8,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from qdrant_client import QdrantClient
 from sqlalchemy import Engine
 
 from knowledge.embeddings import Embedder, build_embedder
 from knowledge.errors import KnowledgeError
-from knowledge.vector_store import open_qdrant
-from knowledge.vector_store import ping as ping_qdrant
+from knowledge.index import VectorIndex, open_index
+from knowledge.retriever import PolicyRetriever
 from service.settings import Settings
 from tools.db import DatabaseError, make_engine, migrate
 from tools.db import ping as ping_db
@@ -42,15 +41,25 @@ class Services:
     llm: LLMRuntime
     embedder: Embedder
     engine: Engine
-    _qdrant: QdrantClient | None = field(default=None, repr=False)
+    _index: VectorIndex | None = field(default=None, repr=False)
+    _retriever: PolicyRetriever | None = field(default=None, repr=False)
     _schema_ready: bool = False
 
     @property
-    def qdrant(self) -> QdrantClient:
-        """The vector store client (opened on first use; a locked or missing store raises)."""
-        if self._qdrant is None:
-            self._qdrant = open_qdrant(self.settings.vector_store, self.settings.qdrant_path)
-        return self._qdrant
+    def index(self) -> VectorIndex:
+        """The vector index, opened on first use (a locked or unreachable store raises)."""
+        if self._index is None:
+            index = open_index(self.settings.vector_store, self.settings.index_path)
+            index.ensure(self.embedder.dim)
+            self._index = index
+        return self._index
+
+    @property
+    def retriever(self) -> PolicyRetriever:
+        """The one retriever every agent uses."""
+        if self._retriever is None:
+            self._retriever = PolicyRetriever(self.index, self.embedder)
+        return self._retriever
 
     async def start(self, *, with_model: bool = True) -> None:
         """Bring the schema up to date and start the embedded model server.
@@ -76,9 +85,9 @@ class Services:
     async def close(self) -> None:
         """Stop the model server and release connections."""
         await self.llm.stop()
-        if self._qdrant is not None:
-            self._qdrant.close()
-            self._qdrant = None
+        if self._index is not None:
+            self._index.close()
+            self._index = None
         self.engine.dispose()
 
     async def readiness(self) -> dict[str, ComponentStatus]:
@@ -110,12 +119,13 @@ class Services:
     async def _check_vector_store(self) -> ComponentStatus:
         started = time.perf_counter()
         try:
-            count = await asyncio.to_thread(lambda: ping_qdrant(self.qdrant))
+            points, dense = await asyncio.to_thread(
+                lambda: (self.index.count(), self.index.count(dense_only=True))
+            )
         except KnowledgeError as exc:
             return ComponentStatus("down", str(exc), _ms(started))
-        return ComponentStatus(
-            "ok", f"qdrant {self.settings.vector_store.mode}: {count} collections", _ms(started)
-        )
+        detail = f"{self.index.describe}: {points} passages, {dense} with dense vectors"
+        return ComponentStatus("ok", detail, _ms(started))
 
     async def _check_database(self) -> ComponentStatus:
         started = time.perf_counter()

@@ -92,16 +92,16 @@ class Settings(BaseSettings):
         return self.data_dir / "logs"
 
     @property
-    def qdrant_path(self) -> Path:
-        """The local vector store's folder."""
-        return self.vector_store.path or self.data_dir / "qdrant"
+    def index_path(self) -> Path:
+        """The embedded vector index's folder."""
+        return self.vector_store.path or self.data_dir / "index"
 
     def redacted(self) -> dict[str, Any]:
         """The effective settings as JSON-able data, secrets shown as ``**********``."""
         data = self.model_dump(mode="json")
         data["derived"] = {
             "model_dir": str(self.model_dir),
-            "qdrant_path": str(self.qdrant_path),
+            "index_path": str(self.index_path),
             "database_url": _hide_password(self.database.effective_url(self.data_dir)),
             "structured_output": self.llm.effective_structured_mode(),
         }

