@@ -79,6 +79,11 @@ class EdgeIndex:
             self._shard = qe.EdgeShard.create(str(self._path), config)
         except Exception as exc:  # the binding raises plain exceptions with the engine's message
             message = str(exc)
+            if "WouldBlock" in message:
+                raise VectorStoreUnavailableError(
+                    f"the vector index at {self._path} is open in another process (a running service or "
+                    "ingestion): stop it first, or point CITYAGENT_VECTOR_STORE__PATH elsewhere"
+                ) from exc
             if "size" in message or "dim" in message.lower():
                 raise KnowledgeError(
                     f"the vector index at {self._path} was built for another embedding width than {dim}: "

@@ -7,6 +7,8 @@ machines); otherwise it is skipped, saying so.
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from datetime import date
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from qdrant_client import QdrantClient
 
-from knowledge.errors import KnowledgeError
+from knowledge.errors import KnowledgeError, VectorStoreUnavailableError
 from knowledge.index import EdgeIndex, IndexPoint, QdrantClientIndex, SearchFilter, VectorIndex, point_id
 from knowledge.sparse import BM25Encoder
 
@@ -130,3 +132,17 @@ def test_another_width_is_refused(index: VectorIndex, tmp_path: Path) -> None:
     fresh = QdrantClientIndex(index._client, index.collection, "same")  # type: ignore[attr-defined]
     with pytest.raises(KnowledgeError, match="dim"):
         fresh.ensure(DIM + 1)
+
+
+def test_edge_index_open_elsewhere_is_a_clear_error(tmp_path: Path) -> None:
+    first = EdgeIndex(tmp_path / "edge")
+    first.ensure(DIM)
+    code = (
+        "from pathlib import Path; from knowledge.index import EdgeIndex\n"
+        f"EdgeIndex(Path({str(tmp_path / 'edge')!r})).ensure({DIM})"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    first.close()
+    assert result.returncode != 0
+    assert "open in another process" in result.stderr
+    assert VectorStoreUnavailableError.__name__ in result.stderr
