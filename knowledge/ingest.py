@@ -31,6 +31,9 @@ from knowledge.supersede import find_supersessions
 logger = logging.getLogger(__name__)
 
 _SKIP_NAMES = {"_index.md", "README.md", "UPSTREAM-README.md"}
+# Bump when what is indexed for a chunk changes (chunking, context, tokens): every file is
+# then re-indexed once, even unchanged ones, because the file hash includes it.
+INDEX_SCHEME = "articles+title-context/bm25-rjieba-search/v2"
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
@@ -80,7 +83,8 @@ def _wanted(path: Path) -> bool:
 
 def file_hash(path: Path) -> str:
     """sha256 of the file's bytes and its sidecar's (what decides "unchanged")."""
-    digest = hashlib.sha256(path.read_bytes())
+    digest = hashlib.sha256(INDEX_SCHEME.encode())
+    digest.update(path.read_bytes())
     sidecar = path.with_name(path.name + ".meta.json")
     if sidecar.is_file():
         digest.update(sidecar.read_bytes())
@@ -96,6 +100,22 @@ def read_document(path: Path, root: Path, overrides: dict[str, Any] | None = Non
     """Read one file as a policy document (``ValueError`` saying why when it cannot be)."""
     text = load_text(path)
     return make_document(text, source_of(path, root), {**read_sidecar(path), **(overrides or {})})
+
+
+def indexed_text(title: str, chunk: Chunk) -> str:
+    """What is indexed for a chunk: its document title and heading path, then its text.
+
+    An article rarely names its own subject (劳动合同法 第三十七条 says "劳动者提前三十日…"
+    without "劳动合同"); the context lets keyword and dense search connect a question to it.
+    The payload keeps the exact article text for the citation.
+    """
+    return " ".join([title, *chunk.heading_path, chunk.text])
+
+
+def embedded_text(payload: dict[str, Any], max_chars: int) -> str:
+    """What is embedded for a stored point: the same context, cut to ``max_chars``."""
+    context = " ".join([str(payload.get("title", "")), *map(str, payload.get("heading_path", []))])
+    return f"{context} {payload.get('text', '')}"[:max_chars]
 
 
 def chunk_payload(doc: PolicyDocument, chunk: Chunk, excluded: bool = False) -> dict[str, Any]:
@@ -255,15 +275,25 @@ class Ingestor:
         self._index.flush()
         return changed
 
-    def embed_missing(self, *, batch: int = 64, progress: Progress | None = None) -> int:
-        """Give every chunk without a dense vector one; returns how many were embedded."""
+    @property
+    def index(self) -> VectorIndex:
+        """The index written to."""
+        return self._index
+
+    def embed_missing(
+        self, *, batch: int = 64, limit: int | None = None, progress: Progress | None = None
+    ) -> int:
+        """Give chunks without a dense vector one (all of them, or ``limit``); returns how many."""
         total_missing = self._index.count() - self._index.count(dense_only=True)
+        if limit is not None:
+            total_missing = min(total_missing, limit)
         done = 0
-        while True:
-            todo = self._index.missing_dense(batch)
+        while limit is None or done < limit:
+            todo = self._index.missing_dense(batch if limit is None else min(batch, limit - done))
             if not todo:
                 break
-            vectors = self._embedder.embed_documents([text[: self._embed_max_chars] for _, text in todo])
+            texts = [embedded_text(payload, self._embed_max_chars) for _, payload in todo]
+            vectors = self._embedder.embed_documents(texts)
             self._index.set_dense({pid: vec.tolist() for (pid, _), vec in zip(todo, vectors, strict=True)})
             done += len(todo)
             if done % (batch * 16) == 0:
@@ -271,5 +301,6 @@ class Ingestor:
             if progress:
                 progress("dense", done, total_missing)
         self._index.flush()
-        self._registry.set_status("chunked", "ready")
+        if self._index.count(dense_only=True) == self._index.count():
+            self._registry.set_status("chunked", "ready")
         return done

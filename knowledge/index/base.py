@@ -77,8 +77,8 @@ class VectorIndex(Protocol):
         """Add dense vectors to existing points."""
         ...
 
-    def missing_dense(self, limit: int) -> list[tuple[str, str]]:
-        """Up to ``limit`` (point id, text) of points that have no dense vector yet."""
+    def missing_dense(self, limit: int) -> list[tuple[str, dict[str, Any]]]:
+        """Up to ``limit`` (point id, payload) of points that have no dense vector yet."""
         ...
 
     def delete_document(self, doc_id: str) -> None:

@@ -110,11 +110,11 @@ class EdgeIndex:
             batch = [qe.PointVectors(pid, {DENSE: vec}) for pid, vec in vectors.items()]
             self.shard.update(qe.UpdateOperation.update_vectors(batch))
 
-    def missing_dense(self, limit: int) -> list[tuple[str, str]]:
+    def missing_dense(self, limit: int) -> list[tuple[str, dict[str, Any]]]:
         """Points without a dense vector."""
         flt = qe.Filter(must_not=[qe.HasVectorCondition(DENSE)])
         records, _ = self.shard.scroll(qe.ScrollRequest(limit=limit, filter=flt, with_payload=True))
-        return [(str(r.id), str(r.payload.get("text", ""))) for r in records]
+        return [(str(r.id), dict(r.payload)) for r in records]
 
     def delete_document(self, doc_id: str) -> None:
         """Remove a document's points."""

@@ -107,13 +107,13 @@ class QdrantClientIndex:
                 "update vectors", self._client.update_vectors, self.collection, points=batch, wait=True
             )
 
-    def missing_dense(self, limit: int) -> list[tuple[str, str]]:
+    def missing_dense(self, limit: int) -> list[tuple[str, dict[str, Any]]]:
         """Points without a dense vector."""
         flt = models.Filter(must_not=[models.HasVectorCondition(has_vector=DENSE)])
         records, _ = self._call(
             "scroll", self._client.scroll, self.collection, scroll_filter=flt, limit=limit, with_payload=True
         )
-        return [(str(r.id), str((r.payload or {}).get("text", ""))) for r in records]
+        return [(str(r.id), dict(r.payload or {})) for r in records]
 
     def delete_document(self, doc_id: str) -> None:
         """Remove a document's points."""
