@@ -306,6 +306,45 @@ def bench_embeddings(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("knowledge")
+def bench_knowledge(
+    corpus: Annotated[Path, typer.Option(help="The laws corpus.")] = Path("../shared/data/policy-corpus"),
+    suite: Annotated[Path, typer.Option(help="Retrieval suite (JSONL).")] = Path(
+        "eval/suites/laws_retrieval.v1.jsonl"
+    ),
+    dense_sample: Annotated[
+        int, typer.Option(help="Chunks to embed to time the dense phase (0: none).")
+    ] = 300,
+) -> None:
+    """Ingest the corpus (text phase; unchanged files skip), time a dense sample, then latency and quality."""
+    from eval.bench.knowledge import run_knowledge_bench
+    from knowledge.ingest import Ingestor
+    from knowledge.registry import DocumentRegistry
+    from service.container import build_services
+    from tools.db import migrate
+
+    settings = _settings()
+    services = build_services(settings)
+
+    def go() -> dict[str, Any]:
+        migrate(services.engine)
+        ingestor = Ingestor(services.index, DocumentRegistry(services.engine), services.embedder)
+        return run_knowledge_bench(
+            ingestor,
+            services.retriever,
+            corpus=corpus,
+            suite=suite,
+            index_path=settings.index_path,
+            dense_sample=dense_sample,
+        )
+
+    try:
+        result = _run(go)
+    finally:
+        asyncio.run(services.close())
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
