@@ -12,7 +12,7 @@ from fastapi.responses import RedirectResponse
 
 from service.container import Services, build_services
 from service.errors import ErrorEnvelope, RequestContextMiddleware, install_error_handlers
-from service.routers import health
+from service.routers import health, knowledge
 from service.settings import Settings, load_settings
 from tools.privacy import install_log_masking
 
@@ -54,8 +54,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             allow_headers=["content-type", "x-request-id"],
             allow_credentials=True,
         )
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.server.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.server.max_body_bytes,
+        upload_prefix=knowledge.UPLOAD_PATH,
+        max_upload_bytes=settings.server.max_upload_bytes,
+    )
     app.include_router(health.router)
+    app.include_router(knowledge.router)
 
     @app.get("/", include_in_schema=False)
     async def root() -> RedirectResponse:

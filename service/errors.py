@@ -46,6 +46,14 @@ _UPSTREAM: list[tuple[type[Exception], str]] = [
 ]
 
 
+class ServiceError(Exception):
+    """An error a route reports as it is: status, stable code, message, and the field at fault."""
+
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
 class ErrorBody(BaseModel):
     """What went wrong, for the caller."""
 
@@ -96,6 +104,10 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return error_response(request, 422, "invalid_request", message, field)
 
+    @app.exception_handler(ServiceError)
+    async def _service(request: Request, exc: ServiceError) -> JSONResponse:
+        return error_response(request, exc.status, exc.code, exc.message, exc.field)
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(request, exc.status_code, _status_code_name(exc.status_code), str(exc.detail))
@@ -121,9 +133,13 @@ def install_error_handlers(app: FastAPI) -> None:
 class RequestContextMiddleware:
     """Give every request an id (echoed as ``X-Request-ID``) and refuse bodies over ``max_body_bytes``."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, upload_prefix: str = "", max_upload_bytes: int = 0
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.upload_prefix = upload_prefix
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """ASGI entry point."""
@@ -133,16 +149,17 @@ class RequestContextMiddleware:
         headers = dict(scope.get("headers") or [])
         rid = headers.get(b"x-request-id", b"").decode("latin-1")[:64] or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = rid
+        limit = self._limit(scope)
         declared = headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
-            await self._too_large(scope, receive, send, rid)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._too_large(scope, receive, send, rid, limit)
             return
         if scope["method"] in _BODY_METHODS:
             # Read the body here, bounded, so a chunked upload without Content-Length cannot
             # exceed the limit either; the app then reads the buffered copy.
-            body = await self._read_bounded(receive)
+            body = await self._read_bounded(receive, limit)
             if body is None:
-                await self._too_large(scope, receive, send, rid)
+                await self._too_large(scope, receive, send, rid, limit)
                 return
             receive = _replay(body, receive)
 
@@ -153,7 +170,13 @@ class RequestContextMiddleware:
 
         await self.app(scope, receive, send_with_id)
 
-    async def _read_bounded(self, receive: Receive) -> bytes | None:
+    def _limit(self, scope: Scope) -> int:
+        path = str(scope.get("path", ""))
+        if self.upload_prefix and path.startswith(self.upload_prefix):
+            return self.max_upload_bytes or self.max_body_bytes
+        return self.max_body_bytes
+
+    async def _read_bounded(self, receive: Receive, limit: int) -> bytes | None:
         """The whole body, or None as soon as it passes the limit."""
         chunks: list[bytes] = []
         size = 0
@@ -163,18 +186,18 @@ class RequestContextMiddleware:
                 break
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_body_bytes:
+            if size > limit:
                 return None
             chunks.append(chunk)
             if not message.get("more_body", False):
                 break
         return b"".join(chunks)
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send, rid: str) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, rid: str, limit: int) -> None:
         body = ErrorEnvelope(
             error=ErrorBody(
                 code="payload_too_large",
-                message=f"request body is larger than {self.max_body_bytes} bytes",
+                message=f"request body is larger than {limit} bytes",
                 request_id=rid,
             )
         )

@@ -36,6 +36,10 @@ class AuthSettings(BaseModel):
 
     secret_key: SecretStr = SecretStr(DEV_SECRET)
     session_ttl_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    admin_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the admin endpoints until staff sign-in exists; unset: disabled.",
+    )
 
 
 class ServerSettings(BaseModel):
@@ -46,6 +50,7 @@ class ServerSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger requests get 413.")
+    max_upload_bytes: int = Field(default=50_000_000, ge=1024, description="Limit for document uploads.")
     cors_origins: list[str] = Field(
         default_factory=list, description="City sites allowed to embed the widget."
     )
