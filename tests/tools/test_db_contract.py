@@ -5,53 +5,31 @@ PostgreSQL runs against 127.0.0.1:5432 (CI has it); the test skips, saying so, w
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, create_engine, inspect, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, MetaData, inspect
 
 from knowledge.registry import metadata as knowledge_metadata
-from tools.db import DatabaseSettings, make_engine, migrate, ping
+from tools.db import migrate, ping
 from tools.dispatch.history import metadata as dispatch_metadata
 from tools.enterprises.registry import metadata as enterprise_metadata
+from tools.work_orders.store import metadata as work_order_metadata
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        eng = make_engine(DatabaseSettings(), tmp_path)
-        yield eng
-        eng.dispose()
-        return
-    schema = f"t_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError:
-        pytest.skip("no PostgreSQL answers on 127.0.0.1:5432")
-    url = f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    eng = make_engine(DatabaseSettings(url=url), tmp_path)
-    yield eng
-    eng.dispose()
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+@pytest.fixture
+def engine(any_engine: Engine) -> Engine:
+    return any_engine
 
 
 def test_migrations_apply_twice_and_match_the_code(engine: Engine) -> None:
     migrate(engine)
     migrate(engine)
-    assert {"kb_documents", "enterprises", "dispatch_history"} <= set(inspect(engine).get_table_names())
+    assert {"kb_documents", "enterprises", "dispatch_history", "work_orders", "work_order_events"} <= set(
+        inspect(engine).get_table_names()
+    )
     combined = MetaData()
-    for md in (knowledge_metadata, enterprise_metadata, dispatch_metadata):
+    for md in (knowledge_metadata, enterprise_metadata, dispatch_metadata, work_order_metadata):
         for table in md.tables.values():
             table.to_metadata(combined)
     with engine.connect() as conn:
