@@ -84,6 +84,27 @@ def _row_values(row: dict[str, str], cols: HistoryColumns) -> dict[str, Any]:
     }
 
 
+def read_history(
+    path: Path, columns: HistoryColumns | None = None
+) -> tuple[list[dict[str, Any]], ImportReport]:
+    """Usable rows of a history export (texts masked) and a report naming the rejected ones."""
+    cols = columns or HistoryColumns()
+    reader = csv.DictReader(decode_text(path.read_bytes(), str(path)).splitlines())
+    missing = [c for c in (cols.text, cols.department) if c not in (reader.fieldnames or [])]
+    if missing:
+        have = ", ".join(reader.fieldnames or [])
+        raise ValueError(f"{path}: missing columns {', '.join(missing)} (have: {have})")
+    report = ImportReport(str(path), "historical orders")
+    rows: list[dict[str, Any]] = []
+    for row in reader:
+        try:
+            rows.append(_row_values(row, cols))
+        except ValueError as exc:
+            report.errors.append((reader.line_num, str(exc)))
+    report.stored = len(rows)
+    return rows, report
+
+
 class DispatchHistory:
     """Historical orders in the relational database."""
 
@@ -92,20 +113,7 @@ class DispatchHistory:
 
     def import_csv(self, path: Path, columns: HistoryColumns | None = None) -> ImportReport:
         """Store every usable row of ``path``; report the others with their line numbers."""
-        cols = columns or HistoryColumns()
-        reader = csv.DictReader(decode_text(path.read_bytes(), str(path)).splitlines())
-        missing = [c for c in (cols.text, cols.department) if c not in (reader.fieldnames or [])]
-        if missing:
-            raise ValueError(
-                f"{path}: missing columns {', '.join(missing)} (have: {', '.join(reader.fieldnames or [])})"
-            )
-        report = ImportReport(str(path), "historical orders")
-        rows: list[dict[str, Any]] = []
-        for row in reader:
-            try:
-                rows.append(_row_values(row, cols))
-            except ValueError as exc:
-                report.errors.append((reader.line_num, str(exc)))
+        rows, report = read_history(path, columns)
         report.stored = upsert(self._engine, dispatch_history, rows, "order_id")
         return report
 
