@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -22,9 +23,13 @@ app = typer.Typer(help="cityagent: city-service agents (policy answers, work ord
 model_app = typer.Typer(help="The embedded model.", no_args_is_help=True)
 demo_app = typer.Typer(help="示例市, the demo city.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: they print their figures.", no_args_is_help=True)
+dispatch_app = typer.Typer(
+    help="Work-order dispatch: train on a city's history, suggest, evaluate.", no_args_is_help=True
+)
 app.add_typer(model_app, name="model")
 app.add_typer(demo_app, name="demo")
 app.add_typer(bench_app, name="bench")
+app.add_typer(dispatch_app, name="dispatch")
 
 T = TypeVar("T")
 
@@ -372,6 +377,96 @@ def bench_dispatch(
     embedder = build_embedder(settings.embeddings)
     result = _run(lambda: run_dispatch_bench(tipdm, synthetic, embedder.embed_documents))
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
+Column = Annotated[str, typer.Option(help="Column name in the CSV ('' if the export has none).")]
+HistoryFile = Annotated[Path, typer.Option("--history", help="CSV export of past orders (UTF-8 or GB18030).")]
+
+
+def _history_orders(
+    history: Path, text: str, department: str, title: str, category: str, urgency: str, order_id: str
+) -> list[Any]:
+    from tools.dispatch.history import HistoryColumns, read_history
+    from tools.dispatch.model import TrainingOrder
+
+    columns = HistoryColumns(
+        text=text, department=department, title=title or None, category=category or None,
+        urgency=urgency or None, order_id=order_id or None, address=None, created_at=None,
+    )  # fmt: skip
+    rows, report = _run(lambda: read_history(history, columns))
+    if report.errors:
+        typer.echo(report.summary(), err=True)
+    return [
+        TrainingOrder(r["order_id"], r["title"], r["text"], r["department"], r["category"], r["urgency"])
+        for r in rows
+    ]
+
+
+@dispatch_app.command("train")
+def dispatch_train(
+    history: HistoryFile,
+    text_column: Column = "诉求内容",
+    department_column: Column = "处置部门",
+    title_column: Column = "标题",
+    category_column: Column = "类别",
+    urgency_column: Column = "紧急程度",
+    id_column: Column = "工单编号",
+    duties: Annotated[Path | None, typer.Option(help="Responsibility list (权责清单) document.")] = None,
+) -> None:
+    """Train a dispatch model on a history export and make it the current version."""
+    from service.demo_city import DOCUMENTS_DIR
+    from tools.dispatch.duties import DutyTable
+    from tools.dispatch.model import DispatchModel
+
+    settings = _settings()
+    orders = _history_orders(history, text_column, department_column, title_column, category_column,
+                             urgency_column, id_column)  # fmt: skip
+    duty_doc = duties or DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md"
+    table = _run(lambda: DutyTable.from_document(duty_doc))
+    model = _run(lambda: DispatchModel(table).fit(orders, source=str(history)))
+    folder = model.save(settings.data_dir / "dispatch")
+    typer.echo(
+        f"trained {model.info.version} on {model.info.orders} orders, {model.info.departments} departments "
+        f"in {model.info.seconds}s -> {folder}"
+    )
+
+
+@dispatch_app.command("suggest")
+def dispatch_suggest(
+    text: str,
+    title: Annotated[str, typer.Option(help="The order's title, if any.")] = "",
+    version: Annotated[str | None, typer.Option(help="Model version (default: current).")] = None,
+) -> None:
+    """Suggest category, urgency and the top-3 departments with reasons for one order."""
+    from knowledge.embeddings import build_embedder
+    from tools.dispatch.model import load_model
+
+    settings = _settings()
+    model = _run(lambda: load_model(settings.data_dir / "dispatch", version))
+    model.use_embedder(build_embedder(settings.embeddings).embed_documents)
+    suggestion = model.suggest(title, text)
+    typer.echo(json.dumps(dataclasses.asdict(suggestion), ensure_ascii=False, indent=2))
+
+
+@dispatch_app.command("eval")
+def dispatch_eval(
+    history: HistoryFile,
+    test_fraction: Annotated[float, typer.Option(help="Share of orders held out.")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
+    text_column: Column = "诉求内容",
+    department_column: Column = "处置部门",
+    title_column: Column = "标题",
+    category_column: Column = "类别",
+    urgency_column: Column = "紧急程度",
+    id_column: Column = "工单编号",
+) -> None:
+    """Hold out part of a history: accuracy, macro-F1, top-3, confusion and calibration tables."""
+    from tools.dispatch.evaluation import evaluate
+
+    orders = _history_orders(history, text_column, department_column, title_column, category_column,
+                             urgency_column, id_column)  # fmt: skip
+    result = _run(lambda: evaluate(orders, test_fraction=test_fraction, seed=seed))
+    typer.echo(json.dumps(dataclasses.asdict(result), ensure_ascii=False, indent=2))
 
 
 def main() -> None:

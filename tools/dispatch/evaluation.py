@@ -1,0 +1,161 @@
+"""``dispatch eval``: train on part of a history, measure on the rest.
+
+Reports accuracy, macro-F1, top-3 accuracy, a confusion table (most frequent departments)
+and a calibration table (are orders suggested with 80 % confidence right 80 % of the time?).
+The split is stratified; departments with a single order stay in training.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.metrics import accuracy_score, f1_score
+
+from tools.dispatch.model import DispatchModel, TrainingOrder
+
+
+@dataclass
+class CalibrationBin:
+    """Orders whose top confidence fell in [low, high)."""
+
+    low: float
+    high: float
+    orders: int
+    mean_confidence: float
+    accuracy: float
+
+
+@dataclass
+class DispatchEvaluation:
+    """What ``dispatch eval`` prints."""
+
+    train_orders: int
+    test_orders: int
+    departments: int
+    accuracy: float
+    macro_f1: float
+    top3_accuracy: float
+    expected_calibration_error: float
+    calibration: list[CalibrationBin] = field(default_factory=list)
+    confusion_labels: list[str] = field(default_factory=list)
+    confusion: list[list[int]] = field(default_factory=list)
+    category_accuracy: float | None = None
+    urgency_accuracy: float | None = None
+
+
+def split(
+    orders: Sequence[TrainingOrder], test_fraction: float, seed: int
+) -> tuple[list[TrainingOrder], list[TrainingOrder]]:
+    """Stratified by department; a department with one order stays in training."""
+    if not 0 < test_fraction < 1:
+        raise ValueError(f"test fraction must be between 0 and 1, got {test_fraction}")
+    rng = random.Random(seed)  # noqa: S311 - a reproducible split, not cryptography
+    by_department: dict[str, list[TrainingOrder]] = {}
+    for order in orders:
+        by_department.setdefault(order.department, []).append(order)
+    train: list[TrainingOrder] = []
+    test: list[TrainingOrder] = []
+    for group in by_department.values():
+        rng.shuffle(group)
+        n_test = round(len(group) * test_fraction) if len(group) > 1 else 0
+        n_test = min(n_test, len(group) - 1)
+        test += group[:n_test]
+        train += group[n_test:]
+    return train, test
+
+
+def evaluate(
+    orders: Sequence[TrainingOrder], *, test_fraction: float = 0.3, seed: int = 0
+) -> DispatchEvaluation:
+    """Train on one part, suggest for the other, and score."""
+    train, test = split(orders, test_fraction, seed)
+    if not test:
+        raise ValueError("the history is too small to hold out a test set")
+    model = DispatchModel().fit(train)
+    suggestions = model.suggest_many([(o.title, o.text) for o in test], duty_reasons=False)
+    truth = [o.department for o in test]
+    top1 = [s.departments[0].department for s in suggestions]
+    confidence = np.array([s.confidence for s in suggestions])
+    correct = np.array([p == t for p, t in zip(top1, truth, strict=True)])
+    top3 = np.mean(
+        [t in {d.department for d in s.departments} for s, t in zip(suggestions, truth, strict=True)]
+    )
+    bins, ece = _calibration(confidence, correct)
+    labels = [label for label, _ in Counter(truth).most_common(10)]
+    result = DispatchEvaluation(
+        train_orders=len(train),
+        test_orders=len(test),
+        departments=len(set(truth) | set(o.department for o in train)),
+        accuracy=round(float(accuracy_score(truth, top1)), 4),
+        macro_f1=round(float(f1_score(truth, top1, average="macro", labels=sorted(set(truth)))), 4),
+        top3_accuracy=round(float(top3), 4),
+        expected_calibration_error=round(ece, 4),
+        calibration=bins,
+        confusion_labels=[*labels, "其他"],
+        confusion=_confusion(truth, top1, labels),
+    )
+    if all(s.category for s in suggestions) and all(o.category for o in test):
+        result.category_accuracy = round(
+            float(
+                np.mean(
+                    [
+                        s.category.label == o.category
+                        for s, o in zip(suggestions, test, strict=True)
+                        if s.category
+                    ]
+                )
+            ),
+            4,
+        )
+    if all(s.urgency for s in suggestions) and all(o.urgency for o in test):
+        result.urgency_accuracy = round(
+            float(
+                np.mean(
+                    [
+                        s.urgency.label == o.urgency
+                        for s, o in zip(suggestions, test, strict=True)
+                        if s.urgency
+                    ]
+                )
+            ),
+            4,
+        )
+    return result
+
+
+def _calibration(
+    confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10
+) -> tuple[list[CalibrationBin], float]:
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    bins: list[CalibrationBin] = []
+    ece = 0.0
+    for low, high in itertools.pairwise(edges):
+        mask = (confidence >= low) & ((confidence < high) if high < 1 else (confidence <= high))
+        if not mask.any():
+            continue
+        mean_conf, acc = float(confidence[mask].mean()), float(correct[mask].mean())
+        bins.append(
+            CalibrationBin(
+                round(float(low), 1),
+                round(float(high), 1),
+                int(mask.sum()),
+                round(mean_conf, 3),
+                round(acc, 3),
+            )
+        )
+        ece += mask.mean() * abs(mean_conf - acc)
+    return bins, float(ece)
+
+
+def _confusion(truth: list[str], predicted: list[str], labels: list[str]) -> list[list[int]]:
+    index = {label: i for i, label in enumerate(labels)}
+    other = len(labels)
+    table = [[0] * (len(labels) + 1) for _ in range(len(labels) + 1)]
+    for t, p in zip(truth, predicted, strict=True):
+        table[index.get(t, other)][index.get(p, other)] += 1
+    return table
