@@ -85,6 +85,16 @@ def _ours(train: list[TrainingOrder], test: list[TrainingOrder]) -> list[list[st
     return [[d.department for d in s.departments] for s in suggestions]
 
 
+def _time_singles(model: DispatchModel, probe: list[tuple[str, str]]) -> dict[str, float]:
+    """p50/p95 of suggesting one order at a time."""
+    times = []
+    for title, text in probe:
+        started = time.perf_counter()
+        model.suggest(title, text)
+        times.append(time.perf_counter() - started)
+    return summary_ms(times)
+
+
 def run_dispatch_bench(tipdm: Path, synthetic: list[TrainingOrder], embed: Any) -> dict[str, Any]:
     """Quality on TipDM, speed on ``synthetic`` (5,000 generated demo orders)."""
     orders = load_tipdm(tipdm)
@@ -106,22 +116,12 @@ def run_dispatch_bench(tipdm: Path, synthetic: list[TrainingOrder], embed: Any) 
     started = time.perf_counter()
     model.suggest_many(probe, duty_reasons=False)
     result["batch_orders_per_s"] = round(len(probe) / (time.perf_counter() - started), 1)
-    singles = []
-    for title, text in probe[:200]:
-        t0 = time.perf_counter()
-        model.suggest(title, text)
-        singles.append(time.perf_counter() - t0)
-    result["single_order"] = summary_ms(singles)
+    result["single_order"] = _time_singles(model, probe[:200])
     if embed is not None:
         from service.demo_city import DOCUMENTS_DIR  # noqa: PLC0415 - the demo duties only for this figure
         from tools.dispatch.duties import DutyTable  # noqa: PLC0415
 
         model.duties = DutyTable.from_document(DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md")
         model.use_embedder(embed)
-        singles = []
-        for title, text in probe[:100]:
-            t0 = time.perf_counter()
-            model.suggest(title, text)
-            singles.append(time.perf_counter() - t0)
-        result["single_order_with_duty_reasons"] = summary_ms(singles)
+        result["single_order_with_duty_reasons"] = _time_singles(model, probe[:100])
     return result

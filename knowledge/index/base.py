@@ -60,6 +60,36 @@ class SearchFilter:
     include_repealed: bool = False
 
 
+@dataclass(frozen=True)
+class Condition:
+    """A filter condition in no library's types: ``key == value``, or ``key`` before/after a day."""
+
+    key: str
+    equals: Any = None
+    before: str | None = None
+    after: str | None = None
+
+
+def conditions(flt: SearchFilter) -> tuple[list[Condition], list[Condition]]:
+    """(must, must_not) for a filter: what "in force", "excluded" and the facets mean, in one place.
+
+    A document without an expiry or effective date is never excluded by the date test.
+    """
+    must: list[Condition] = []
+    must_not: list[Condition] = []
+    if flt.region:
+        must.append(Condition("region", equals=flt.region))
+    if flt.category:
+        must.append(Condition("category", equals=flt.category))
+    if not flt.include_repealed:
+        must_not.append(Condition("excluded", equals=1))
+    if flt.valid_on:
+        day = flt.valid_on.isoformat()
+        must_not.append(Condition("expiry_date", before=day))
+        must_not.append(Condition("effective_date", after=day))
+    return must, must_not
+
+
 class VectorIndex(Protocol):
     """Store and search chunk points."""
 

@@ -15,26 +15,33 @@ from typing import Any
 import qdrant_edge as qe
 
 from knowledge.errors import KnowledgeError, VectorStoreUnavailableError
-from knowledge.index.base import DATE_FIELDS, DENSE, KEYWORD_FIELDS, SPARSE, IndexPoint, Scored, SearchFilter
+from knowledge.index.base import (
+    DATE_FIELDS,
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    Condition,
+    IndexPoint,
+    Scored,
+    SearchFilter,
+    conditions,
+)
 from knowledge.sparse import SparseVector
 
 
+def _condition(c: Condition) -> Any:
+    if c.equals is not None:
+        return qe.FieldCondition(key=c.key, match=qe.MatchValue(c.equals))
+    return qe.FieldCondition(key=c.key, range=qe.RangeDateTime(lt=c.before, gt=c.after))
+
+
 def _filter(flt: SearchFilter) -> qe.Filter | None:
-    must: list[Any] = []
-    must_not: list[Any] = []
-    if flt.region:
-        must.append(qe.FieldCondition(key="region", match=qe.MatchValue(flt.region)))
-    if flt.category:
-        must.append(qe.FieldCondition(key="category", match=qe.MatchValue(flt.category)))
-    if not flt.include_repealed:
-        must_not.append(qe.FieldCondition(key="excluded", match=qe.MatchValue(1)))
-    if flt.valid_on:
-        day = flt.valid_on.isoformat()
-        must_not.append(qe.FieldCondition(key="expiry_date", range=qe.RangeDateTime(lt=day)))
-        must_not.append(qe.FieldCondition(key="effective_date", range=qe.RangeDateTime(gt=day)))
+    must, must_not = conditions(flt)
     if not must and not must_not:
         return None
-    return qe.Filter(must=must or None, must_not=must_not or None)
+    return qe.Filter(
+        must=[_condition(c) for c in must] or None, must_not=[_condition(c) for c in must_not] or None
+    )
 
 
 def _doc_filter(doc_id: str) -> qe.Filter:

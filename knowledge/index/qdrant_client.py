@@ -13,26 +13,33 @@ from typing import Any
 from qdrant_client import QdrantClient, models
 
 from knowledge.errors import KnowledgeError, VectorStoreUnavailableError
-from knowledge.index.base import DATE_FIELDS, DENSE, KEYWORD_FIELDS, SPARSE, IndexPoint, Scored, SearchFilter
+from knowledge.index.base import (
+    DATE_FIELDS,
+    DENSE,
+    KEYWORD_FIELDS,
+    SPARSE,
+    Condition,
+    IndexPoint,
+    Scored,
+    SearchFilter,
+    conditions,
+)
 from knowledge.sparse import SparseVector
 
 
+def _condition(c: Condition) -> Any:
+    if c.equals is not None:
+        return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.equals))
+    return models.FieldCondition(key=c.key, range=models.DatetimeRange(lt=c.before, gt=c.after))
+
+
 def _filter(flt: SearchFilter) -> models.Filter | None:
-    must: list[Any] = []
-    must_not: list[Any] = []
-    if flt.region:
-        must.append(models.FieldCondition(key="region", match=models.MatchValue(value=flt.region)))
-    if flt.category:
-        must.append(models.FieldCondition(key="category", match=models.MatchValue(value=flt.category)))
-    if not flt.include_repealed:
-        must_not.append(models.FieldCondition(key="excluded", match=models.MatchValue(value=1)))
-    if flt.valid_on:
-        day = flt.valid_on.isoformat()
-        must_not.append(models.FieldCondition(key="expiry_date", range=models.DatetimeRange(lt=day)))
-        must_not.append(models.FieldCondition(key="effective_date", range=models.DatetimeRange(gt=day)))
+    must, must_not = conditions(flt)
     if not must and not must_not:
         return None
-    return models.Filter(must=must or None, must_not=must_not or None)
+    return models.Filter(
+        must=[_condition(c) for c in must] or None, must_not=[_condition(c) for c in must_not] or None
+    )
 
 
 def _doc_filter(doc_id: str) -> models.Filter:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-from tools.dispatch.model import DispatchModel, TrainingOrder
+from tools.dispatch.model import Choice, DispatchModel, TrainingOrder
 
 
 @dataclass
@@ -99,33 +99,16 @@ def evaluate(
         confusion_labels=[*labels, "其他"],
         confusion=_confusion(truth, top1, labels),
     )
-    if all(s.category for s in suggestions) and all(o.category for o in test):
-        result.category_accuracy = round(
-            float(
-                np.mean(
-                    [
-                        s.category.label == o.category
-                        for s, o in zip(suggestions, test, strict=True)
-                        if s.category
-                    ]
-                )
-            ),
-            4,
-        )
-    if all(s.urgency for s in suggestions) and all(o.urgency for o in test):
-        result.urgency_accuracy = round(
-            float(
-                np.mean(
-                    [
-                        s.urgency.label == o.urgency
-                        for s, o in zip(suggestions, test, strict=True)
-                        if s.urgency
-                    ]
-                )
-            ),
-            4,
-        )
+    result.category_accuracy = _head_accuracy([s.category for s in suggestions], [o.category for o in test])
+    result.urgency_accuracy = _head_accuracy([s.urgency for s in suggestions], [o.urgency for o in test])
     return result
+
+
+def _head_accuracy(choices: Sequence[Choice | None], truth: Sequence[str]) -> float | None:
+    """Accuracy of a category/urgency head, or None when the model or the history lacks it."""
+    if not truth or not all(truth) or any(c is None for c in choices):
+        return None
+    return round(float(np.mean([c.label == t for c, t in zip(choices, truth, strict=True) if c])), 4)
 
 
 def _calibration(
