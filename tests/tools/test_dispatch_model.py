@@ -10,8 +10,9 @@ import pytest
 from knowledge.config import EmbeddingSettings
 from knowledge.embeddings import build_embedder
 from service.demo_city import DOCUMENTS_DIR, WORK_ORDERS_CSV
-from tools.dispatch.duties import DutyTable, strip_address
+from tools.dispatch.duties import DutyTable
 from tools.dispatch.history import read_history
+from tools.dispatch.location import strip_places
 from tools.dispatch.model import DispatchModel, TrainingOrder, load_model
 
 DUTIES = DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md"
@@ -97,6 +98,6 @@ def test_missing_model_and_too_little_history(tmp_path: Path, orders: list[Train
 def test_duty_table_and_address_stripping() -> None:
     table = DutyTable.from_document(DUTIES)
     assert len(table.departments) >= 25 and "市水务局" in table.departments
-    assert "建设路98号" not in strip_address("北岭区建设路98号下水道堵塞")
+    assert strip_places("北岭区建设路98号下水道堵塞，污水漫到路面").split() == ["下水道堵塞，污水漫到路面"]
     with pytest.raises(ValueError, match="第X条"):
         DutyTable.from_document(DOCUMENTS_DIR / "07-生活垃圾分类管理条例.md")

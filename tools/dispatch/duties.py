@@ -20,7 +20,6 @@ import numpy.typing as npt
 _ARTICLE = re.compile(r"^(第[一二三四五六七八九十百零〇\d]+条)\s+(\S+?)：(.+)$", re.MULTILINE)
 _TITLE = re.compile(r"^#\s+(.+)$", re.MULTILINE)
 _SPLIT = re.compile(r"[、，,；;。]")
-_ADDRESS = re.compile(r"[\u4e00-\u9fff]{1,8}(?:区|县|街道|路|大道|街|巷|小区|花园|苑|园|村)\d*[号栋]?")
 
 Embed = Callable[[Sequence[str]], npt.NDArray[np.float32]]
 
@@ -41,11 +40,6 @@ class DutyEntry:
     department: str
     article: str
     duties: tuple[str, ...]
-
-
-def strip_address(text: str) -> str:
-    """The order text without place names (they say where, not what)."""
-    return _ADDRESS.sub(" ", text)
 
 
 class DutyTable:

@@ -28,8 +28,9 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
-from tools.dispatch.duties import DutyMatch, DutyTable, Embed, strip_address
+from tools.dispatch.duties import DutyMatch, DutyTable, Embed
 from tools.dispatch.features import OrderFeatures, clean
+from tools.dispatch.location import strip_places
 
 FloatArray = npt.NDArray[np.float64]
 MODEL_FORMAT = 1
@@ -239,7 +240,7 @@ class DispatchModel:
         order_vectors: Any = [None] * len(items)
         if duty_reasons and self.embed is not None and self.duties is not None:
             order_vectors = self.embed(
-                [strip_address(f"{t} {body}") for t, body in zip(titles, texts, strict=True)]
+                [strip_places(f"{t} {body}") for t, body in zip(titles, texts, strict=True)]
             )
         results = []
         for i in range(len(items)):
