@@ -69,6 +69,11 @@ class DutyTable:
         """Every department listed."""
         return list(self._entries)
 
+    def duties_of(self, department: str) -> str:
+        """The department's duties as written ("" when it is not listed)."""
+        entry = self._entries.get(department)
+        return "、".join(entry.duties) if entry else ""
+
     def embed_duties(self, embed: Embed) -> None:
         """Embed every duty phrase (once, when the model is trained)."""
         for department, entry in self._entries.items():

@@ -117,6 +117,38 @@ class DispatchHistory:
         report.stored = upsert(self._engine, dispatch_history, rows, "order_id")
         return report
 
+    def record(
+        self,
+        order_id: str,
+        *,
+        text: str,
+        title: str,
+        department: str,
+        category: str,
+        urgency: str,
+        source: str,
+    ) -> None:
+        """Keep a reviewed or auto-dispatched order as training data (``source`` says which)."""
+        row = {
+            "order_id": order_id,
+            "created_at": None,
+            "title": mask_pii(title),
+            "text": mask_pii(text),
+            "address": "",
+            "category": category,
+            "urgency": urgency,
+            "department": department,
+            "source": source,
+        }
+        upsert(self._engine, dispatch_history, [row], "order_id")
+
+    def by_source(self, source: str) -> list[dict[str, Any]]:
+        """Recorded rows of one source (e.g. ``review:changed``), for audits and retraining."""
+        with self._engine.connect() as conn:
+            query = select(dispatch_history).where(dispatch_history.c.source == source)
+            rows = conn.execute(query).mappings().all()
+        return [dict(r) for r in rows]
+
     def count(self) -> int:
         """Number of stored orders."""
         with self._engine.connect() as conn:
