@@ -42,8 +42,11 @@ lint: install
 	$(BIN)/ruff format --check agents knowledge tools eval service tests
 	$(BIN)/mypy
 
+## make bench: the quick benchmarks; `cityagent bench knowledge` (the whole laws corpus) runs on its own
 bench: install
 	$(BIN)/cityagent bench llm
+	$(BIN)/cityagent bench embeddings
+	$(BIN)/cityagent bench dispatch
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
