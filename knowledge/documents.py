@@ -16,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -203,8 +203,3 @@ def make_document(text: str, source: str, overrides: dict[str, Any] | None = Non
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     meta, body_start = extract_meta(text, source, overrides)
     return PolicyDocument(doc_id_for(source), text, body_start, meta, content_hash(text))
-
-
-def with_meta(doc: PolicyDocument, **changes: Any) -> PolicyDocument:
-    """A copy of ``doc`` with metadata fields changed."""
-    return replace(doc, meta=replace(doc.meta, **changes))

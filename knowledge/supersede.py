@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -77,8 +76,3 @@ def _version_groups(docs: dict[str, DocumentMeta]) -> dict[tuple[str, str], list
     for doc_id, meta in docs.items():
         groups[(base_title(meta.title), meta.region)].append(doc_id)
     return {key: ids for key, ids in groups.items() if len(ids) > 1}
-
-
-def superseded_ids(items: Iterable[Supersession]) -> set[str]:
-    """The ids that are no longer current."""
-    return {s.old for s in items}

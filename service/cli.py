@@ -396,10 +396,7 @@ def _history_orders(
     rows, report = _run(lambda: read_history(history, columns))
     if report.errors:
         typer.echo(report.summary(), err=True)
-    return [
-        TrainingOrder(r["order_id"], r["title"], r["text"], r["department"], r["category"], r["urgency"])
-        for r in rows
-    ]
+    return [TrainingOrder.from_history_row(r) for r in rows]
 
 
 @dispatch_app.command("train")

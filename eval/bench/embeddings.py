@@ -6,26 +6,23 @@ short sentences, because the cost of these models grows with length.
 
 from __future__ import annotations
 
-import itertools
-import re
 import time
 from pathlib import Path
 from typing import Any
 
 from eval.bench.stats import summary_ms
+from knowledge.chunking import chunk_document
 from knowledge.config import EmbeddingSettings
+from knowledge.documents import make_document
 from knowledge.embeddings import build_embedder
-
-_ARTICLE = re.compile(r"^第[一二三四五六七八九十百零〇]+条", re.MULTILINE)
 
 
 def article_passages(documents_dir: Path) -> list[str]:
-    """Every article of every Markdown document in ``documents_dir``."""
+    """Every article chunk of every Markdown document in ``documents_dir`` (the ingestion chunker)."""
     passages: list[str] = []
     for path in sorted(documents_dir.glob("*.md")):
-        text = path.read_text(encoding="utf-8")
-        starts = [m.start() for m in _ARTICLE.finditer(text)] + [len(text)]
-        passages += [text[a:b].strip() for a, b in itertools.pairwise(starts) if text[a:b].strip()]
+        doc = make_document(path.read_text(encoding="utf-8"), path.name)
+        passages += [chunk.text for chunk in chunk_document(doc)]
     return passages
 
 

@@ -48,10 +48,7 @@ class ScriptedLLM:
 @pytest.fixture(scope="module")
 def model() -> DispatchModel:
     rows, _ = read_history(WORK_ORDERS_CSV)
-    orders = [
-        TrainingOrder(r["order_id"], r["title"], r["text"], r["department"], r["category"], r["urgency"])
-        for r in rows
-    ]
+    orders = [TrainingOrder.from_history_row(r) for r in rows]
     return DispatchModel(
         DutyTable.from_document(DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md")
     ).fit(orders)

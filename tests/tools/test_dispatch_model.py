@@ -22,10 +22,7 @@ DUTIES = DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md"
 def orders() -> list[TrainingOrder]:
     rows, report = read_history(WORK_ORDERS_CSV)
     assert not report.errors
-    return [
-        TrainingOrder(r["order_id"], r["title"], r["text"], r["department"], r["category"], r["urgency"])
-        for r in rows
-    ]
+    return [TrainingOrder.from_history_row(r) for r in rows]
 
 
 @pytest.fixture(scope="module")

@@ -47,6 +47,13 @@ class TrainingOrder:
     category: str = ""
     urgency: str = ""
 
+    @classmethod
+    def from_history_row(cls, row: dict[str, Any]) -> TrainingOrder:
+        """From a row of :func:`tools.dispatch.history.read_history`."""
+        return cls(
+            row["order_id"], row["title"], row["text"], row["department"], row["category"], row["urgency"]
+        )
+
 
 @dataclass(frozen=True)
 class Choice:
