@@ -29,6 +29,7 @@ class Hit:
     score: float
     payload: dict[str, Any]
     ranks: dict[str, int] = field(default_factory=dict)
+    scores: dict[str, float] = field(default_factory=dict)
 
     @property
     def title(self) -> str:
@@ -61,20 +62,20 @@ class Timing:
     rerank_ms: float = 0.0
 
 
-def rrf(
-    rankings: Mapping[str, Sequence[Scored]], k: int
-) -> list[tuple[str, float, dict[str, int], dict[str, Any]]]:
-    """Reciprocal-rank fusion: (id, fused score, ranks per path, payload), best first."""
-    scores: dict[str, float] = {}
+def rrf(rankings: Mapping[str, Sequence[Scored]], k: int) -> list[Hit]:
+    """Reciprocal-rank fusion, best first; each hit keeps its rank and raw score on every path."""
+    fused: dict[str, float] = {}
     ranks: dict[str, dict[str, int]] = {}
+    raw: dict[str, dict[str, float]] = {}
     payloads: dict[str, dict[str, Any]] = {}
     for name, results in rankings.items():
         for rank, item in enumerate(results, start=1):
-            scores[item.point_id] = scores.get(item.point_id, 0.0) + 1.0 / (k + rank)
+            fused[item.point_id] = fused.get(item.point_id, 0.0) + 1.0 / (k + rank)
             ranks.setdefault(item.point_id, {})[name] = rank
+            raw.setdefault(item.point_id, {})[name] = item.score
             payloads.setdefault(item.point_id, item.payload)
-    ordered = sorted(scores, key=lambda pid: (-scores[pid], min(ranks[pid].values())))
-    return [(pid, scores[pid], ranks[pid], payloads[pid]) for pid in ordered]
+    ordered = sorted(fused, key=lambda pid: (-fused[pid], min(ranks[pid].values())))
+    return [Hit(pid, fused[pid], payloads[pid], ranks[pid], raw[pid]) for pid in ordered]
 
 
 class PolicyRetriever:
@@ -120,7 +121,7 @@ class PolicyRetriever:
             scores = await self._reranker.score(query, [h.text for h in top])
             reranked = sorted(zip(top, scores, strict=True), key=lambda pair: -pair[1])
             hits = [
-                Hit(h.point_id, s, h.payload, {**h.ranks, "rerank": i})
+                Hit(h.point_id, s, h.payload, {**h.ranks, "rerank": i}, {**h.scores, "rerank": s})
                 for i, (h, s) in enumerate(reranked, 1)
             ]
             timing = Timing(
@@ -145,11 +146,11 @@ class PolicyRetriever:
             rankings["bm25"] = self._index.search_sparse(self._encoder.encode_query(query), limit, flt)
             bm25_ms = (time.perf_counter() - started) * 1000
         if mode == "hybrid":
-            fused = rrf(rankings, self._rrf_k)[:k]
-            hits = [Hit(pid, score, payload, ranks) for pid, score, ranks, payload in fused]
+            hits = rrf(rankings, self._rrf_k)[:k]
         else:
             ((name, results),) = rankings.items()
             hits = [
-                Hit(r.point_id, r.score, r.payload, {name: i}) for i, r in enumerate(results[:k], start=1)
+                Hit(r.point_id, r.score, r.payload, {name: i}, {name: r.score})
+                for i, r in enumerate(results[:k], start=1)
             ]
         return hits, Timing(embed_ms, dense_ms, bm25_ms)

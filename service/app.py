@@ -5,20 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import RedirectResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
 from service.container import Services, build_services
 from service.errors import ErrorEnvelope, RequestContextMiddleware, install_error_handlers
-from service.routers import health, knowledge
+from service.routers import chat, health, knowledge
 from service.settings import Settings, load_settings
 from tools.privacy import install_log_masking
 
 logger = logging.getLogger(__name__)
 
 API_VERSION = "0.1.0"
+STATIC = Path(__file__).parent / "static"
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -50,7 +52,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.server.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST"],  # the widget's fetches carry the session cookie
             allow_headers=["content-type", "x-request-id"],
             allow_credentials=True,
         )
@@ -62,10 +64,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.include_router(health.router)
     app.include_router(knowledge.router)
+    app.include_router(chat.router)
 
     @app.get("/", include_in_schema=False)
-    async def root() -> RedirectResponse:
-        """Until the resident page exists, the front door leads to the API documentation."""
-        return RedirectResponse("/docs")
+    async def demo_page() -> HTMLResponse:
+        """示例市's home page with the chat widget, as a city site would embed it."""
+        return HTMLResponse((STATIC / "demo.html").read_text(encoding="utf-8"))
+
+    @app.get("/widget.js", include_in_schema=False)
+    async def widget() -> FileResponse:
+        """The chat widget: one script tag adds it to any page (no build step)."""
+        return FileResponse(STATIC / "widget.js", media_type="text/javascript; charset=utf-8")
 
     return app

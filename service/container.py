@@ -10,14 +10,21 @@ from typing import Literal
 
 from sqlalchemy import Engine
 
+from agents.resident import ResidentDeps
+from agents.resident import build_graph as build_resident_graph
+from agents.resident.runner import ResidentAssistant
 from knowledge.embeddings import Embedder, build_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import VectorIndex, open_index
 from knowledge.retriever import PolicyRetriever
+from service.checkpoints import Checkpoints
+from service.ratelimit import RateLimiter
 from service.settings import Settings
+from tools.audit import AuditLog
 from tools.db import DatabaseError, make_engine, migrate
 from tools.db import ping as ping_db
 from tools.llm import LLMError, LLMRuntime
+from tools.work_orders import WorkOrderStore
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +51,24 @@ class Services:
     _index: VectorIndex | None = field(default=None, repr=False)
     _retriever: PolicyRetriever | None = field(default=None, repr=False)
     _schema_ready: bool = False
+    checkpoints: Checkpoints | None = field(default=None, repr=False)
+    assistant: ResidentAssistant | None = field(default=None, repr=False)
+    session_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
+    ip_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
+
+    def __post_init__(self) -> None:
+        self.session_limiter = RateLimiter(self.settings.chat.session_per_minute)
+        self.ip_limiter = RateLimiter(self.settings.chat.ip_per_minute)
+
+    @property
+    def store(self) -> WorkOrderStore:
+        """Work orders."""
+        return WorkOrderStore(self.engine)
+
+    @property
+    def audit(self) -> AuditLog:
+        """The audit trail of agent turns."""
+        return AuditLog(self.engine)
 
     @property
     def index(self) -> VectorIndex:
@@ -70,6 +95,26 @@ class Services:
         await self.ensure_schema()
         if with_model:
             await self.llm.start()
+        await self.start_assistant()
+
+    async def start_assistant(self) -> None:
+        """Open the conversation checkpoints and build the resident assistant over them."""
+        chat = self.settings.chat
+        self.checkpoints = Checkpoints(chat.checkpoint_url, self.settings.data_dir / "checkpoints.db")
+        try:
+            saver = await self.checkpoints.open()
+        except (OSError, RuntimeError) as exc:
+            logger.error("conversation checkpoints unavailable, chat disabled: %s", exc)
+            return
+        deps = ResidentDeps(
+            retriever=lambda: self.retriever,
+            llm=lambda: self.llm.client,
+            store=self.store,
+            min_dense_score=chat.min_dense_score,
+            min_bm25_score=chat.min_bm25_score,
+        )
+        graph = build_resident_graph(deps, saver)
+        self.assistant = ResidentAssistant(graph, self.audit, describe_model=self.llm.client.describe)
 
     async def ensure_schema(self) -> bool:
         """Migrate the database once it answers; False (logged) while it does not."""
@@ -85,6 +130,8 @@ class Services:
     async def close(self) -> None:
         """Stop the model server and release connections."""
         await self.llm.stop()
+        if self.checkpoints is not None:
+            await self.checkpoints.close()
         if self._index is not None:
             self._index.close()
             self._index = None

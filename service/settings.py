@@ -56,6 +56,27 @@ class ServerSettings(BaseModel):
     )
 
 
+class ChatSettings(BaseModel):
+    """The residents' chat: where conversations are kept, limits, and when a passage counts as evidence."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    checkpoint_url: str | None = Field(
+        default=None,
+        description="postgresql://… keeps conversations in PostgreSQL; unset: data_dir/checkpoints.db.",
+    )
+    max_message_chars: int = Field(default=1000, ge=10, le=10_000)
+    session_per_minute: int = Field(default=20, ge=1)
+    ip_per_minute: int = Field(default=120, ge=1)
+    session_days: int = Field(default=30, ge=1, le=365)
+    min_dense_score: float = Field(
+        default=0.885, ge=0, le=1, description="Cosine below which a passage is no evidence."
+    )
+    min_bm25_score: float = Field(
+        default=12.0, ge=0, description="BM25 score below which a passage is no evidence."
+    )
+
+
 class Settings(BaseSettings):
     """Everything cityagent can be told; see the module docstring for the environment names."""
 
@@ -74,6 +95,7 @@ class Settings(BaseSettings):
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
+    chat: ChatSettings = Field(default_factory=ChatSettings)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -112,6 +134,8 @@ class Settings(BaseSettings):
         }
         if self.database.url:
             data["database"]["url"] = _hide_password(self.database.url)
+        if self.chat.checkpoint_url:
+            data["chat"]["checkpoint_url"] = _hide_password(self.chat.checkpoint_url)
         return data
 
 

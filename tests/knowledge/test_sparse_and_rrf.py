@@ -36,13 +36,14 @@ def test_document_weights_saturate_and_normalise_length() -> None:
 
 
 def test_rrf_rewards_agreement_and_keeps_ranks() -> None:
-    def s(pid: str) -> Scored:
-        return Scored(pid, 1.0, {"id": pid})
+    def s(pid: str, score: float = 1.0) -> Scored:
+        return Scored(pid, score, {"id": pid})
 
-    fused = rrf({"dense": [s("a"), s("b"), s("c")], "bm25": [s("b"), s("d")]}, k=60)
-    assert [pid for pid, *_ in fused] == ["b", "a", "d", "c"]
-    assert fused[0][2] == {"dense": 2, "bm25": 1}
-    assert fused[0][1] == pytest.approx(1 / 62 + 1 / 61)
+    fused = rrf({"dense": [s("a"), s("b", 0.8), s("c")], "bm25": [s("b", 7.5), s("d")]}, k=60)
+    assert [hit.point_id for hit in fused] == ["b", "a", "d", "c"]
+    assert fused[0].ranks == {"dense": 2, "bm25": 1}
+    assert fused[0].scores == {"dense": 0.8, "bm25": 7.5}
+    assert fused[0].score == pytest.approx(1 / 62 + 1 / 61)
 
 
 def test_supersession_by_declaration_and_by_version() -> None:

@@ -149,7 +149,9 @@ def test_openapi_documents_the_envelope(client: TestClient) -> None:
     assert "/readyz" in spec["paths"]
 
 
-def test_front_door_leads_to_the_docs(client: TestClient) -> None:
-    response = client.get("/", follow_redirects=False)
-    assert response.status_code == 307
-    assert response.headers["location"] == "/docs"
+def test_front_door_is_the_demo_city_page_with_the_widget(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200 and '<script src="/widget.js"' in page.text
+    widget = client.get("/widget.js")
+    assert widget.status_code == 200 and widget.headers["content-type"].startswith("text/javascript")
+    assert "/api/chat" in widget.text

@@ -1,0 +1,101 @@
+"""What stands between retrieved text, the model, and the resident.
+
+* :func:`clean_context` drops sentences of a retrieved passage that give orders to an
+  assistant ("忽略以上规则…"): a document is evidence, never an instruction.
+* :func:`verify_answer` keeps only the citations that name a retrieved clause, and removes
+  any telephone number, amount of money or deadline in the answer that appears in none of
+  the retrieved clauses: the model may rephrase a rule, never invent one.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+_INJECTION = re.compile(
+    r"忽略.{0,8}(?:规则|指令|指示|要求|设定|提示)|无视.{0,8}(?:规则|指令)|不要遵守|"
+    r"你现在是|你的新(?:任务|身份|规则)|扮演|系统提示|system\s*prompt|"
+    r"ignore (?:all |the )?(?:previous|above|prior) (?:instructions|rules)|disregard .{0,20}instructions|"
+    r"(?:assistant|AI|助手|机器人|模型)(?:必须|应当|应该|要)?.{0,6}(?:回答|告诉|回复|输出)",
+    re.IGNORECASE,
+)
+_SENTENCE = re.compile(r"[^。！？!?\n；;]*[。！？!?\n；;]?")
+_CITATION = re.compile(r"〔([^〔〕]{2,80})〕")
+# Facts a model must not make up: phone numbers, sums of money, time limits.
+_PHONE = re.compile(r"(?<![\d.])(?:\d{3,4}-\d{7,8}|1[3-9]\d{9}|400-?\d{3}-?\d{4}|\d{5})(?![\d.])")
+_MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|元|块钱|块)")
+_LIMIT = re.compile(r"\d+\s*个?(?:工作日|日内|天内|个月内|小时内|年内)")
+REMOVED = "（此处内容未在文件中找到，已删除）"
+
+
+def clean_context(text: str) -> tuple[str, bool]:
+    """The passage without instruction-like sentences, and whether any was dropped."""
+    kept: list[str] = []
+    dropped = False
+    for sentence in _SENTENCE.findall(text):
+        if not sentence:
+            continue
+        if _INJECTION.search(sentence):
+            dropped = True
+            continue
+        kept.append(sentence)
+    return "".join(kept).strip(), dropped
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The answer as it may be shown, which retrieved clauses it cites, and what was taken out."""
+
+    text: str
+    cited: list[int]
+    removed: list[str] = field(default_factory=list)
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"[\s《》<>〈〉“”\"'（）()]", "", text)
+
+
+def _match_citation(inner: str, labels: Sequence[tuple[str, str]]) -> int | None:
+    """Which clause ``〔inner〕`` names: title and article, or the article of a title named in part."""
+    norm = _normal(inner)
+    for i, (title, article) in enumerate(labels):
+        if norm == _normal(f"{title}{article}"):
+            return i
+    for i, (title, article) in enumerate(labels):
+        if article and article in norm and (_normal(title) in norm or norm.replace(article, "") in title):
+            return i
+    return None
+
+
+def verify_answer(answer: str, clauses: Sequence[dict[str, Any]]) -> Verified:
+    """Check an answer against the clauses it was given (each with ``title``, ``label``, ``text``)."""
+    labels = [(str(c.get("title", "")), str(c.get("label", ""))) for c in clauses]
+    evidence = "".join(str(c.get("text", "")) for c in clauses)
+    digits_in_evidence = re.sub(r"\s", "", evidence)
+    cited: list[int] = []
+    removed: list[str] = []
+
+    def citation(match: re.Match[str]) -> str:
+        index = _match_citation(match.group(1), labels)
+        if index is None:
+            removed.append(match.group(0))
+            return ""
+        if index not in cited:
+            cited.append(index)
+        title, article = labels[index]
+        return f"〔{title} {article}〕".replace(" 〕", "〕")
+
+    text = _CITATION.sub(citation, answer)
+
+    def unsupported(match: re.Match[str]) -> str:
+        value = match.group(0)
+        if re.sub(r"\s", "", value) in digits_in_evidence or value == "12345":
+            return value
+        removed.append(value)
+        return REMOVED
+
+    for pattern in (_MONEY, _LIMIT, _PHONE):
+        text = pattern.sub(unsupported, text)
+    return Verified(text.strip(), cited, removed)

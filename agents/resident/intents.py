@@ -1,0 +1,116 @@
+"""What a resident's message is: read by rules, before any model sees it.
+
+The router is deterministic on purpose. On the embedded 1.5B model one structured call
+costs seconds, and a wrong route is worse than a slow one: an emergency must be
+recognised every time, and a request for someone else's data refused every time,
+whatever the model would have said. The rules are auditable (the route is in the audit
+record) and testable; the model is kept for what it is good at, the answer.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+Route = Literal["question", "report", "followup", "subsidy", "out_of_scope", "abuse", "privacy", "greeting"]
+
+# Fire, gas, injury, people trapped, and the like: 119/120/110 comes first.
+_EMERGENCY = re.compile(
+    r"着火|起火|失火|火灾|冒烟.{0,4}(?:楼|房|屋|窗)|烧起来|"
+    r"(?:煤气|燃气|天然气|液化气).{0,4}(?:泄漏|泄露|漏气|味道很大|爆)|闻到.{0,4}(?:煤气|燃气|天然气)|爆炸|"
+    r"受伤|流血|昏迷|晕倒|倒地不起|心脏病|不省人事|中毒|触电|溺水|落水|"
+    r"被困|困在|关在电梯|电梯.{0,4}(?:困|关)|跳楼|轻生|自杀|持刀|砍人|抢劫|打架.{0,4}(?:受伤|流血)"
+)
+# Problems a resident reports for someone to fix or look into.
+_REPORT = re.compile(
+    r"投诉|举报|报修|反映|报告|提交诉求|转人工|人工服务|我要报|"
+    r"坏了|损坏|破损|漏水|渗水|爆裂|爆管|停水|停电|没水|没电|堵塞|堵了|积水|污水|冒水|"
+    r"噪音|噪声|扰民|吵|异味|臭|垃圾.{0,4}(?:没人|没有人|无人|堆|满)|乱停|乱扔|乱堆|乱搭|违建|违章|"
+    r"占道|井盖|路灯.{0,3}(?:不亮|坏)|不亮|塌陷|坑|倒了|隐患|危险|脱落|断了|流浪狗|咬人|"
+    r"拖欠|欠薪|不退|乱收费|油烟"
+)
+_TICKET = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}\d{14})(?!\d)")
+_FOLLOWUP = re.compile(
+    r"进度|进展|办得怎么样|处理得怎么样|处理了吗|有结果|工单.{0,4}(?:状态|查询|到哪)|查.{0,2}工单"
+)
+_SUBSIDY = re.compile(
+    r"(?:企业|公司|厂|单位|商户|个体户|小微).{0,12}(?:补贴|补助|奖励|扶持|贴息|返还|政策|资金|免申即享)|"
+    r"免申即享|惠企|高新技术企业|专精特新|稳岗|研发费用|规上|限上|绿色工厂|创业担保贷款"
+)
+# Someone else's personal data: a named or third person's number, ID, address or orders.
+_PRIVACY = re.compile(
+    r"(?:查|查询|查一下|告诉我|给我|提供|发我|要|调取|知道)"
+    r".{0,10}(?:别人|他人|其他人|邻居|某人|这个人|那个人|(?<!其)他|她|[\u4e00-\u9fa5](?:先生|女士))的?"
+    r".{0,6}(?:电话|手机|号码|身份证|住址|家庭地址|工单|个人信息|隐私)"
+)
+_ABUSE = re.compile(
+    r"傻[逼比]|sb\b|操你|草你|妈的|他妈|去死|滚蛋|废物|垃圾东西|脑残|白痴|狗东西", re.IGNORECASE
+)
+_GREETING = re.compile(
+    r"^(?:你好|您好|在吗|hi|hello|嗨|喂|谢谢|多谢|好的|再见)[!！。.？?～~]*$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What the rules read in one message."""
+
+    route: Route
+    emergency: bool = False
+    ticket: str | None = None
+
+
+def is_emergency(text: str) -> bool:
+    """Fire, gas, injury, people trapped, violence: say 119/120/110 at once."""
+    return bool(_EMERGENCY.search(text))
+
+
+def ticket_in(text: str) -> str | None:
+    """A ticket number written in the text (``SL20261123000042``)."""
+    match = _TICKET.search(text.upper())
+    return match.group(1) if match else None
+
+
+def is_greeting(text: str) -> bool:
+    """Hello, thanks, goodbye: no retrieval needed."""
+    return bool(_GREETING.match(text.strip()))
+
+
+_QUESTION = re.compile(r"[？?]\s*$|怎么|如何|什么|哪些|哪里|多少|能不能|可不可以|是否|需不需要|吗\s*$")
+
+
+def looks_like_question(text: str) -> bool:
+    """A question about rules or services (not the answer to the assistant's own question)."""
+    return bool(_QUESTION.search(text))
+
+
+def read(text: str) -> Reading:  # noqa: PLR0911 - one return per route reads best
+    """The route of a new message (a message answering the agent's own question is handled before)."""
+    emergency = is_emergency(text)
+    ticket = ticket_in(text)
+    if _ABUSE.search(text):
+        return Reading("abuse", emergency)
+    if _PRIVACY.search(text) and not emergency:
+        return Reading("privacy", emergency, ticket)
+    if emergency:
+        return Reading("report", True)
+    if is_greeting(text):
+        return Reading("greeting")
+    if ticket or _FOLLOWUP.search(text):
+        return Reading("followup", False, ticket)
+    if _SUBSIDY.search(text):
+        return Reading("subsidy")
+    if _REPORT.search(text) and not _asks_how(text):
+        return Reading("report")
+    return Reading("question")
+
+
+_HOW = re.compile(
+    r"怎么办理|如何办理|怎么申请|如何申请|需要什么|哪些材料|条件是|多少钱|标准是|能不能|可以吗|吗[？?]?$|[？?]$"
+)
+
+
+def _asks_how(text: str) -> bool:
+    """Whether it asks about a rule ("停水了怎么申请补偿？") rather than reports ("楼下井盖坏了")."""
+    return bool(_HOW.search(text)) and not re.search(r"投诉|举报|报修|提交诉求|转人工", text)

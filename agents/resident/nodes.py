@@ -1,0 +1,340 @@
+"""The resident assistant's steps: screen, retrieve, answer, report, status, fixed replies, finish.
+
+Tokens of an answer are written to LangGraph's custom stream as ``{"token": ...}`` as the
+model produces them; the emergency notice as ``{"notice": ...}``; a model failure as
+``{"error": ...}`` (the turn then ends with the degraded answer, so nothing is lost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from langgraph.config import get_stream_writer
+from sqlalchemy.exc import SQLAlchemyError
+
+from agents.resident import intents, prompts
+from agents.resident import report as drafts
+from agents.resident.guard import clean_context, verify_answer
+from agents.resident.state import ChatMessage, ResidentState
+from knowledge.index import SearchFilter
+from knowledge.retriever import Hit, PolicyRetriever
+from tools.db import DatabaseError
+from tools.dispatch.location import Gazetteer
+from tools.llm import LLMClient, LLMError
+from tools.privacy import mask_pii
+from tools.work_orders import OrderNotFoundError, WorkOrderError, WorkOrderStore
+
+logger = logging.getLogger(__name__)
+
+_FOLLOW_UP = re.compile(r"^(?:那|那么|还有|另外|如果|要是|它|这个|那个|这种|那种|同样)|呢[？?]?$")
+_HOLD = len(prompts.NOT_COVERED_MARK)
+
+
+@dataclass
+class ResidentDeps:
+    """What the graph works with, built by the composition root.
+
+    ``llm`` and ``retriever`` are getters: the model client is replaced when the backend restarts,
+    and a vector store that was locked or down is opened again on the next question.
+    ``min_dense_score`` / ``min_bm25_score``: below both, a passage is not evidence and the
+    question counts as not covered (calibrated on the demo city's questions; see the README).
+    """
+
+    retriever: Callable[[], PolicyRetriever]
+    llm: Callable[[], LLMClient]
+    store: WorkOrderStore
+    gazetteer: Gazetteer | None = None
+    k: int = 4
+    min_dense_score: float = 0.885
+    min_bm25_score: float = 12.0
+    enterprise_category: str | None = "惠企政策"
+    answer_max_tokens: int = 320
+
+
+def _clause(hit: Hit) -> dict[str, Any]:
+    text, dropped = clean_context(hit.text)
+    payload = hit.payload
+    return {
+        "point_id": hit.point_id, "title": hit.title, "label": hit.article, "text": text,
+        "injection_removed": dropped, "source": payload.get("source", ""),
+        "doc_id": payload.get("doc_id", ""),
+        "doc_number": payload.get("doc_number", ""), "start": payload.get("start"), "end": payload.get("end"),
+        "scores": {k: round(v, 4) for k, v in hit.scores.items()},
+    }  # fmt: skip
+
+
+def _citation_card(clause: dict[str, Any]) -> dict[str, Any]:
+    keys = ("point_id", "title", "label", "text", "source", "doc_id", "doc_number", "start", "end")
+    card = {key: clause.get(key) for key in keys}
+    card["citation"] = f"〔{clause['title']} {clause['label']}〕".replace(" 〕", "〕")
+    return card
+
+
+class ResidentNodes:
+    """The nodes, bound to their dependencies."""
+
+    def __init__(self, deps: ResidentDeps) -> None:
+        self.deps = deps
+
+    # -- routing ---------------------------------------------------------------------------------
+    async def screen(self, state: ResidentState) -> ResidentState:
+        """Read the message: an emergency first, then the route (a pending report takes the reply)."""
+        text = state["text"]
+        reading = intents.read(text)
+        turn: ResidentState = {
+            "route": reading.route, "notice": "", "query": "", "clauses": [], "reply": "", "citations": [],
+            "ticket": "", "prompt_ids": [], "tool_calls": [], "model": "", "model_ms": 0.0, "error": "",
+        }  # fmt: skip
+        if reading.emergency:
+            turn["notice"] = prompts.EMERGENCY
+            get_stream_writer()({"notice": prompts.EMERGENCY})
+        draft = state.get("draft")
+        if (
+            draft
+            and reading.route not in ("abuse", "privacy")
+            and (reading.emergency or drafts.answers_draft(draft, text, self.deps.gazetteer))
+        ):
+            turn["route"] = "report"
+            if reading.emergency:
+                draft["emergency"] = True
+                turn["draft"] = draft
+        return turn
+
+    @staticmethod
+    def branch(state: ResidentState) -> Literal["retrieve", "report", "status", "fixed"]:
+        """Where the route leads."""
+        route = state["route"]
+        if route in ("question", "subsidy"):
+            return "retrieve"
+        if route == "report":
+            return "report"
+        if route == "followup":
+            return "status"
+        return "fixed"
+
+    # -- questions -------------------------------------------------------------------------------
+    async def retrieve(self, state: ResidentState) -> ResidentState:
+        """Make the question standalone, search, and keep the passages that are evidence."""
+        query, rewrite = await self._standalone(state)
+        flt = SearchFilter(category=self.deps.enterprise_category) if state["route"] == "subsidy" else None
+        retriever = self.deps.retriever()
+        hits = await retriever.search(query, k=self.deps.k, flt=flt)
+        if flt is not None and not any(self._relevant(h) for h in hits):
+            hits = await retriever.search(query, k=self.deps.k)
+        clauses = [_clause(h) for h in hits if self._relevant(h)]
+        return {"query": query, "clauses": clauses, **rewrite}
+
+    def _relevant(self, hit: Hit) -> bool:
+        dense, bm25 = hit.scores.get("dense"), hit.scores.get("bm25")
+        return (dense is not None and dense >= self.deps.min_dense_score) or (
+            bm25 is not None and bm25 >= self.deps.min_bm25_score
+        )
+
+    async def _standalone(self, state: ResidentState) -> tuple[str, ResidentState]:
+        """The question on its own; a follow-up ("那外地户口呢？") is rewritten with the earlier ones."""
+        text = state["text"]
+        earlier = [
+            m["content"] for m in state.get("messages", [])
+            if m.get("role") == "user" and m.get("route") in ("question", "subsidy")
+        ]  # fmt: skip
+        if not earlier or not (len(text) <= 8 or _FOLLOW_UP.search(text)):
+            return text, {}
+        llm = self.deps.llm()
+        fallback = f"{earlier[-1]} {text}"
+        if not llm.available:
+            return fallback, {}
+        started = time.perf_counter()
+        try:
+            result = await llm.chat(
+                [
+                    {"role": "system", "content": prompts.REWRITE_SYSTEM},
+                    {"role": "user", "content": prompts.rewrite_user(earlier, text)},
+                ],
+                temperature=0.0,
+                max_tokens=60,
+            )
+        except LLMError as exc:
+            logger.warning("rewrite failed, using the concatenation: %s", exc)
+            return fallback, {"model_ms": state.get("model_ms", 0.0) + _ms(started)}
+        rewritten = result.content.strip().splitlines()[0].strip() if result.content.strip() else ""
+        query = rewritten if 4 <= len(rewritten) <= 120 else fallback
+        return query, {
+            "prompt_ids": [*state.get("prompt_ids", []), prompts.REWRITE_ID],
+            "model": result.model or llm.describe,
+            "model_ms": state.get("model_ms", 0.0) + _ms(started),
+        }
+
+    async def answer(self, state: ResidentState) -> ResidentState:
+        """Answer from the clauses only (streamed, verified); else "not covered", or verbatim (no model)."""
+        clauses = state.get("clauses", [])
+        write = get_stream_writer()
+        if not clauses:
+            write({"token": prompts.NOT_COVERED})
+            return {"reply": prompts.NOT_COVERED, "route": "out_of_scope"}
+        llm = self.deps.llm()
+        if not llm.available:
+            return self._verbatim(clauses, write, error="")
+        messages = [
+            {"role": "system", "content": prompts.ANSWER_SYSTEM},
+            {"role": "user", "content": prompts.answer_user(state.get("query") or state["text"], clauses)},
+        ]
+        prompt_ids = [*state.get("prompt_ids", []), prompts.ANSWER_ID]
+        started = time.perf_counter()
+        parts: list[str] = []
+        held = True
+        try:
+            async for token in llm.stream(messages, temperature=0.1, max_tokens=self.deps.answer_max_tokens):
+                parts.append(token)
+                if held and len("".join(parts).strip()) >= _HOLD:
+                    if "".join(parts).strip().startswith(prompts.NOT_COVERED_MARK):
+                        break
+                    held = False
+                    write({"token": "".join(parts)})
+                elif not held:
+                    write({"token": token})
+        except LLMError as exc:
+            message = "模型服务中断，已改为直接展示相关文件原文。"
+            logger.warning("answer stream failed: %s", exc)
+            write({"error": {"code": "model_unavailable", "message": message}})
+            verbatim = self._verbatim(clauses, write, error=str(exc))
+            return {
+                **verbatim,
+                "prompt_ids": prompt_ids,
+                "model_ms": state.get("model_ms", 0.0) + _ms(started),
+            }
+        model_ms = state.get("model_ms", 0.0) + _ms(started)
+        raw = "".join(parts).strip()
+        common: ResidentState = {"prompt_ids": prompt_ids, "model_ms": model_ms, "model": llm.describe}
+        if not raw or raw.startswith(prompts.NOT_COVERED_MARK):
+            if held:
+                write({"token": prompts.NOT_COVERED})
+            return {**common, "reply": prompts.NOT_COVERED, "route": "out_of_scope"}
+        checked = verify_answer(raw, clauses)
+        cited = [clauses[i] for i in checked.cited] or clauses[:1]
+        reply = checked.text
+        if not checked.cited:
+            reply += "\n依据：" + "".join(_citation_card(c)["citation"] for c in cited)
+        if state["route"] == "subsidy":
+            reply += "\n" + prompts.SUBSIDY_NOTE
+        return {
+            **common,
+            "reply": reply,
+            "citations": [_citation_card(c) for c in cited],
+            "tool_calls": [*state.get("tool_calls", []), *({"guard": r} for r in checked.removed)],
+        }
+
+    @staticmethod
+    def _verbatim(
+        clauses: list[dict[str, Any]], write: Callable[[Any], None], *, error: str
+    ) -> ResidentState:
+        """Degraded mode: the best clauses word for word, each with its citation."""
+        shown = clauses[:2]
+        body = "\n\n".join(f"{_citation_card(c)['citation']}\n{c['text']}" for c in shown)
+        reply = f"{prompts.DEGRADED_LEAD}\n\n{body}"
+        write({"token": reply})
+        return {"reply": reply, "citations": [_citation_card(c) for c in shown], "error": error}
+
+    # -- reports ---------------------------------------------------------------------------------
+    async def report(self, state: ResidentState) -> ResidentState:
+        """Collect what, where and when; confirm; file the order (kept in the thread if the store is down)."""
+        text, thread = state["text"], state.get("thread", "")
+        draft = state.get("draft")
+        if not draft:
+            draft = drafts.start(text, emergency=bool(state.get("notice")), gazetteer=self.deps.gazetteer)
+            outcome: drafts.Outcome = "ask"
+        else:
+            draft = dict(draft)  # type: ignore[assignment]
+            outcome = drafts.answer(draft, text, self.deps.gazetteer)
+        if outcome == "cancel":
+            return self._say(prompts.CANCELLED, draft=None)
+        if outcome == "ask":
+            asking = draft["asking"]
+            question = (
+                prompts.confirm(dict(draft))
+                if asking == "confirm"
+                else prompts.ASK.get(asking, prompts.STORE_DOWN)
+            )
+            return self._say(question, draft=draft)
+        return await self._file(draft, thread, state)
+
+    async def _file(self, draft: drafts.Draft, thread: str, state: ResidentState) -> ResidentState:
+        new = drafts.work_order(draft, thread)
+        call: dict[str, Any] = {
+            "tool": "work_orders.create",
+            "client_key": new.client_key,
+            "urgency": new.urgency.value,
+        }
+        try:
+            order, created = await asyncio.to_thread(self.deps.store.create, new, "resident-assistant")
+        except (SQLAlchemyError, DatabaseError, OSError) as exc:
+            logger.error("work order store unavailable, draft kept in thread %s: %s", thread, exc)
+            draft["asking"] = "retry"
+            call["error"] = type(exc).__name__
+            return {
+                **self._say(prompts.STORE_DOWN, draft=draft),
+                "tool_calls": [call],
+                "error": str(exc)[:300],
+            }
+        call.update(ticket=order.ticket, created=created)
+        due = f"{order.close_due:%Y-%m-%d}" if order.close_due else ""
+        tickets = [*state.get("tickets", []), order.ticket]
+        return {
+            **self._say(prompts.filed(order.ticket, order.state.value, due), draft=None),
+            "ticket": order.ticket,
+            "tickets": list(dict.fromkeys(tickets)),
+            "tool_calls": [call],
+        }
+
+    @staticmethod
+    def _say(reply: str, **extra: Any) -> ResidentState:
+        get_stream_writer()({"token": reply})
+        return {"reply": reply, **extra}  # type: ignore[typeddict-item]
+
+    # -- follow-ups and fixed replies ------------------------------------------------------------
+    async def status(self, state: ResidentState) -> ResidentState:
+        """The state of one of this conversation's own orders; anyone else's is refused."""
+        mine = state.get("tickets", [])
+        asked = intents.ticket_in(state["text"])
+        if asked is None and not mine:
+            return self._say(prompts.NO_TICKETS)
+        ticket = asked or mine[-1]
+        if ticket not in mine:
+            return {**self._say(prompts.NOT_YOURS), "route": "privacy"}
+        call: dict[str, Any] = {"tool": "work_orders.get", "ticket": ticket}
+        try:
+            order = await asyncio.to_thread(self.deps.store.get, ticket)
+        except OrderNotFoundError:
+            return {**self._say(prompts.NO_TICKETS), "tool_calls": [{**call, "error": "not found"}]}
+        except (SQLAlchemyError, DatabaseError, WorkOrderError, OSError) as exc:
+            reply = "抱歉，工单系统暂时无法连接，请稍后再查，或拨打12345热线。"
+            return {**self._say(reply), "tool_calls": [{**call, "error": type(exc).__name__}]}
+        due = f"{order.close_due:%Y-%m-%d}" if order.close_due else ""
+        reply = prompts.status(order.ticket, order.state.value, order.department, due)
+        return {**self._say(reply), "ticket": ticket, "tool_calls": [{**call, "state": order.state.value}]}
+
+    async def fixed(self, state: ResidentState) -> ResidentState:
+        """Greetings, abuse and requests for other people's data get their fixed replies."""
+        reply = {"abuse": prompts.ABUSE, "privacy": prompts.PRIVACY}.get(state["route"], prompts.GREETING)
+        return self._say(reply)
+
+    async def finish(self, state: ResidentState) -> ResidentState:
+        """Add the turn to the conversation (masked) and drop the raw message from the state."""
+        reply = state.get("reply", "")
+        if state.get("draft") and state["route"] != "report":
+            reply += "\n" + prompts.DRAFT_WAITING
+        user: ChatMessage = {"role": "user", "content": mask_pii(state["text"]), "route": state["route"]}
+        assistant: ChatMessage = {"role": "assistant", "content": reply, "route": state["route"]}
+        for key in ("citations", "ticket", "notice"):
+            if state.get(key):
+                assistant[key] = state[key]
+        return {"messages": [user, assistant], "text": mask_pii(state["text"]), "reply": reply}
+
+
+def _ms(started: float) -> float:
+    return (time.perf_counter() - started) * 1000

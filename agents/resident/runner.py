@@ -1,0 +1,138 @@
+"""One conversation turn as a stream of events, with its audit record.
+
+The HTTP layer turns these events into server-sent events; tests and the evaluation
+runner read them directly. Order of events in a turn::
+
+    notice?  token*  error?  answer  citations  ticket?  done
+
+``answer`` carries the final, verified text: a client shows the tokens as they come and
+then replaces them with it (the guard may have taken out an unsupported number).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from agents.resident.graph import thread as run_config
+from agents.resident.state import ChatMessage
+from knowledge.errors import KnowledgeError
+from tools.audit import AuditLog, AuditRecord
+
+logger = logging.getLogger(__name__)
+
+AGENT = "resident"
+
+
+@dataclass(frozen=True)
+class TurnEvent:
+    """One event of a turn: ``kind`` and its JSON-able ``data``."""
+
+    kind: str
+    data: Any
+
+
+class ResidentAssistant:
+    """Runs turns of the resident graph, one at a time per conversation, and audits each."""
+
+    def __init__(self, graph: Any, audit: AuditLog | None, *, describe_model: str = "") -> None:
+        self._graph = graph
+        self._audit = audit
+        self._describe_model = describe_model
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def history(self, conversation: str) -> list[ChatMessage]:
+        """The conversation so far (masked), as the checkpoint keeps it."""
+        snapshot = await self._graph.aget_state(run_config(conversation))
+        return list((snapshot.values or {}).get("messages", []))
+
+    async def tickets(self, conversation: str) -> list[str]:
+        """Tickets filed in this conversation."""
+        snapshot = await self._graph.aget_state(run_config(conversation))
+        return list((snapshot.values or {}).get("tickets", []))
+
+    async def turn(self, conversation: str, text: str) -> AsyncIterator[TurnEvent]:
+        """Run one turn; yield its events as they happen."""
+        lock = self._locks.setdefault(conversation, asyncio.Lock())
+        async with lock:
+            async for event in self._turn(conversation, text):
+                yield event
+        if not lock.locked():
+            self._locks.pop(conversation, None)
+
+    async def _turn(self, conversation: str, text: str) -> AsyncIterator[TurnEvent]:
+        started = time.perf_counter()
+        config = run_config(conversation)
+        failure = ""
+        try:
+            async for mode, chunk in self._graph.astream(
+                {"text": text, "thread": conversation}, config, stream_mode=["custom", "updates"]
+            ):
+                if mode != "custom":
+                    continue
+                for kind in ("notice", "token", "error"):
+                    if kind in chunk:
+                        yield TurnEvent(kind, chunk[kind])
+        except KnowledgeError as exc:
+            failure = f"retrieval: {exc}"
+            logger.error("turn failed in %s: %s", conversation, exc)
+            yield TurnEvent(
+                "error",
+                {
+                    "code": "retrieval_unavailable",
+                    "message": "文件检索暂时不可用，请稍后再试或拨打12345热线。",
+                },
+            )
+        except Exception as exc:
+            failure = f"{type(exc).__name__}: {exc}"
+            logger.exception("turn failed in %s", conversation)
+            yield TurnEvent(
+                "error",
+                {"code": "internal", "message": "服务出现错误，您的消息未处理，请稍后重试或拨打12345热线。"},
+            )
+        values: dict[str, Any] = {}
+        if not failure:
+            snapshot = await self._graph.aget_state(config)
+            values = dict(snapshot.values or {})
+            yield TurnEvent("answer", {"text": values.get("reply", ""), "route": values.get("route", "")})
+            yield TurnEvent("citations", values.get("citations", []))
+            if values.get("ticket"):
+                yield TurnEvent("ticket", {"ticket": values["ticket"]})
+        latency_ms = (time.perf_counter() - started) * 1000
+        model_ms = float(values.get("model_ms", 0.0))
+        yield TurnEvent(
+            "done",
+            {
+                "route": values.get("route", "error"),
+                "latency_ms": round(latency_ms, 1),
+                "model_ms": round(model_ms, 1),
+            },
+        )
+        await self._record(conversation, text, values, latency_ms, model_ms, failure)
+
+    async def _record(  # noqa: PLR0917 - private, called once
+        self,
+        conversation: str,
+        text: str,
+        values: dict[str, Any],
+        latency_ms: float,
+        model_ms: float,
+        failure: str,
+    ) -> None:
+        if self._audit is None:
+            return
+        record = AuditRecord(
+            thread=conversation, agent=AGENT, route=str(values.get("route", "error")), user_text=text,
+            reply=str(values.get("reply", "")), model=str(values.get("model") or self._describe_model),
+            latency_ms=latency_ms, model_ms=model_ms, prompt_ids=list(values.get("prompt_ids", [])),
+            chunk_ids=[c["point_id"] for c in values.get("clauses", [])],
+            tool_calls=list(values.get("tool_calls", [])), error=failure or str(values.get("error", "")),
+        )  # fmt: skip
+        try:
+            await asyncio.to_thread(self._audit.record, record)
+        except Exception:
+            logger.exception("audit record of %s not written", conversation)

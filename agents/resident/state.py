@@ -1,0 +1,43 @@
+"""What a resident conversation carries (JSON-able: it is checkpointed per thread)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, Literal, TypedDict
+
+from agents.resident.intents import Route
+from agents.resident.report import Draft
+
+
+class ChatMessage(TypedDict, total=False):
+    """One message of the conversation as the resident sees it (personal data masked)."""
+
+    role: Literal["user", "assistant"]
+    content: str
+    route: str
+    citations: list[dict[str, Any]]
+    ticket: str
+    notice: str
+
+
+class ResidentState(TypedDict, total=False):
+    """The conversation (``messages``, ``draft``, ``tickets`` persist) and this turn's working fields."""
+
+    messages: Annotated[list[ChatMessage], operator.add]
+    draft: Draft | None
+    tickets: list[str]
+    thread: str
+    # this turn
+    text: str
+    route: Route
+    notice: str
+    query: str
+    clauses: list[dict[str, Any]]
+    reply: str
+    citations: list[dict[str, Any]]
+    ticket: str
+    prompt_ids: list[str]
+    tool_calls: list[dict[str, Any]]
+    model: str
+    model_ms: float
+    error: str
