@@ -12,7 +12,7 @@ WHEELS ?= /opt/wheels
 PIP_FIND := $(if $(wildcard $(WHEELS)),--find-links $(WHEELS),)
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test test-fast lint bench clean
+.PHONY: install browser run test test-fast lint bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,8 +29,16 @@ run: install
 	$(BIN)/cityagent demo load
 	$(BIN)/cityagent serve --host 127.0.0.1 --port 8000
 
-## make test: install and run the whole suite (the real-model tests included)
-test: install
+## Debian's chromium for the widget's browser tests (Playwright drives it; no browser download).
+## Without root or apt the browser tests skip and say why.
+browser:
+	@test -x /usr/bin/chromium || (command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
+		echo "chromium not installed: the browser tests will skip"
+
+## make test: install and run the whole suite (the real-model and browser tests included)
+test: install browser
 	$(BIN)/python -m pytest
 
 ## the fast inner loop: everything but the real model

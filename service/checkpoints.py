@@ -34,6 +34,7 @@ class Checkpoints:
         self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = await aiosqlite.connect(self.sqlite_path)
         await self._conn.execute("PRAGMA journal_mode=WAL")
+        await self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against a process crash
         saver = AsyncSqliteSaver(self._conn)
         await saver.setup()
         return saver

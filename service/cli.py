@@ -350,6 +350,26 @@ def bench_knowledge(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("chat")
+def bench_chat(
+    model: Annotated[
+        str, typer.Option(help="fast: a fast fake model server (service overhead); configured.")
+    ] = "fast",
+    sessions: Annotated[int, typer.Option(help="Chat sessions (each its own cookie).")] = 20,
+    turns: Annotated[int, typer.Option(help="Questions per session.")] = 1,
+    concurrency: Annotated[int, typer.Option(help="Sessions at once.")] = 1,
+) -> None:
+    """Resident chat over HTTP: time to first token, total, model time and the service's own overhead."""
+    from eval.bench.chat import ChatBench, run_chat_bench
+
+    if model not in ("fast", "configured"):
+        raise _fail(f"--model must be fast or configured, not {model}")
+    settings = _settings()
+    bench = ChatBench(sessions=sessions, turns_per_session=turns, concurrency=concurrency)
+    result = _run(lambda: run_chat_bench(settings, bench, fast_model=model == "fast"))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 @bench_app.command("dispatch")
 def bench_dispatch(
     tipdm: Annotated[Path, typer.Option(help="TipDM labelled messages.")] = Path(

@@ -2,9 +2,11 @@
 
 * :func:`clean_context` drops sentences of a retrieved passage that give orders to an
   assistant ("忽略以上规则…"): a document is evidence, never an instruction.
-* :func:`verify_answer` keeps only the citations that name a retrieved clause, and removes
-  any telephone number, amount of money or deadline in the answer that appears in none of
-  the retrieved clauses: the model may rephrase a rule, never invent one.
+* :func:`verify_answer` keeps only the citations that name a retrieved clause; removes any
+  telephone number, amount of money or deadline that appears in none of the retrieved
+  clauses; and drops every sentence whose wording neither the clauses nor the question
+  support (fewer than 40% of its character pairs occur in them; calibrated on the embedded
+  model's answers to the demo questions): the model may rephrase a rule, never invent one.
 """
 
 from __future__ import annotations
@@ -28,6 +30,21 @@ _PHONE = re.compile(r"(?<![\d.])(?:\d{3,4}-\d{7,8}|1[3-9]\d{9}|400-?\d{3}-?\d{4}
 _MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|元|块钱|块)")
 _LIMIT = re.compile(r"\d+\s*个?(?:工作日|日内|天内|个月内|小时内|年内)")
 REMOVED = "（此处内容未在文件中找到，已删除）"
+MIN_SUPPORT = 0.4
+_ANSWER_SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
+_CJK = re.compile(r"[\u4e00-\u9fff0-9]+")
+
+
+def _pairs(text: str) -> set[str]:
+    return {run[i : i + 2] for run in _CJK.findall(text) for i in range(len(run) - 1)}
+
+
+def support(sentence: str, evidence_pairs: set[str]) -> float:
+    """The share of the sentence's character pairs found in the evidence (1.0 for very short sentences)."""
+    pairs = _pairs(_CITATION.sub("", sentence))
+    if len(pairs) < 6:
+        return 1.0
+    return len(pairs & evidence_pairs) / len(pairs)
 
 
 def clean_context(text: str) -> tuple[str, bool]:
@@ -69,7 +86,7 @@ def _match_citation(inner: str, labels: Sequence[tuple[str, str]]) -> int | None
     return None
 
 
-def verify_answer(answer: str, clauses: Sequence[dict[str, Any]]) -> Verified:
+def verify_answer(answer: str, clauses: Sequence[dict[str, Any]], question: str = "") -> Verified:
     """Check an answer against the clauses it was given (each with ``title``, ``label``, ``text``)."""
     labels = [(str(c.get("title", "")), str(c.get("label", ""))) for c in clauses]
     evidence = "".join(str(c.get("text", "")) for c in clauses)
@@ -98,4 +115,18 @@ def verify_answer(answer: str, clauses: Sequence[dict[str, Any]]) -> Verified:
 
     for pattern in (_MONEY, _LIMIT, _PHONE):
         text = pattern.sub(unsupported, text)
+    evidence_pairs = _pairs(evidence + question + "".join(f"{t}{a}" for t, a in labels))
+    kept: list[str] = []
+    for line in text.replace("**", "").split("\n"):
+        sentences = _ANSWER_SENTENCE.findall(line)
+        good = [s for s in sentences if support(s, evidence_pairs) >= MIN_SUPPORT]
+        removed += [s.strip() for s in sentences if s not in good]
+        if good or not sentences:
+            kept.append("".join(good))
+    text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
     return Verified(text.strip(), cited, removed)
+
+
+def has_content(text: str) -> bool:
+    """Whether anything but citations is left of an answer."""
+    return len("".join(_CJK.findall(_CITATION.sub("", text).replace("依据", "")))) >= 4

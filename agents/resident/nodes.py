@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agents.resident import intents, prompts
 from agents.resident import report as drafts
-from agents.resident.guard import clean_context, verify_answer
+from agents.resident.guard import clean_context, has_content, verify_answer
 from agents.resident.state import ChatMessage, ResidentState
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit, PolicyRetriever
@@ -186,18 +186,8 @@ class ResidentNodes:
         ]
         prompt_ids = [*state.get("prompt_ids", []), prompts.ANSWER_ID]
         started = time.perf_counter()
-        parts: list[str] = []
-        held = True
         try:
-            async for token in llm.stream(messages, temperature=0.1, max_tokens=self.deps.answer_max_tokens):
-                parts.append(token)
-                if held and len("".join(parts).strip()) >= _HOLD:
-                    if "".join(parts).strip().startswith(prompts.NOT_COVERED_MARK):
-                        break
-                    held = False
-                    write({"token": "".join(parts)})
-                elif not held:
-                    write({"token": token})
+            raw, shown = await self._stream(llm, messages, write)
         except LLMError as exc:
             message = "模型服务中断，已改为直接展示相关文件原文。"
             logger.warning("answer stream failed: %s", exc)
@@ -209,13 +199,18 @@ class ResidentNodes:
                 "model_ms": state.get("model_ms", 0.0) + _ms(started),
             }
         model_ms = state.get("model_ms", 0.0) + _ms(started)
-        raw = "".join(parts).strip()
         common: ResidentState = {"prompt_ids": prompt_ids, "model_ms": model_ms, "model": llm.describe}
         if not raw or raw.startswith(prompts.NOT_COVERED_MARK):
-            if held:
+            if not shown:
                 write({"token": prompts.NOT_COVERED})
             return {**common, "reply": prompts.NOT_COVERED, "route": "out_of_scope"}
-        checked = verify_answer(raw, clauses)
+        checked = verify_answer(raw, clauses, state.get("query") or state["text"])
+        if not has_content(checked.text):  # nothing the clauses support: show them instead
+            error = {"code": "answer_unsupported", "message": "回答未能通过文件核对，改为展示条款原文。"}
+            write({"error": error})
+            verbatim = self._verbatim(clauses, write, error="answer not supported by the clauses")
+            removed = [{"guard": r} for r in checked.removed]
+            return {**common, **verbatim, "tool_calls": [*state.get("tool_calls", []), *removed]}
         cited = [clauses[i] for i in checked.cited] or clauses[:1]
         reply = checked.text
         if not checked.cited:
@@ -228,6 +223,26 @@ class ResidentNodes:
             "citations": [_citation_card(c) for c in cited],
             "tool_calls": [*state.get("tool_calls", []), *({"guard": r} for r in checked.removed)],
         }
+
+    async def _stream(
+        self, llm: LLMClient, messages: list[dict[str, str]], write: Callable[[Any], None]
+    ) -> tuple[str, bool]:
+        """The model's answer, streamed as it comes; held back until it is clearly not "资料未涉及".
+
+        Returns the whole text and whether any of it was shown.
+        """
+        parts: list[str] = []
+        held = True
+        async for token in llm.stream(messages, temperature=0.1, max_tokens=self.deps.answer_max_tokens):
+            parts.append(token)
+            if held and len("".join(parts).strip()) >= _HOLD:
+                if "".join(parts).strip().startswith(prompts.NOT_COVERED_MARK):
+                    break
+                held = False
+                write({"token": "".join(parts)})
+            elif not held:
+                write({"token": token})
+        return "".join(parts).strip(), not held
 
     @staticmethod
     def _verbatim(

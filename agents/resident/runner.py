@@ -70,7 +70,10 @@ class ResidentAssistant:
         failure = ""
         try:
             async for mode, chunk in self._graph.astream(
-                {"text": text, "thread": conversation}, config, stream_mode=["custom", "updates"]
+                {"text": text, "thread": conversation},
+                config,
+                stream_mode=["custom", "updates"],
+                durability="exit",
             ):
                 if mode != "custom":
                     continue

@@ -187,14 +187,15 @@ async def test_instructions_inside_a_document_never_reach_the_model_and_invented
     assert {"guard": "4008001234"} in record.tool_calls
 
 
-async def test_invented_citations_and_fees_are_taken_out(make: Any) -> None:
+async def test_invented_citations_fees_and_steps_are_taken_out(make: Any) -> None:
     llm = ScriptedLLM(
         "租房每年可提取一次〔示例市住房公积金提取管理办法 第四条〕，手续费50元〔示例市收费办法 第二条〕。"
+        "\n另外，提取前还需要到银行网点参加资格面试并签署承诺书。"
     )
     h = await make(llm, {"公积金": [hit(FUND)]})
     events = await h.say("公积金租房提取有什么限制？")
     answer = final(events, "answer")["text"]
-    assert "〔示例市收费办法 第二条〕" not in answer and "50元" not in answer
+    assert "〔示例市收费办法 第二条〕" not in answer and "50元" not in answer and "面试" not in answer
     assert "〔示例市住房公积金提取管理办法 第四条〕" in answer
     assert [c["label"] for c in final(events, "citations")] == ["第四条"]
 

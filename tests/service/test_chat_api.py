@@ -8,6 +8,7 @@ degraded, verbatim ones; the scripted-model behaviour is tested in tests/agents.
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,26 +16,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from knowledge.ingest import Ingestor
-from knowledge.registry import DocumentRegistry
 from service.app import create_app
-from service.container import build_services
-from service.demo_city import DOCUMENTS_DIR
 from service.routers.chat import COOKIE
 from service.settings import load_settings
-from tools.db import migrate
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("chat")
-    services = build_services(load_settings(data_dir=path, llm={"backend": "none"}))
-    migrate(services.engine)
-    Ingestor(services.index, DocumentRegistry(services.engine), services.embedder).ingest_paths(
-        [DOCUMENTS_DIR], embed=False
-    )
-    services.index.close()
-    return path
+@pytest.fixture
+def data_dir(demo_dir: Path, tmp_path: Path) -> Path:
+    """A copy per test: conversations and orders of one test do not meet another's."""
+    shutil.copytree(demo_dir, tmp_path / "data")
+    return tmp_path / "data"
 
 
 def make_client(data_dir: Path, **chat: Any) -> TestClient:

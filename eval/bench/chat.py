@@ -1,0 +1,151 @@
+"""``cityagent bench chat``: the resident chat over real HTTP, as the widget uses it.
+
+Each session is its own HTTP client (its own cookie), asks its questions one after another
+with streaming, and records: time to the first token event, total time, and the model's
+time inside the turn (from the ``done`` event). The service's own overhead is total minus
+model time: routing, retrieval (embedding the query included), checkpoints, audit, HTTP.
+
+``--model fast`` puts a fast fake model server behind the service (the overhead figure and
+the concurrency figure); ``--model configured`` uses the configured backend (the embedded
+model by default: time to first token and total for a typical answer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from eval.bench.fast_model import ServerThread, build_app
+from eval.bench.stats import percentile
+from service.app import create_app
+from service.settings import Settings
+
+QUESTIONS = (
+    "公积金租房提取多久能办好？",
+    "办理居住证需要什么材料？",
+    "老旧小区加装电梯需要多少业主同意？",
+    "养狗需要办证吗？",
+    "新生儿出生后要办哪些手续？",
+    "灵活就业人员社保补贴怎么申请？",
+    "垃圾分类分为哪几类？",
+    "晚上几点以后不能装修？",
+)
+
+
+@dataclass
+class Turn:
+    """One measured turn."""
+
+    ttft_s: float
+    total_s: float
+    model_s: float
+    route: str
+    cited: int
+    error: str = ""
+
+
+@dataclass
+class ChatBench:
+    """What to run."""
+
+    sessions: int = 1
+    turns_per_session: int = 1
+    concurrency: int = 1
+    questions: tuple[str, ...] = QUESTIONS
+    timeout_s: float = 300.0
+    results: list[Turn] = field(default_factory=list)
+
+
+async def _session(base: str, bench: ChatBench, index: int, gate: asyncio.Semaphore) -> None:
+    async with gate, httpx.AsyncClient(base_url=base, timeout=bench.timeout_s) as client:
+        for turn in range(bench.turns_per_session):
+            question = bench.questions[(index + turn) % len(bench.questions)]
+            bench.results.append(await _ask(client, question))
+
+
+async def _ask(client: httpx.AsyncClient, question: str) -> Turn:
+    started = time.perf_counter()
+    ttft = 0.0
+    done: dict[str, Any] = {}
+    cited = 0
+    error = ""
+    try:
+        async with client.stream("POST", "/api/chat", json={"message": question}) as response:
+            if response.status_code != 200:
+                body = await response.aread()
+                return Turn(
+                    0, time.perf_counter() - started, 0, "", 0, f"HTTP {response.status_code}: {body[:200]!r}"
+                )
+            kind = ""
+            async for line in response.aiter_lines():
+                if line.startswith("event: "):
+                    kind = line[7:]
+                elif line.startswith("data: "):
+                    if kind in ("token", "answer") and not ttft:
+                        ttft = time.perf_counter() - started
+                    if kind == "citations":
+                        cited = len(json.loads(line[6:]))
+                    elif kind == "done":
+                        done = json.loads(line[6:])
+                    elif kind == "error":
+                        error = line[6:]
+    except httpx.HTTPError as exc:
+        error = f"{type(exc).__name__}: {exc}"
+    total = time.perf_counter() - started
+    return Turn(ttft, total, done.get("model_ms", 0.0) / 1000, done.get("route", ""), cited, error)
+
+
+def _figures(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(percentile(values, 50) * 1000, 1),
+        "p95_ms": round(percentile(values, 95) * 1000, 1),
+        "max_ms": round(max(values) * 1000, 1) if values else float("nan"),
+    }
+
+
+async def _drive(base: str, bench: ChatBench) -> float:
+    gate = asyncio.Semaphore(bench.concurrency)
+    started = time.perf_counter()
+    await asyncio.gather(*(_session(base, bench, i, gate) for i in range(bench.sessions)))
+    return time.perf_counter() - started
+
+
+def run_chat_bench(settings: Settings, bench: ChatBench, *, fast_model: bool) -> dict[str, Any]:
+    """Serve the app on loopback (with the fast fake model when asked), drive it, and summarise."""
+    if fast_model:
+        model_server = ServerThread(build_app())
+        model_server.__enter__()
+        llm = {"backend": "vllm", "base_url": f"{model_server.url}/v1", "model": "fast-fake"}
+        settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=llm)})
+    # the bench is one client address: lift the per-address limit, keep the per-session one
+    chat = settings.chat.model_copy(update={"ip_per_minute": 10**9})
+    settings = settings.model_copy(update={"chat": chat})
+    try:
+        with ServerThread(create_app(settings)) as service:
+            warm = ChatBench(sessions=1, questions=bench.questions[:1])
+            asyncio.run(_drive(service.url, warm))  # model loaded, index opened, embedder warm
+            wall_s = asyncio.run(_drive(service.url, bench))
+    finally:
+        if fast_model:
+            model_server.__exit__(None, None, None)
+    ok = [t for t in bench.results if not t.error]
+    return {
+        "model": "fast fake server" if fast_model else settings.llm.backend,
+        "sessions": bench.sessions,
+        "turns": len(bench.results),
+        "concurrency": bench.concurrency,
+        "errors": len(bench.results) - len(ok),
+        "error_samples": [t.error for t in bench.results if t.error][:3],
+        "answered_with_citations": sum(1 for t in ok if t.cited),
+        "routes": {r: sum(1 for t in ok if t.route == r) for r in sorted({t.route for t in ok})},
+        "time_to_first_token": _figures([t.ttft_s for t in ok]),
+        "total": _figures([t.total_s for t in ok]),
+        "model_time": _figures([t.model_s for t in ok]),
+        "service_overhead": _figures([t.total_s - t.model_s for t in ok]),
+        "turns_per_s": round(len(ok) / wall_s, 1) if wall_s else 0.0,
+    }

@@ -1,0 +1,129 @@
+"""The chat widget in a real browser (Debian's chromium driven by Playwright).
+
+The service runs on loopback with the demo documents; its model is the scripted fake
+OpenAI server, so the answer streams token by token exactly as the real model's would.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from service.app import create_app
+from service.settings import load_settings
+from tests.fake_openai import FakeOpenAI, Reply
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]  # fmt: skip
+ANSWER = "租房提取和退休提取实行“秒批”，其他提取在三个工作日内办结〔示例市住房公积金提取管理办法 第六条〕。"
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(),
+    reason="Debian's chromium is not installed (make test installs it: apt-get install chromium)",
+)
+playwright_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FakeOpenAI]]:
+    data = tmp_path_factory.mktemp("browser") / "data"
+    shutil.copytree(demo_dir, data)
+    with FakeOpenAI([Reply(ANSWER)]) as model:
+        settings = load_settings(data_dir=data, llm={"backend": "vllm", "base_url": model.base_url})
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 60
+        while not server.started:
+            assert time.monotonic() < deadline, "the service did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}", model
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+def test_a_resident_asks_sees_a_cited_streamed_answer_and_files_a_report(
+    site: tuple[str, FakeOpenAI], browser: object
+) -> None:
+    url, model = site
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(url)
+    page.get_by_role("button", name="打开示例市政务服务助手").click()
+    box = page.get_by_label("输入您的问题或要反映的情况")
+    expect = playwright_api.expect
+    expect(box).to_be_focused()
+    box.fill("公积金租房提取多久能办好？")
+    box.press("Enter")
+    card = page.locator(".ca-cite summary").first
+    expect(card).to_have_text("〔示例市住房公积金提取管理办法 第六条〕", timeout=20_000)
+    expect(page.locator(".ca-bot .ca-body").last).to_contain_text("三个工作日内办结")
+    card.click()
+    expect(page.locator(".ca-cite blockquote").first).to_contain_text("第六条 申请人可以通过公积金中心网站")
+    assert model.requests[-1]["stream"] is True  # the answer was streamed from the model
+
+    page.get_by_role("button", name="转人工或提交诉求").click()
+    expect(page.locator(".ca-bot .ca-body").last).to_have_text("请简单描述一下您要反映的问题是什么？")
+    for message in ("幸福路12号路灯坏了，晚上一片漆黑", "三天前"):
+        box.fill(message)
+        box.press("Enter")
+        expect(box).to_be_enabled()
+    expect(page.locator(".ca-bot .ca-body").last).to_contain_text("请确认以下诉求信息")
+    box.fill("确认")
+    box.press("Enter")
+    expect(page.locator(".ca-ticket")).to_have_text(re.compile(r"^工单号：SL\d{14}$"), timeout=10_000)
+
+    if shot := os.environ.get("WIDGET_SCREENSHOT"):
+        page.screenshot(path=shot)
+    page.reload()  # the conversation comes back from the server
+    page.get_by_role("button", name="打开示例市政务服务助手").click()
+    expect(page.locator(".ca-ticket")).to_contain_text("工单号：SL")
+    expect(page.locator(".ca-cite summary").first).to_have_text("〔示例市住房公积金提取管理办法 第六条〕")
+    page.close()
+
+
+def test_keyboard_large_text_high_contrast_and_a_phone_screen(
+    site: tuple[str, FakeOpenAI], browser: object
+) -> None:
+    url, _ = site
+    expect = playwright_api.expect
+    page = browser.new_page(viewport={"width": 375, "height": 740})  # type: ignore[attr-defined]
+    page.goto(url)
+    bubble = page.get_by_role("button", name="打开示例市政务服务助手")
+    bubble.focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("dialog", name="示例市政务服务助手")
+    expect(panel).to_be_visible()
+    box = panel.bounding_box()
+    assert box is not None and box["width"] == 375  # full screen on a phone
+    large = page.get_by_role("button", name="大字模式")
+    large.click()
+    expect(large).to_have_attribute("aria-pressed", "true")
+    assert page.locator("#cityagent-widget").evaluate("e => getComputedStyle(e).fontSize") == "21px"
+    page.get_by_role("button", name="高对比度模式").click()
+    expect(page.locator("#cityagent-widget")).to_have_class(re.compile(r"\bca-contrast\b"))
+    expect(page.get_by_role("log", name="对话记录")).to_be_attached()
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(bubble).to_be_focused()
+    page.close()
