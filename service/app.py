@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from service.container import Services, build_services
 from service.errors import ErrorEnvelope, RequestContextMiddleware, install_error_handlers
-from service.routers import chat, health, knowledge
+from service.routers import chat, health, knowledge, orders, staff
 from service.settings import Settings, load_settings
 from tools.privacy import install_log_masking
 
@@ -65,11 +65,23 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(health.router)
     app.include_router(knowledge.router)
     app.include_router(chat.router)
+    app.include_router(staff.router)
+    app.include_router(orders.router)
 
     @app.get("/", include_in_schema=False)
     async def demo_page() -> HTMLResponse:
         """示例市's home page with the chat widget, as a city site would embed it."""
         return HTMLResponse((STATIC / "demo.html").read_text(encoding="utf-8"))
+
+    @app.get("/console", include_in_schema=False)
+    async def console() -> HTMLResponse:
+        """The caseworkers' console (sign-in on the page; every API call checks the role)."""
+        return HTMLResponse((STATIC / "console.html").read_text(encoding="utf-8"))
+
+    @app.get("/console.js", include_in_schema=False)
+    async def console_js() -> FileResponse:
+        """The console's script."""
+        return FileResponse(STATIC / "console.js", media_type="text/javascript; charset=utf-8")
 
     @app.get("/widget.js", include_in_schema=False)
     async def widget() -> FileResponse:

@@ -29,7 +29,11 @@ dispatch_app = typer.Typer(
 app.add_typer(model_app, name="model")
 app.add_typer(demo_app, name="demo")
 app.add_typer(bench_app, name="bench")
+users_app = typer.Typer(
+    help="Staff accounts (caseworkers, policy officers, evaluators, admins).", no_args_is_help=True
+)
 app.add_typer(dispatch_app, name="dispatch")
+app.add_typer(users_app, name="users")
 
 T = TypeVar("T")
 
@@ -484,6 +488,71 @@ def dispatch_eval(
                              urgency_column, id_column)  # fmt: skip
     result = _run(lambda: evaluate(orders, test_fraction=test_fraction, seed=seed))
     typer.echo(json.dumps(dataclasses.asdict(result), ensure_ascii=False, indent=2))
+
+
+def _user_store() -> Any:
+    from tools.db import make_engine, migrate
+    from tools.users import UserStore
+
+    settings = _settings()
+    engine = make_engine(settings.database, settings.data_dir)
+    _run(lambda: migrate(engine))
+    return UserStore(engine)
+
+
+@users_app.command("add")
+def users_add(
+    username: str,
+    role: Annotated[
+        list[str], typer.Option(help="caseworker, policy_officer, evaluator or admin (repeatable).")
+    ],
+    department: Annotated[
+        list[str] | None, typer.Option(help="Limit a caseworker to these departments (repeatable).")
+    ] = None,
+    password_env: Annotated[
+        str | None, typer.Option(help="Read the password from this environment variable (else prompt).")
+    ] = None,
+) -> None:
+    """Create a staff account (the password is hashed with argon2; never echoed)."""
+    import os
+
+    from tools.users import UserError
+
+    if password_env:
+        password = os.environ.get(password_env, "")
+        if not password:
+            raise _fail(f"environment variable {password_env} is empty or unset")
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    store = _user_store()
+    try:
+        user = store.add(username, password, role, department or [])
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(
+        f"added {user.username}: {', '.join(user.roles)}"
+        + (f" ({', '.join(user.departments)})" if user.departments else "")
+    )
+
+
+@users_app.command("disable")
+def users_disable(username: str) -> None:
+    """Disable an account (its sessions stop working at once)."""
+    from tools.users import UserError
+
+    try:
+        _user_store().set_disabled(username)
+    except UserError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"disabled {username}")
+
+
+@users_app.command("list")
+def users_list() -> None:
+    """Every account with its roles and departments."""
+    for user in _user_store().list():
+        state = " (disabled)" if user.disabled else ""
+        typer.echo(f"{user.username}\t{','.join(user.roles)}\t{','.join(user.departments)}{state}")
 
 
 def main() -> None:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from pathlib import Path
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 
+from agents.dispatch import DispatchDeps
 from agents.resident import ResidentDeps
 from agents.resident import build_graph as build_resident_graph
 from agents.resident.runner import ResidentAssistant
@@ -23,6 +26,9 @@ from service.settings import Settings
 from tools.audit import AuditLog
 from tools.db import DatabaseError, make_engine, migrate
 from tools.db import ping as ping_db
+from tools.dispatch.history import DispatchHistory
+from tools.dispatch.location import Gazetteer
+from tools.dispatch.model import DispatchModel, load_model
 from tools.llm import LLMError, LLMRuntime
 from tools.work_orders import WorkOrderStore
 
@@ -52,9 +58,13 @@ class Services:
     _retriever: PolicyRetriever | None = field(default=None, repr=False)
     _schema_ready: bool = False
     checkpoints: Checkpoints | None = field(default=None, repr=False)
+    checkpointer: Any = field(default=None, repr=False)
+    gazetteer: Gazetteer | None = field(default=None, repr=False)
+    _dispatch_model: DispatchModel | None = field(default=None, repr=False)
     assistant: ResidentAssistant | None = field(default=None, repr=False)
     session_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
     ip_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
+    login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
 
     def __post_init__(self) -> None:
         self.session_limiter = RateLimiter(self.settings.chat.session_per_minute)
@@ -64,6 +74,30 @@ class Services:
     def store(self) -> WorkOrderStore:
         """Work orders."""
         return WorkOrderStore(self.engine)
+
+    @property
+    def dispatch_model(self) -> DispatchModel | None:
+        """The current dispatch model (``data_dir/dispatch``), or None before one is trained."""
+        if self._dispatch_model is None:
+            try:
+                model = load_model(self.settings.data_dir / "dispatch")
+            except FileNotFoundError:
+                return None
+            model.use_embedder(self.embedder.embed_documents)
+            self._dispatch_model = model
+        return self._dispatch_model
+
+    def dispatch_deps(self) -> DispatchDeps | None:
+        """What the dispatch graph needs, or None without a model."""
+        model = self.dispatch_model
+        if model is None:
+            return None
+        cfg = self.settings.dispatch
+        return DispatchDeps(
+            store=self.store, model=model, llm=self.llm.client, history=DispatchHistory(self.engine),
+            gazetteer=self.gazetteer, review_threshold=cfg.review_threshold,
+            auto_dispatch=cfg.auto_dispatch, always_review=cfg.always_review,
+        )  # fmt: skip
 
     @property
     def audit(self) -> AuditLog:
@@ -110,9 +144,11 @@ class Services:
             retriever=lambda: self.retriever,
             llm=lambda: self.llm.client,
             store=self.store,
+            gazetteer=self.gazetteer,
             min_dense_score=chat.min_dense_score,
             min_bm25_score=chat.min_bm25_score,
         )
+        self.checkpointer = saver
         graph = build_resident_graph(deps, saver)
         self.assistant = ResidentAssistant(graph, self.audit, describe_model=self.llm.client.describe)
 
@@ -189,6 +225,14 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
+def _gazetteer(path: Path | None) -> Gazetteer:
+    if path is None:
+        from service.demo_city.geography import place_names  # noqa: PLC0415 - the default city
+
+        return Gazetteer.from_mapping(place_names())  # type: ignore[arg-type]
+    return Gazetteer.from_mapping(json.loads(path.read_text(encoding="utf-8")))
+
+
 def build_services(settings: Settings) -> Services:
     """Build (but do not start) every service the settings describe."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -197,4 +241,5 @@ def build_services(settings: Settings) -> Services:
         llm=LLMRuntime(settings.llm, settings.model_dir, settings.log_dir),
         embedder=build_embedder(settings.embeddings),
         engine=make_engine(settings.database, settings.data_dir),
+        gazetteer=_gazetteer(settings.dispatch.gazetteer_path),
     )

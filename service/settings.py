@@ -77,6 +77,20 @@ class ChatSettings(BaseModel):
     )
 
 
+class DispatchSettings(BaseModel):
+    """When the dispatch agent asks a caseworker, and whether it may dispatch on its own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    review_threshold: float = Field(default=0.8, ge=0, le=1, description="Below this confidence: review.")
+    auto_dispatch: bool = Field(default=False, description="Dispatch confident orders without review.")
+    always_review: bool = Field(default=False, description="Every order goes to a caseworker.")
+    gazetteer_path: Path | None = Field(
+        default=None,
+        description='JSON {"区": {"街道": ["社区", …]}} of the city\'s place names; unset: the demo city\'s.',
+    )
+
+
 class Settings(BaseSettings):
     """Everything cityagent can be told; see the module docstring for the environment names."""
 
@@ -96,6 +110,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
+    dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -70,9 +70,10 @@ class DispatchNodes:
 
     async def enrich(self, state: DispatchState) -> DispatchState:
         """Location, recent duplicates and the model's suggestion."""
-        return await asyncio.to_thread(self._enrich, state["ticket"])
+        return await asyncio.to_thread(self.enrich_now, state["ticket"])
 
-    def _enrich(self, ticket: str) -> DispatchState:
+    def enrich_now(self, ticket: str) -> DispatchState:
+        """Location, recent duplicates and the suggestion of one order (also for the console)."""
         deps = self.deps
         order = deps.store.get(ticket)
         location = extract_location(f"{order.address} {order.text}", deps.gazetteer)

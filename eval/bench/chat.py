@@ -47,6 +47,7 @@ class Turn:
     route: str
     cited: int
     error: str = ""
+    degraded: str = ""
 
 
 @dataclass
@@ -73,7 +74,7 @@ async def _ask(client: httpx.AsyncClient, question: str) -> Turn:
     ttft = 0.0
     done: dict[str, Any] = {}
     cited = 0
-    error = ""
+    error = degraded = ""
     try:
         async with client.stream("POST", "/api/chat", json={"message": question}) as response:
             if response.status_code != 200:
@@ -93,11 +94,13 @@ async def _ask(client: httpx.AsyncClient, question: str) -> Turn:
                     elif kind == "done":
                         done = json.loads(line[6:])
                     elif kind == "error":
-                        error = line[6:]
+                        degraded = json.loads(line[6:]).get("code", "error")
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     total = time.perf_counter() - started
-    return Turn(ttft, total, done.get("model_ms", 0.0) / 1000, done.get("route", ""), cited, error)
+    if degraded in ("internal", "retrieval_unavailable"):
+        error, degraded = degraded, ""
+    return Turn(ttft, total, done.get("model_ms", 0.0) / 1000, done.get("route", ""), cited, error, degraded)
 
 
 def _figures(values: list[float]) -> dict[str, float]:
@@ -142,6 +145,9 @@ def run_chat_bench(settings: Settings, bench: ChatBench, *, fast_model: bool) ->
         "errors": len(bench.results) - len(ok),
         "error_samples": [t.error for t in bench.results if t.error][:3],
         "answered_with_citations": sum(1 for t in ok if t.cited),
+        "degraded": {
+            d: sum(1 for t in ok if t.degraded == d) for d in sorted({t.degraded for t in ok} - {""})
+        },
         "routes": {r: sum(1 for t in ok if t.route == r) for r in sorted({t.route for t in ok})},
         "time_to_first_token": _figures([t.ttft_s for t in ok]),
         "total": _figures([t.total_s for t in ok]),

@@ -1,7 +1,8 @@
 """A fast stand-in for the model server, so a benchmark measures the service and not the model.
 
-It speaks the OpenAI-compatible chat API (streaming and not), answers at once, and cites the
-first clause it was given (``〔title 第X条〕`` from the prompt), like a well-behaved model would.
+It speaks the OpenAI-compatible chat API (streaming and not), answers at once, and answers
+with the first sentence of the first clause it was given, cited (``〔title 第X条〕``), like a
+well-behaved model would.
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ _CITATION = re.compile(r"〔[^〔〕]{2,80}〕")
 
 
 def _answer(messages: list[dict[str, Any]]) -> str:
+    """The first sentence of the first clause in the prompt, with its citation."""
     prompt = str(messages[-1].get("content", "")) if messages else ""
     found = _CITATION.search(prompt)
     if not found:
         return "资料未涉及"
-    return f"根据文件规定，请按条款办理{found.group(0)}。具体材料和时限以条款原文为准{found.group(0)}。"
+    sentence = re.split(r"(?<=[。；])", prompt[found.end() :].split("\n", 1)[0], maxsplit=1)[0]
+    return f"{sentence.rstrip('。；')}{found.group(0)}。"
 
 
 def build_app(token_delay_s: float = 0.0) -> FastAPI:

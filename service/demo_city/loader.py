@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 
 from knowledge.ingest import Ingestor, IngestReport
@@ -11,7 +12,11 @@ from service.demo_city import DOCUMENTS_DIR, ENTERPRISES_CSV, WORK_ORDERS_CSV
 from tools.csvio import ImportReport
 from tools.db import migrate
 from tools.dispatch import DispatchHistory
+from tools.dispatch.duties import DutyTable
+from tools.dispatch.history import read_history
+from tools.dispatch.model import DispatchModel, TrainingOrder
 from tools.enterprises import EnterpriseRegistry
+from tools.users import UserStore
 
 
 @dataclass
@@ -21,6 +26,8 @@ class DemoLoadReport:
     documents: IngestReport
     enterprises: ImportReport
     history: ImportReport
+    dispatch_model: str = ""
+    staff: str = ""
 
     def summary(self) -> str:
         """A few lines for the terminal."""
@@ -29,6 +36,8 @@ class DemoLoadReport:
                 f"policy documents: {self.documents.summary()}",
                 self.enterprises.summary(),
                 self.history.summary(),
+                f"dispatch model: {self.dispatch_model}",
+                f"staff: {self.staff}",
             ]
         )
 
@@ -40,4 +49,43 @@ def load_demo_city(services: Services) -> DemoLoadReport:
     documents = ingestor.ingest_paths([DOCUMENTS_DIR])
     enterprises = EnterpriseRegistry(services.engine).import_csv(ENTERPRISES_CSV)
     history = DispatchHistory(services.engine).import_csv(WORK_ORDERS_CSV)
-    return DemoLoadReport(documents, enterprises, history)
+    return DemoLoadReport(
+        documents, enterprises, history, train_dispatch_model(services), _demo_staff(services)
+    )
+
+
+DEMO_STAFF = (("demo-caseworker", ["caseworker"]), ("demo-admin", ["admin"]))
+
+
+def _demo_staff(services: Services) -> str:
+    """Demo accounts with random passwords, written to ``data_dir/demo-staff.txt`` (owner-only)."""
+    store = UserStore(services.engine)
+    credentials = services.settings.data_dir / "demo-staff.txt"
+    missing = [(name, roles) for name, roles in DEMO_STAFF if store.get(name) is None]
+    if not missing:
+        return f"kept (passwords in {credentials})"
+    lines = []
+    for name, roles in missing:
+        password = secrets.token_urlsafe(12)
+        store.add(name, password, roles)
+        lines.append(f"{name}\t{password}\t{','.join(roles)}\n")
+    with credentials.open("a", encoding="utf-8") as out:
+        out.writelines(lines)
+    credentials.chmod(0o600)
+    return (
+        f"{', '.join(n for n, _ in missing)} created; sign in at /console with the passwords in {credentials}"
+    )
+
+
+def train_dispatch_model(services: Services) -> str:
+    """Train the dispatch model on the demo history, unless a model is already current."""
+    models = services.settings.data_dir / "dispatch"
+    if (models / "CURRENT").is_file():
+        return f"kept {(models / 'CURRENT').read_text().strip()}"
+    rows, _ = read_history(WORK_ORDERS_CSV)
+    table = DutyTable.from_document(DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md")
+    model = DispatchModel(table).fit(
+        [TrainingOrder.from_history_row(r) for r in rows], source=str(WORK_ORDERS_CSV)
+    )
+    model.save(models)
+    return f"trained {model.info.version} on {model.info.orders} orders in {model.info.seconds}s"

@@ -9,12 +9,20 @@ from knowledge.registry import metadata as knowledge_metadata
 from tools.audit import metadata as audit_metadata
 from tools.dispatch.history import metadata as dispatch_metadata
 from tools.enterprises.registry import metadata as enterprise_metadata
+from tools.users import metadata as user_metadata
 from tools.work_orders.store import metadata as work_order_metadata
 
 
 def target_metadata() -> list[MetaData]:
     """Every package's tables (for ``alembic revision --autogenerate`` and the schema test)."""
-    return [knowledge_metadata, enterprise_metadata, dispatch_metadata, work_order_metadata, audit_metadata]
+    return [
+        knowledge_metadata,
+        enterprise_metadata,
+        dispatch_metadata,
+        work_order_metadata,
+        audit_metadata,
+        user_metadata,
+    ]
 
 
 def run() -> None:

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     and_,
+    case,
     func,
     insert,
     or_,
@@ -149,7 +150,8 @@ class Event(BaseModel):
     data: dict[str, Any]
 
 
-def _utc(value: datetime | None) -> datetime | None:
+def as_utc(value: datetime | None) -> datetime | None:
+    """A stored time as an aware UTC time (SQLite gives naive ones back)."""
     if value is None:
         return None
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
@@ -158,12 +160,12 @@ def _utc(value: datetime | None) -> datetime | None:
 def _order(row: Any) -> WorkOrder:
     data = dict(row._mapping)
     for key in ("created_at", "accepted_at", "dispatch_due", "close_due", "updated_at"):
-        data[key] = _utc(data[key])
+        data[key] = as_utc(data[key])
     return WorkOrder.model_validate(data)
 
 
 def _event_of(row: Any) -> Event:
-    at = _utc(row.at)
+    at = as_utc(row.at)
     assert at is not None
     return Event(
         seq=row.seq,
@@ -385,13 +387,22 @@ class WorkOrderStore:
         overdue_at: datetime | None = None,
         limit: int = 50,
         offset: int = 0,
+        departments: Collection[str] | None = None,
+        urgency: Urgency | None = None,
     ) -> list[WorkOrder]:
-        """Orders, most urgent deadline first; ``overdue_at`` keeps those overdue at that time."""
+        """Orders, most urgent deadline first; ``overdue_at`` keeps those overdue at that time.
+
+        ``departments`` limits the list to orders of those departments (a caseworker's own).
+        """
         query = select(work_orders)
         if state:
             query = query.where(work_orders.c.state == state.value)
         if department:
             query = query.where(work_orders.c.department == department)
+        if departments is not None:
+            query = query.where(work_orders.c.department.in_(list(departments)))
+        if urgency:
+            query = query.where(work_orders.c.urgency == urgency.value)
         if overdue_at:
             open_states = [s.value for s in State if s not in FINAL]
             waiting = [State.ACCEPTED.value, State.RETURNED.value]
@@ -404,7 +415,13 @@ class WorkOrderStore:
                     ),
                 )
             )
-        query = query.order_by(work_orders.c.close_due.is_(None), work_orders.c.close_due, work_orders.c.id)
+        rank = case(
+            (work_orders.c.urgency == Urgency.CRITICAL.value, 0),
+            (work_orders.c.urgency == Urgency.URGENT.value, 1),
+            else_=2,
+        )
+        due = func.coalesce(work_orders.c.close_due, work_orders.c.dispatch_due, work_orders.c.created_at)
+        query = query.order_by(due.is_(None), due, rank, work_orders.c.id)
         with self._engine.connect() as conn:
             rows = conn.execute(query.limit(limit).offset(offset)).all()
         return [_order(r) for r in rows]

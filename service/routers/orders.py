@@ -1,0 +1,218 @@
+"""Work orders for caseworkers: queue, detail with the dispatch suggestion, review, transitions, dashboard.
+
+Every route needs a signed-in caseworker (or admin). A caseworker limited to departments sees
+and acts on only those departments' orders; one without departments (the hotline's
+dispatchers) and an admin see all. Reviews go through the dispatch graph (agents/dispatch):
+the order is enriched, the suggestion put to the caseworker (LangGraph interrupt), and the
+decision resumes the graph, which dispatches and records the decision for retraining.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Response
+from langgraph.types import Command
+from pydantic import BaseModel, ConfigDict, Field
+
+from agents.dispatch import ReviewError, build_graph, thread, validate_decision
+from agents.dispatch.nodes import DispatchNodes
+from service.auth import require
+from service.container import Services
+from service.deps import get_services
+from service.errors import ServiceError
+from tools.users import User
+from tools.work_orders import (
+    IdempotencyConflictError,
+    IllegalTransitionError,
+    NewWorkOrder,
+    OrderNotFoundError,
+    State,
+    Urgency,
+    WorkOrder,
+)
+from tools.work_orders.stats import Dashboard, dashboard
+
+router = APIRouter(prefix="/api", tags=["work orders"])
+Caseworker = Annotated[User, Depends(require("caseworker"))]
+Svc = Annotated[Services, Depends(get_services)]
+
+
+class OrderView(WorkOrder):
+    """An order as a caseworker sees it, with whether it is overdue now."""
+
+    overdue_now: bool = False
+
+
+class OrderList(BaseModel):
+    """One page of the queue."""
+
+    orders: list[OrderView]
+    limit: int
+    offset: int
+
+
+class OrderDetail(BaseModel):
+    """An order with its history, the dispatch suggestion and its reasons, and possible duplicates."""
+
+    order: OrderView
+    events: list[dict[str, Any]]
+    suggestion: dict[str, Any] | None
+    location: dict[str, str] | None
+    duplicates: list[dict[str, Any]]
+    review_pending: bool
+
+
+class TransitionRequest(BaseModel):
+    """Move an order along the loop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: State
+    reason: str = Field(default="", max_length=500)
+    department: str | None = Field(default=None, max_length=128)
+    merged_into: str | None = Field(default=None, max_length=32)
+    rating: str | None = Field(default=None, max_length=16)
+
+
+class ReviewRequest(BaseModel):
+    """A caseworker's decision on the suggestion."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    action: Literal["approve", "change", "send_back", "merge"]
+    department: str | None = Field(default=None, max_length=128)
+    category: str | None = Field(default=None, max_length=64)
+    merged_into: str | None = Field(default=None, max_length=32)
+    reason: str = Field(default="", max_length=500)
+
+
+class ReviewResult(BaseModel):
+    """What the dispatch graph did with the decision."""
+
+    outcome: str
+    order: OrderView
+
+
+def _view(order: WorkOrder, now: datetime) -> OrderView:
+    return OrderView(**order.model_dump(), overdue_now=order.overdue(now))
+
+
+def _visible(services: Services, user: User, ticket: str) -> WorkOrder:
+    try:
+        order = services.store.get(ticket)
+    except OrderNotFoundError as exc:
+        raise ServiceError(404, "order_not_found", f"工单 {ticket} 不存在。", "ticket") from exc
+    if not user.sees_department(order.department):
+        raise ServiceError(404, "order_not_found", f"工单 {ticket} 不存在或不属于您的部门。", "ticket")
+    return order
+
+
+@router.get("/orders", response_model=OrderList)
+async def list_orders(
+    user: Caseworker,
+    services: Svc,
+    state: State | None = None,
+    department: Annotated[str | None, Query(max_length=128)] = None,
+    urgency: Urgency | None = None,
+    overdue: bool = False,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> OrderList:
+    """The queue: nearest deadline first, then urgency; filter by state, department, urgency, overdue."""
+    now = datetime.now(UTC)
+    mine = None if user.sees_department(None) else list(user.departments)
+    orders = await asyncio.to_thread(
+        services.store.list, state=state, department=department, urgency=urgency,
+        overdue_at=now if overdue else None, limit=limit, offset=offset, departments=mine,
+    )  # fmt: skip
+    return OrderList(orders=[_view(o, now) for o in orders], limit=limit, offset=offset)
+
+
+@router.post("/orders", response_model=OrderView, status_code=201)
+async def create_order(body: NewWorkOrder, user: Caseworker, services: Svc, response: Response) -> OrderView:
+    """Register an order (a phone call, a walk-in); with a known ``client_key`` the existing order (200)."""
+    try:
+        order, created = await asyncio.to_thread(services.store.create, body, user.username)
+    except IdempotencyConflictError as exc:
+        raise ServiceError(409, "idempotency_conflict", str(exc), "client_key") from exc
+    if not created:
+        response.status_code = 200
+    return _view(order, datetime.now(UTC))
+
+
+@router.get("/orders/{ticket}", response_model=OrderDetail)
+async def get_order(ticket: str, user: Caseworker, services: Svc) -> OrderDetail:
+    """The order, its events, the suggestion with confidence and reasons, location and duplicates."""
+    order = await asyncio.to_thread(_visible, services, user, ticket)
+    events = await asyncio.to_thread(services.store.events, ticket)
+    deps = services.dispatch_deps()
+    enriched: dict[str, Any] = {}
+    pending = False
+    if deps is not None:
+        enriched = dict(await asyncio.to_thread(DispatchNodes(deps).enrich_now, ticket))
+        if services.checkpointer is not None:
+            snapshot = await build_graph(deps, services.checkpointer).aget_state(thread(ticket))
+            pending = "review" in (snapshot.next or ())
+    return OrderDetail(
+        order=_view(order, datetime.now(UTC)),
+        events=[e.model_dump(mode="json") for e in events],
+        suggestion=enriched.get("suggestion"),
+        location=enriched.get("location"),
+        duplicates=enriched.get("duplicates", []),
+        review_pending=pending,
+    )
+
+
+@router.post("/orders/{ticket}/transition", response_model=OrderView)
+async def transition(ticket: str, body: TransitionRequest, user: Caseworker, services: Svc) -> OrderView:
+    """One move of the closed loop (illegal moves: 409 naming both states)."""
+    await asyncio.to_thread(_visible, services, user, ticket)
+    try:
+        order = await asyncio.to_thread(
+            services.store.transition, ticket, body.to, user.username, reason=body.reason,
+            department=body.department, merged_into=body.merged_into, rating=body.rating,
+        )  # fmt: skip
+    except IllegalTransitionError as exc:
+        raise ServiceError(409, "illegal_transition", str(exc), "to") from exc
+    return _view(order, datetime.now(UTC))
+
+
+@router.post("/orders/{ticket}/review", response_model=ReviewResult)
+async def review(ticket: str, body: ReviewRequest, user: Caseworker, services: Svc) -> ReviewResult:
+    """Approve, change, send back or merge: the dispatch graph takes the decision and carries it out."""
+    order = await asyncio.to_thread(_visible, services, user, ticket)
+    if order.state not in (State.REPORTED, State.ACCEPTED, State.RETURNED):
+        raise ServiceError(
+            409, "not_reviewable", f"工单 {ticket} 处于“{order.state.value}”，不需要派单审核。"
+        )
+    deps = services.dispatch_deps()
+    if deps is None or services.checkpointer is None:
+        raise ServiceError(503, "dispatch_unavailable", "没有派单模型：请先运行 cityagent dispatch train。")
+    try:
+        decision = validate_decision({**body.model_dump(exclude_none=True), "actor": user.username})
+    except ReviewError as exc:
+        raise ServiceError(422, "invalid_decision", str(exc)) from exc
+    deps.always_review = True  # a caseworker is deciding now: the graph must wait for them
+    graph = build_graph(deps, services.checkpointer)
+    config = thread(ticket)
+    snapshot = await graph.aget_state(config)
+    if "review" not in (snapshot.next or ()):
+        await graph.ainvoke({"ticket": ticket}, config)
+    try:
+        result = await graph.ainvoke(Command(resume=dict(decision)), config)
+    except IllegalTransitionError as exc:
+        raise ServiceError(409, "illegal_transition", str(exc)) from exc
+    order = await asyncio.to_thread(services.store.get, ticket)
+    return ReviewResult(outcome=str(result.get("outcome", "")), order=_view(order, datetime.now(UTC)))
+
+
+@router.get("/dashboard")
+async def get_dashboard(user: Caseworker, services: Svc) -> dict[str, Any]:
+    """Volume by category and department, dispatch sources, overdue count, median times."""
+    mine = None if user.sees_department(None) else list(user.departments)
+    figures: Dashboard = await asyncio.to_thread(dashboard, services.engine, mine)
+    return dataclasses.asdict(figures)

@@ -1,0 +1,201 @@
+/* The caseworkers' console: sign in, queue, order detail with the dispatch suggestion, one-click review. */
+(function () {
+  "use strict";
+  var $ = function (id) { return document.getElementById(id); };
+  var csrf = "";
+  var current = null;
+
+  function cookie(name) {
+    var m = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
+    return m ? decodeURIComponent(m[1]) : "";
+  }
+
+  function api(method, path, body) {
+    var headers = { "content-type": "application/json" };
+    if (method !== "GET") headers["x-csrf-token"] = csrf || cookie("cityagent_csrf");
+    return fetch(path, { method: method, headers: headers, credentials: "same-origin",
+      body: body ? JSON.stringify(body) : undefined }).then(function (r) {
+      if (r.status === 204) return null;
+      return r.json().then(function (j) {
+        if (!r.ok) {
+          if (r.status === 401) showLogin();
+          throw new Error((j.error && j.error.message) || ("请求失败（" + r.status + "）"));
+        }
+        return j;
+      });
+    });
+  }
+
+  function say(text, isError) {
+    var m = $("msg");
+    m.textContent = text || "";
+    m.className = isError ? "error" : "";
+  }
+
+  function el(tag, text, cls) {
+    var n = document.createElement(tag);
+    if (text !== undefined && text !== null) n.textContent = text;
+    if (cls) n.className = cls;
+    return n;
+  }
+
+  function showLogin() {
+    $("login").hidden = false; $("app").hidden = true; $("logout").hidden = true; $("who").textContent = "";
+    $("username").focus();
+  }
+
+  function showApp(me) {
+    $("login").hidden = true; $("app").hidden = false; $("logout").hidden = false;
+    $("who").textContent = me.username + "（" + me.roles.join("、") + (me.departments.length ? "；" + me.departments.join("、") : "") + "）";
+    loadDashboard(); loadQueue();
+  }
+
+  function fmt(ts) { return ts ? ts.replace("T", " ").slice(0, 16) : "—"; }
+
+  function loadDashboard() {
+    api("GET", "/api/dashboard").then(function (d) {
+      var box = $("dashboard"); box.textContent = "";
+      var pct = function (v) { return v === null ? "—" : Math.round(v * 100) + "%"; };
+      [["工单总数", d.orders], ["超期", d.overdue], ["自动派单占比", pct(d.auto_dispatched_share)],
+       ["人工改派占比", pct(d.changed_by_caseworker_share)], ["派单用时中位数", d.median_hours_to_dispatch === null ? "—" : d.median_hours_to_dispatch + " 小时"],
+       ["办结用时中位数", d.median_hours_to_close === null ? "—" : d.median_hours_to_close + " 小时"]].forEach(function (c) {
+        var card = el("div", null, "card"); card.append(el("span", c[0], "muted"), el("b", String(c[1]))); box.append(card);
+      });
+      var top = Object.entries(d.by_category).sort(function (a, b) { return b[1] - a[1]; }).slice(0, 5);
+      var cat = el("div", null, "card"); cat.append(el("span", "类别（前五）", "muted"));
+      top.forEach(function (t) { cat.append(el("div", t[0] + "：" + t[1])); });
+      box.append(cat);
+      var deps = Object.entries(d.by_department).sort(function (a, b) { return b[1] - a[1]; }).slice(0, 5);
+      var dep = el("div", null, "card"); dep.append(el("span", "部门（前五）", "muted"));
+      deps.forEach(function (t) { dep.append(el("div", t[0] + "：" + t[1])); });
+      box.append(dep);
+    }).catch(function (e) { say(e.message, true); });
+  }
+
+  function loadQueue() {
+    var q = [];
+    if ($("f-state").value) q.push("state=" + encodeURIComponent($("f-state").value));
+    if ($("f-urgency").value) q.push("urgency=" + encodeURIComponent($("f-urgency").value));
+    if ($("f-overdue").checked) q.push("overdue=true");
+    api("GET", "/api/orders?limit=100" + (q.length ? "&" + q.join("&") : "")).then(function (page) {
+      var body = $("queue"); body.textContent = "";
+      page.orders.forEach(function (o) {
+        var tr = el("tr"); tr.tabIndex = 0; tr.dataset.ticket = o.ticket;
+        if (o.overdue_now) tr.className = "late";
+        var urgency = el("span", o.urgency, "badge u-" + o.urgency);
+        var cells = [o.ticket, o.title || o.text.slice(0, 24), o.state, null, o.department || "—", fmt(o.close_due || o.dispatch_due)];
+        cells.forEach(function (c, i) { var td = el("td", c); if (i === 3) td.append(urgency); tr.append(td); });
+        tr.addEventListener("click", function () { openOrder(o.ticket); });
+        tr.addEventListener("keydown", function (e) {
+          if (e.key === "Enter") openOrder(o.ticket);
+          if (e.key === "ArrowDown" && tr.nextSibling) { e.preventDefault(); tr.nextSibling.focus(); }
+          if (e.key === "ArrowUp" && tr.previousSibling) { e.preventDefault(); tr.previousSibling.focus(); }
+        });
+        body.append(tr);
+      });
+      if (!page.orders.length) { var tr = el("tr"); var td = el("td", "没有符合条件的工单。"); td.colSpan = 6; tr.append(td); body.append(tr); }
+    }).catch(function (e) { say(e.message, true); });
+  }
+
+  function openOrder(ticket) {
+    api("GET", "/api/orders/" + encodeURIComponent(ticket)).then(render).catch(function (e) { say(e.message, true); });
+  }
+
+  function render(d) {
+    current = d;
+    var o = d.order, box = $("detail"); box.textContent = "";
+    box.append(el("h2", "工单 " + o.ticket + (o.overdue_now ? "（已超期）" : ""), o.overdue_now ? "error" : ""));
+    box.append(el("p", o.text));
+    var loc = d.location || {};
+    box.append(el("p", "地点：" + ([loc.district, loc.street, loc.community, loc.address].filter(Boolean).join(" ") || o.address || "未识别"), "muted"));
+    box.append(el("p", "状态：" + o.state + "　紧急程度：" + o.urgency + "　承办：" + (o.department || "未派发") + "　时限：" + fmt(o.close_due || o.dispatch_due), "muted"));
+    var s = d.suggestion;
+    if (s) {
+      box.append(el("h3", "派单建议" + (s.category ? "（类别：" + s.category.label + "，" + Math.round(s.category.confidence * 100) + "%）" : "")));
+      var list = el("ol", null, "reasons");
+      s.departments.forEach(function (c) {
+        var li = el("li"); li.append(el("b", c.department + "　置信度 " + Math.round(c.confidence * 100) + "%"));
+        if (c.duty) li.append(el("div", "职责依据：" + c.duty.duty + " " + c.duty.citation, "muted duty"));
+        if (c.key_phrases && c.key_phrases.length) li.append(el("div", "关键词：" + c.key_phrases.join("、"), "muted"));
+        if (c.similar && c.similar.length) {
+          li.append(el("div", "相似历史工单：" + c.similar.map(function (p) {
+            return p.order_id + "（" + Math.round(p.similarity * 100) + "%）";
+          }).join("、"), "muted"));
+        }
+        list.append(li);
+      });
+      box.append(list);
+    } else {
+      box.append(el("p", "没有派单模型，无法给出建议。", "muted"));
+    }
+    if (d.duplicates.length) {
+      box.append(el("h3", "可能重复（一件事）"));
+      var dl = el("ul");
+      d.duplicates.forEach(function (x) {
+        dl.append(el("li", x.ticket + "　相似度 " + Math.round(x.similarity * 100) + "%　地点 " + (x.place || "—") + "　相隔 " + x.hours_apart + " 小时"));
+      });
+      box.append(dl);
+    }
+    if (["上报", "受理", "退回"].indexOf(o.state) >= 0) box.append(actions(d));
+    box.append(el("h3", "办理记录"));
+    var ev = el("ol");
+    d.events.forEach(function (e) {
+      ev.append(el("li", fmt(e.at) + "　" + (e.from_state || "—") + " → " + e.to_state + "　" + e.actor + (e.reason ? "（" + e.reason + "）" : "")));
+    });
+    box.append(ev);
+    var first = box.querySelector("button");
+    if (first) first.focus();
+  }
+
+  function actions(d) {
+    var wrap = el("div", null, "actions");
+    var top = d.suggestion && d.suggestion.departments[0];
+    var approve = el("button", top ? "同意派发至 " + top.department : "同意", "primary");
+    approve.type = "button";
+    approve.addEventListener("click", function () { review({ action: "approve" }); });
+    var depLabel = el("label", "改派部门"); var dep = el("input"); dep.id = "change-dept";
+    dep.setAttribute("list", "dept-options"); depLabel.htmlFor = "change-dept";
+    var opts = el("datalist"); opts.id = "dept-options";
+    (d.suggestion ? d.suggestion.departments : []).forEach(function (c) { var op = el("option"); op.value = c.department; opts.append(op); });
+    depLabel.append(dep, opts);
+    var change = el("button", "改派并派发", "plain"); change.type = "button";
+    change.addEventListener("click", function () {
+      if (!dep.value) { say("请填写改派部门。", true); dep.focus(); return; }
+      review({ action: "change", department: dep.value });
+    });
+    var reasonLabel = el("label", "退回或合并说明"); var reason = el("input"); reason.id = "review-reason"; reasonLabel.htmlFor = "review-reason";
+    reasonLabel.append(reason);
+    var back = el("button", "退回", "plain"); back.type = "button";
+    back.addEventListener("click", function () {
+      if (!reason.value) { say("退回需要说明原因。", true); reason.focus(); return; }
+      review({ action: "send_back", reason: reason.value });
+    });
+    wrap.append(approve, depLabel, change, reasonLabel, back);
+    if (d.duplicates.length) {
+      var merge = el("button", "合并到 " + d.duplicates[0].ticket, "plain"); merge.type = "button";
+      merge.addEventListener("click", function () { review({ action: "merge", merged_into: d.duplicates[0].ticket, reason: reason.value || "一件事合并" }); });
+      wrap.append(merge);
+    }
+    return wrap;
+  }
+
+  function review(decision) {
+    var ticket = current.order.ticket;
+    api("POST", "/api/orders/" + encodeURIComponent(ticket) + "/review", decision).then(function (r) {
+      say("工单 " + ticket + "：" + r.outcome);
+      openOrder(ticket); loadQueue(); loadDashboard();
+    }).catch(function (e) { say(e.message, true); });
+  }
+
+  $("login-form").addEventListener("submit", function (e) {
+    e.preventDefault();
+    $("login-error").textContent = "";
+    api("POST", "/api/auth/login", { username: $("username").value, password: $("password").value }).then(function (me) {
+      csrf = me.csrf; $("password").value = ""; showApp(me);
+    }).catch(function (err) { $("login-error").textContent = err.message; });
+  });
+  $("logout").addEventListener("click", function () { api("POST", "/api/auth/logout").then(showLogin); });
+  ["f-state", "f-urgency", "f-overdue"].forEach(function (id) { $(id).addEventListener("change", loadQueue); });
+
+  api("GET", "/api/auth/me").then(function (me) { csrf = cookie("cityagent_csrf"); showApp(me); }).catch(showLogin);
+})();
