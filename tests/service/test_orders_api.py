@@ -14,6 +14,7 @@ from service.auth import CSRF_COOKIE, issue, verify
 from service.settings import load_settings
 from tests.service.conftest import PASSWORD
 from tools.db import DatabaseSettings, make_engine
+from tools.dispatch.history import DispatchHistory
 from tools.users import UserStore
 
 BURST = "北岭区建设路98号供水管道爆裂，水喷得很高，路面已经被淹"
@@ -121,8 +122,6 @@ def test_a_change_by_the_caseworker_is_kept_for_retraining(app_client: TestClien
     decision = {"action": "change", "department": "北岭区北岭街道办事处"}
     result = app_client.post(f"/api/orders/{ticket}/review", json=decision, headers=headers).json()
     assert result["order"]["department"] == "北岭区北岭街道办事处" and "review:changed" in result["outcome"]
-    from tools.dispatch.history import DispatchHistory
-
     changed = DispatchHistory(make_engine(DatabaseSettings(), data_dir)).by_source("review:changed")
     assert [row["order_id"] for row in changed] == [ticket]
 
