@@ -20,17 +20,12 @@ import uvicorn
 
 from service.app import create_app
 from service.settings import load_settings
+from tests.browser import ARGS, CHROMIUM, MISSING
 from tests.fake_openai import FakeOpenAI, Reply
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]  # fmt: skip
 ANSWER = "租房提取和退休提取实行“秒批”，其他提取在三个工作日内办结〔示例市住房公积金提取管理办法 第六条〕。"
 
-pytestmark = pytest.mark.skipif(
-    not CHROMIUM.exists(),
-    reason="Debian's chromium is not installed (make test installs it: apt-get install chromium)",
-)
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING)
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 
