@@ -374,6 +374,27 @@ def bench_chat(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("orders")
+def bench_orders(
+    orders: Annotated[int, typer.Option(help="Orders created at once.")] = 1000,
+    connections: Annotated[int, typer.Option(help="Concurrent HTTP connections.")] = 1000,
+    retry_share: Annotated[
+        float, typer.Option(help="Share of requests sent again (a retrying client).")
+    ] = 0.1,
+    configured: Annotated[
+        bool, typer.Option(help="Use the configured database (default: a fresh SQLite data dir).")
+    ] = False,
+) -> None:
+    """Concurrent order creation through the API; checks nothing acknowledged is lost or duplicated."""
+    from eval.bench.orders import run_orders_bench
+
+    settings = _settings() if configured else None
+    result = _run(
+        lambda: run_orders_bench(settings, orders=orders, retry_share=retry_share, connections=connections)
+    )
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 @bench_app.command("dispatch")
 def bench_dispatch(
     tipdm: Annotated[Path, typer.Option(help="TipDM labelled messages.")] = Path(

@@ -11,9 +11,11 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, inspect
 
 from knowledge.registry import metadata as knowledge_metadata
+from tools.audit import metadata as audit_metadata
 from tools.db import migrate, ping
 from tools.dispatch.history import metadata as dispatch_metadata
 from tools.enterprises.registry import metadata as enterprise_metadata
+from tools.users import metadata as user_metadata
 from tools.work_orders.store import metadata as work_order_metadata
 
 
@@ -25,11 +27,13 @@ def engine(any_engine: Engine) -> Engine:
 def test_migrations_apply_twice_and_match_the_code(engine: Engine) -> None:
     migrate(engine)
     migrate(engine)
-    assert {"kb_documents", "enterprises", "dispatch_history", "work_orders", "work_order_events"} <= set(
-        inspect(engine).get_table_names()
-    )
+    tables = {"kb_documents", "enterprises", "dispatch_history", "work_orders", "work_order_events", "audit_turns",
+              "staff_users"}  # fmt: skip
+    assert tables <= set(inspect(engine).get_table_names())
     combined = MetaData()
-    for md in (knowledge_metadata, enterprise_metadata, dispatch_metadata, work_order_metadata):
+    every = (knowledge_metadata, enterprise_metadata, dispatch_metadata, work_order_metadata, audit_metadata,
+             user_metadata)  # fmt: skip
+    for md in every:
         for table in md.tables.values():
             table.to_metadata(combined)
     with engine.connect() as conn:

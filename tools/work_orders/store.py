@@ -8,7 +8,9 @@ Creation is idempotent on ``client_key``; a transition is a conditional update
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from collections.abc import Collection
 from datetime import UTC, date, datetime
 from typing import Any
@@ -87,6 +89,7 @@ work_order_events = Table(
     UniqueConstraint("order_id", "seq", name="uq_work_order_events_order_seq"),
 )
 
+_SQLITE_WRITERS = threading.Lock()
 RATINGS_CLOSING = ("满意", "基本满意")
 
 
@@ -183,6 +186,9 @@ class WorkOrderStore:
 
     def __init__(self, engine: Engine, *, ticket_prefix: str = "SL", holidays: Collection[date] = ()) -> None:
         self._engine = engine
+        # SQLite has one writer at a time: queue this process's writers on a lock rather than
+        # on SQLite's busy timeout (other processes still wait on the busy timeout).
+        self._write_lock = _SQLITE_WRITERS if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         self._prefix = ticket_prefix
         self._holidays = holidays
 
@@ -200,7 +206,7 @@ class WorkOrderStore:
             "channel": new.channel, "contact_phone": new.contact_phone, "created_at": now, "updated_at": now,
         }  # fmt: skip
         try:
-            with self._engine.begin() as conn:
+            with self._write_lock, self._engine.begin() as conn:
                 key = conn.execute(insert(work_orders).values(**values)).inserted_primary_key
                 if key is None:
                     raise RuntimeError("the database returned no id for the new work order")
@@ -313,7 +319,7 @@ class WorkOrderStore:
             for k, v in {"department": department, "merged_into": merged_into, "rating": rating}.items()
             if v
         }
-        with self._engine.begin() as conn:
+        with self._write_lock, self._engine.begin() as conn:
             order_id, seq = conn.execute(
                 select(work_orders.c.id, func.count(work_order_events.c.id))
                 .join(work_order_events, work_order_events.c.order_id == work_orders.c.id)
