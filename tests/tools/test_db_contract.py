@@ -27,8 +27,8 @@ def engine(any_engine: Engine) -> Engine:
 def test_migrations_apply_twice_and_match_the_code(engine: Engine) -> None:
     migrate(engine)
     migrate(engine)
-    tables = {"kb_documents", "enterprises", "dispatch_history", "work_orders", "work_order_events", "audit_turns",
-              "staff_users"}  # fmt: skip
+    tables = {"kb_documents", "enterprises", "dispatch_history", "work_orders", "work_order_events",
+              "audit_turns", "staff_users"}  # fmt: skip
     assert tables <= set(inspect(engine).get_table_names())
     combined = MetaData()
     every = (knowledge_metadata, enterprise_metadata, dispatch_metadata, work_order_metadata, audit_metadata,
