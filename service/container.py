@@ -81,7 +81,8 @@ class Services:
         if self._dispatch_model is None:
             try:
                 model = load_model(self.settings.data_dir / "dispatch")
-            except FileNotFoundError:
+            except (FileNotFoundError, ValueError) as exc:
+                logger.warning("no usable dispatch model: %s", exc)
                 return None
             model.use_embedder(self.embedder.embed_documents)
             self._dispatch_model = model

@@ -50,6 +50,11 @@ class ResidentAssistant:
         snapshot = await self._graph.aget_state(run_config(conversation))
         return list((snapshot.values or {}).get("messages", []))
 
+    async def last_turn(self, conversation: str) -> dict[str, Any]:
+        """The working fields of the conversation's latest turn (route, query, clauses, reply, …)."""
+        snapshot = await self._graph.aget_state(run_config(conversation))
+        return dict(snapshot.values or {})
+
     async def tickets(self, conversation: str) -> list[str]:
         """Tickets filed in this conversation."""
         snapshot = await self._graph.aget_state(run_config(conversation))

@@ -14,7 +14,7 @@ from tools.db import migrate
 from tools.dispatch import DispatchHistory
 from tools.dispatch.duties import DutyTable
 from tools.dispatch.history import read_history
-from tools.dispatch.model import DispatchModel, TrainingOrder
+from tools.dispatch.model import DispatchModel, TrainingOrder, load_model
 from tools.enterprises import EnterpriseRegistry
 from tools.users import UserStore
 
@@ -80,8 +80,12 @@ def _demo_staff(services: Services) -> str:
 def train_dispatch_model(services: Services) -> str:
     """Train the dispatch model on the demo history, unless a model is already current."""
     models = services.settings.data_dir / "dispatch"
-    if (models / "CURRENT").is_file():
-        return f"kept {(models / 'CURRENT').read_text().strip()}"
+    try:
+        current = load_model(models)
+    except (FileNotFoundError, ValueError):
+        current = None  # none yet, or one of an older format: train a new version
+    if current is not None:
+        return f"kept {current.info.version}"
     rows, _ = read_history(WORK_ORDERS_CSV)
     table = DutyTable.from_document(DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md")
     model = DispatchModel(table).fit(

@@ -1,0 +1,1 @@
+"""The evaluation harness: suites, the runner, scores with intervals, reports, comparisons, the gate."""

@@ -1,0 +1,86 @@
+"""Suite files (JSONL, formats in eval/suites/README.md): load every good line, report every bad one."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+TASKS = ("qa", "dispatch", "subsidy", "chat")
+_REQUIRED: dict[str, tuple[str, ...]] = {
+    "qa": ("question",),
+    "dispatch": ("text", "department"),
+    "subsidy": ("enterprise", "policy", "decision"),
+    "chat": ("turns",),
+}
+
+
+@dataclass(frozen=True)
+class Item:
+    """One suite item: ``key`` is ``suite-name:id`` (unique across the suites of a run)."""
+
+    suite: str
+    id: str
+    task: str
+    data: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        """Unique across a run."""
+        return f"{self.suite}:{self.id}"
+
+
+@dataclass
+class Suite:
+    """The items of one file and the lines that could not be used (``path:line: reason``)."""
+
+    path: Path
+    items: list[Item] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        """The file name without ``.jsonl``."""
+        return self.path.name.removesuffix(".jsonl")
+
+
+def _check(row: Any) -> str | None:  # noqa: PLR0911 - one return per rule
+    if not isinstance(row, dict):
+        return "not a JSON object"
+    task = row.get("task")
+    if task not in TASKS:
+        return f"task must be one of {', '.join(TASKS)}, got {task!r}"
+    if not str(row.get("id", "")).strip():
+        return "missing id"
+    missing = [f for f in _REQUIRED[task] if f not in row or row[f] in ("", None, [])]
+    if missing:
+        return f"{task} item lacks {', '.join(missing)}"
+    if task == "qa" and row.get("answerable", True) and not row.get("gold"):
+        return "an answerable qa item needs gold citations (or answerable: false)"
+    if task == "chat" and not all(isinstance(t, dict) and t.get("user") for t in row["turns"]):
+        return "every chat turn needs a user message"
+    return None
+
+
+def load_suite(path: Path) -> Suite:
+    """Read a suite; bad lines go to ``errors`` with their line number, the rest are items."""
+    suite = Suite(path)
+    seen: set[str] = set()
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            suite.errors.append(f"{path}:{number}: not JSON ({exc.msg})")
+            continue
+        problem = _check(row)
+        if problem is None and str(row["id"]) in seen:
+            problem = f"duplicate id {row['id']!r}"
+        if problem:
+            suite.errors.append(f"{path}:{number}: {problem}")
+            continue
+        seen.add(str(row["id"]))
+        suite.items.append(Item(suite.name, str(row["id"]), str(row["task"]), row))
+    return suite
