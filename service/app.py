@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from service.container import Services, build_services
 from service.errors import ErrorEnvelope, RequestContextMiddleware, install_error_handlers
-from service.routers import chat, health, knowledge, orders, staff
+from service.routers import chat, evaluation, health, knowledge, orders, staff
 from service.settings import Settings, load_settings
 from tools.privacy import install_log_masking
 
@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(chat.router)
     app.include_router(staff.router)
     app.include_router(orders.router)
+    app.include_router(evaluation.router)
 
     @app.get("/", include_in_schema=False)
     async def demo_page() -> HTMLResponse:

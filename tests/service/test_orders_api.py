@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,3 +159,22 @@ def test_the_dashboard_counts_what_happened(app_client: TestClient) -> None:
     assert board["orders"] == 1 and board["by_department"] == {"示例市供水集团有限公司": 1}
     assert board["reviewed"] == 1 and board["changed_by_caseworker_share"] == 0.0
     assert board["median_hours_to_dispatch"] is not None
+
+
+def test_evaluators_see_the_runs_and_their_reports(app_client: TestClient, data_dir: Path) -> None:
+    run = data_dir / "eval-runs" / "20261123-120000"
+    run.mkdir(parents=True)
+    summary = {
+        "meta": {"started": "2026-11-23T12:00:00"},
+        "suites": {"demo_qa.v1": {"metrics": {"citation_accuracy": {"mean": 0.9}}}},
+    }
+    (run / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    (run / "report.html").write_text("<h1>report</h1>", encoding="utf-8")
+    sign_in(app_client, "hotline")
+    assert app_client.get("/api/eval/runs").status_code == 403
+    sign_in(app_client, "analyst")
+    (listed,) = app_client.get("/api/eval/runs").json()
+    assert listed["metrics"] == {"demo_qa.v1": {"citation_accuracy": 0.9}}
+    assert app_client.get(listed["report"]).text == "<h1>report</h1>"
+    assert app_client.get("/eval/runs/..%2Fsecrets/report.html").status_code == 404
+    assert "评测运行" in app_client.get("/eval").text
