@@ -14,9 +14,11 @@ from typer.testing import CliRunner
 from agents.resident.runner import TurnEvent
 from eval.harness.report import compare_runs, gate, render_report, write_summary
 from eval.harness.runner import RunConfig, Runner, expectation_failures
-from eval.harness.scoring import item_scores
+from eval.harness.judge import Judge
+from eval.harness.scoring import item_scores, summarise
 from eval.harness.suites import load_suite
 from service.cli import app
+from tests.fake_openai import FakeOpenAI, Reply
 
 SUITES = Path(__file__).resolve().parents[2] / "eval" / "suites"
 
@@ -212,3 +214,22 @@ async def test_report_compare_and_gate(tmp_path: Path) -> None:
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path: Path, missing: str) -> None:
     result = CliRunner().invoke(app, ["eval", "report", str(tmp_path)])
     assert result.exit_code == 2 and "not a run folder" in result.output
+
+
+async def test_a_judge_that_cannot_answer_gives_nans_that_are_counted(tmp_path: Path) -> None:
+    class Embed:
+        name = "fake"
+
+        def embed_query(self, text: str) -> list[float]:
+            return [1.0, 0.0]
+
+    with FakeOpenAI([Reply(status=400)] * 200) as server:
+        judge = Judge(server.base_url, "fake-model", Embed(), timeout_s=5)  # type: ignore[arg-type]
+        verdict = await judge.score("养狗要办证吗？", "需要登记。", ["第四条 养犬登记。"], "需要办理养犬登记")
+    assert set(verdict["raw"]) == {"faithfulness", "answer_relevancy", "context_precision", "context_recall"}
+    assert all(verdict[m] != verdict[m] for m in verdict["raw"])  # NaN
+    row = {"task": "qa", "suite": "s", "id": "x", "key": "s:x", "error": "", "latency_ms": 1.0, "judge": verdict,
+           "input": {"question": "q", "gold": [{"title": "t", "article": "第一条"}]},
+           "output": {"answer": "a", "citations": [], "contexts": []}}  # fmt: skip
+    metrics = summarise([row])["s"]["metrics"]
+    assert metrics["faithfulness"] == {"mean": None, "low": None, "high": None, "n": 0, "nan": 1}
