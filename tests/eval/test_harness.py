@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.resident.runner import TurnEvent
+from eval.harness.judge import Judge
 from eval.harness.report import compare_runs, gate, render_report, write_summary
 from eval.harness.runner import RunConfig, Runner, expectation_failures
-from eval.harness.judge import Judge
 from eval.harness.scoring import item_scores, summarise
 from eval.harness.suites import load_suite
 from service.cli import app
@@ -228,8 +228,8 @@ async def test_a_judge_that_cannot_answer_gives_nans_that_are_counted(tmp_path: 
         verdict = await judge.score("养狗要办证吗？", "需要登记。", ["第四条 养犬登记。"], "需要办理养犬登记")
     assert set(verdict["raw"]) == {"faithfulness", "answer_relevancy", "context_precision", "context_recall"}
     assert all(verdict[m] != verdict[m] for m in verdict["raw"])  # NaN
-    row = {"task": "qa", "suite": "s", "id": "x", "key": "s:x", "error": "", "latency_ms": 1.0, "judge": verdict,
-           "input": {"question": "q", "gold": [{"title": "t", "article": "第一条"}]},
+    row = {"task": "qa", "suite": "s", "id": "x", "key": "s:x", "error": "", "latency_ms": 1.0,
+           "judge": verdict, "input": {"question": "q", "gold": [{"title": "t", "article": "第一条"}]},
            "output": {"answer": "a", "citations": [], "contexts": []}}  # fmt: skip
     metrics = summarise([row])["s"]["metrics"]
     assert metrics["faithfulness"] == {"mean": None, "low": None, "high": None, "n": 0, "nan": 1}
