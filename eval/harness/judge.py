@@ -34,7 +34,11 @@ def _local_embeddings(embedder: Embedder) -> Any:
 
 
 class Judge:
-    """Scores one answered question on the four ragas metrics; keeps the raw verdicts."""
+    """Scores one answered question on the four ragas metrics; keeps the raw verdicts.
+
+    Run items one at a time when judging (``--concurrency 1``): the verdicts of a metric are the
+    judge's replies between its start and its end.
+    """
 
     def __init__(self, base_url: str, model: str, embedder: Embedder, *, timeout_s: float = 300.0) -> None:
         from openai import AsyncOpenAI  # noqa: PLC0415
@@ -49,6 +53,8 @@ class Judge:
         self.describe = f"{model} at {base_url}"
         client = AsyncOpenAI(base_url=base_url, api_key="not-needed", timeout=timeout_s)
         llm = llm_factory(model, client=client)
+        self._replies: list[str] = []
+        llm.client.on("completion:response", self._keep)  # type: ignore[attr-defined]  # raw verdicts
         self._metrics: dict[str, Any] = {
             "faithfulness": Faithfulness(llm=llm),
             "answer_relevancy": AnswerRelevancy(
@@ -58,10 +64,16 @@ class Judge:
             "context_recall": ContextRecall(llm=llm),
         }
 
+    def _keep(self, response: Any) -> None:
+        try:
+            self._replies.append(str(response.choices[0].message.content))
+        except (AttributeError, IndexError):
+            self._replies.append(repr(response)[:2000])
+
     async def score(self, question: str, answer: str, contexts: list[str], reference: str) -> dict[str, Any]:
         """``{metric: value or NaN}``, plus ``raw`` verdicts and ``seconds`` per metric."""
         values: dict[str, Any] = {}
-        raw: dict[str, str] = {}
+        raw: dict[str, Any] = {}
         seconds: dict[str, float] = {}
         for name, metric in self._metrics.items():
             if name in ("context_precision", "context_recall") and not reference:
@@ -69,6 +81,7 @@ class Judge:
             if name != "answer_relevancy" and not contexts:
                 continue
             started = time.perf_counter()
+            first_reply = len(self._replies)
             try:
                 if name == "faithfulness":
                     result = await metric.ascore(
@@ -85,10 +98,13 @@ class Judge:
                         user_input=question, retrieved_contexts=contexts, reference=reference
                     )
                 value = float(result.value) if result.value is not None else math.nan
-                raw[name] = str(getattr(result, "reason", None) or result)[:2000]
+                raw[name] = {"verdicts": self._replies[first_reply:]}
             except Exception as exc:  # the judge failing on one item is a NaN, reported, not a crash
                 value = math.nan
-                raw[name] = f"{type(exc).__name__}: {exc}"[:2000]
+                raw[name] = {
+                    "verdicts": self._replies[first_reply:],
+                    "error": f"{type(exc).__name__}: {exc}"[:2000],
+                }
             values[name] = value
             seconds[name] = round(time.perf_counter() - started, 2)
         return {**values, "raw": raw, "seconds": seconds}
