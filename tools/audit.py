@@ -82,11 +82,25 @@ class AuditLog:
         with self._engine.begin() as conn:
             conn.execute(insert(audit_turns).values(**values))
 
-    def records(self, *, thread: str | None = None, limit: int = 1000) -> Iterator[AuditRecord]:
-        """The latest records first (of one thread, when given)."""
+    def records(
+        self,
+        *,
+        thread: str | None = None,
+        limit: int = 1000,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        route: str | None = None,
+    ) -> Iterator[AuditRecord]:
+        """The latest records first, filtered by thread, time window and route."""
         query = select(audit_turns).order_by(audit_turns.c.id.desc()).limit(limit)
         if thread is not None:
             query = query.where(audit_turns.c.thread == thread)
+        if since is not None:
+            query = query.where(audit_turns.c.created_at >= since)
+        if until is not None:
+            query = query.where(audit_turns.c.created_at < until)
+        if route is not None:
+            query = query.where(audit_turns.c.route == route)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         for row in rows:

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import csv
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from tools.audit import AuditLog, AuditRecord
+from tools.db import DatabaseSettings, make_engine, migrate
 
 
 @pytest.fixture
@@ -51,3 +56,38 @@ def test_model_ask_without_a_model_is_one_clear_line(env: Path) -> None:
     result = CliRunner().invoke(app, ["model", "ask", "你好"])
     assert result.exit_code == 2
     assert "llm.backend=none" in result.output
+
+
+def test_audit_export_filters_and_keeps_personal_data_masked(env: Path) -> None:
+    engine = make_engine(DatabaseSettings(), env)
+    migrate(engine)
+    log = AuditLog(engine)
+    log.record(
+        AuditRecord(
+            "web:a",
+            "resident",
+            "report",
+            "路灯坏了，回电13812345678",
+            "已提交",
+            "none",
+            12.0,
+            tool_calls=[{"tool": "work_orders.create"}],
+            created_at=datetime(2026, 11, 20, tzinfo=UTC),
+        )
+    )
+    log.record(AuditRecord("web:b", "resident", "question", "养狗要办证吗", "需要", "none", 8.0,
+                           chunk_ids=["p1"], created_at=datetime(2026, 11, 22, tzinfo=UTC)))  # fmt: skip
+    runner = CliRunner()
+    out = env / "audit.jsonl"
+    result = runner.invoke(app, ["audit", "export", "--out", str(out), "--since", "2026-11-21"])
+    assert result.exit_code == 0, result.output
+    (row,) = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert row["thread"] == "web:b" and row["chunk_ids"] == ["p1"]
+    table = env / "audit.csv"
+    assert runner.invoke(app, ["audit", "export", "--out", str(table), "--route", "report"]).exit_code == 0
+    (line,) = list(csv.DictReader(table.open(encoding="utf-8")))
+    assert line["user_text"] == "路灯坏了，回电138****5678" and "13812345678" not in table.read_text(
+        encoding="utf-8"
+    )
+    bad = runner.invoke(app, ["audit", "export", "--out", str(table), "--since", "yesterday"])
+    assert bad.exit_code == 2 and "expected YYYY-MM-DD" in bad.output
