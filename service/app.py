@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse
 
 from service.container import Services, build_services
-from service.errors import ErrorEnvelope, RequestContextMiddleware, install_error_handlers
+from service.errors import ErrorEnvelope, RequestContextMiddleware, ServiceError, install_error_handlers
+from service.metrics import Metrics, MetricsMiddleware
 from service.routers import chat, evaluation, health, knowledge, orders, staff
 from service.settings import Settings, load_settings
 from tools.privacy import install_log_masking
@@ -48,6 +50,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         responses={422: {"model": ErrorEnvelope}, 503: {"model": ErrorEnvelope}},
     )
     install_error_handlers(app)
+    metrics = Metrics()
+    app.state.metrics = metrics
     if settings.server.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -62,12 +66,27 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         upload_prefix=knowledge.UPLOAD_PATH,
         max_upload_bytes=settings.server.max_upload_bytes,
     )
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.include_router(health.router)
     app.include_router(knowledge.router)
     app.include_router(chat.router)
     app.include_router(staff.router)
     app.include_router(orders.router)
     app.include_router(evaluation.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def prometheus(request: Request) -> Response:
+        """Prometheus metrics (bearer ``server.metrics_token``, or loopback clients when it is unset)."""
+        token = settings.server.metrics_token
+        if token is not None:
+            sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not secrets.compare_digest(sent, token.get_secret_value()):
+                raise ServiceError(401, "not_signed_in", "metrics need the bearer token")
+        elif (request.client.host if request.client else "") not in ("127.0.0.1", "::1", "testclient"):
+            raise ServiceError(
+                403, "forbidden", "metrics are served to loopback clients unless a token is set"
+            )
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/", include_in_schema=False)
     async def demo_page() -> HTMLResponse:

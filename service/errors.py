@@ -77,7 +77,10 @@ def request_id(request: Request) -> str:
 def error_response(
     request: Request, status: int, code: str, message: str, field: str | None = None
 ) -> JSONResponse:
-    """An error answer in the envelope."""
+    """An error answer in the envelope (counted by code in the app's metrics)."""
+    metrics = getattr(request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.errors.labels(code).inc()
     body = ErrorEnvelope(
         error=ErrorBody(code=code, message=message, field=field, request_id=request_id(request))
     )

@@ -54,6 +54,9 @@ class ServerSettings(BaseModel):
     cors_origins: list[str] = Field(
         default_factory=list, description="City sites allowed to embed the widget."
     )
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics; unset: only loopback clients may scrape."
+    )
 
 
 class ChatSettings(BaseModel):

@@ -148,7 +148,7 @@ async def chat(
     sid, new = _session(request)
     _check_limits(services, sid, request, body.message)
     assistant = _assistant(services)
-    events = assistant.turn(_conversation(sid), body.message.strip())
+    events = _observed(request, assistant.turn(_conversation(sid), body.message.strip()))
     if body.stream:
 
         async def stream() -> AsyncIterator[bytes]:
@@ -166,6 +166,23 @@ async def chat(
     if new:
         _set_cookie(response, sid, services)
     return response
+
+
+async def _observed(request: Request, events: AsyncIterator[TurnEvent]) -> AsyncIterator[TurnEvent]:
+    """Pass the events on; count the turn, its time, its model time and any degradation."""
+    metrics = request.app.state.metrics
+    metrics.in_flight.inc()
+    try:
+        async for event in events:
+            if event.kind == "error":
+                metrics.degraded.labels(str(event.data.get("code", "error"))).inc()
+            elif event.kind == "done":
+                metrics.turns.labels(event.data["route"]).inc()
+                metrics.turn_seconds.observe(event.data["latency_ms"] / 1000)
+                metrics.model_seconds.observe(event.data["model_ms"] / 1000)
+            yield event
+    finally:
+        metrics.in_flight.dec()
 
 
 async def _collect(sid: str, events: AsyncIterator[TurnEvent]) -> ChatReply:

@@ -14,7 +14,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -145,7 +145,7 @@ async def create_order(body: NewWorkOrder, user: Caseworker, services: Svc, resp
 
 
 @router.get("/orders/{ticket}", response_model=OrderDetail)
-async def get_order(ticket: str, user: Caseworker, services: Svc) -> OrderDetail:
+async def get_order(ticket: str, user: Caseworker, services: Svc, request: Request) -> OrderDetail:
     """The order, its events, the suggestion with confidence and reasons, location and duplicates."""
     order = await asyncio.to_thread(_visible, services, user, ticket)
     events = await asyncio.to_thread(services.store.events, ticket)
@@ -154,6 +154,9 @@ async def get_order(ticket: str, user: Caseworker, services: Svc) -> OrderDetail
     pending = False
     if deps is not None:
         enriched = dict(await asyncio.to_thread(DispatchNodes(deps).enrich_now, ticket))
+        top = enriched["suggestion"]["departments"][:1]
+        if top:
+            request.app.state.metrics.dispatch_confidence.observe(top[0]["confidence"])
         if services.checkpointer is not None:
             snapshot = await build_graph(deps, services.checkpointer).aget_state(thread(ticket))
             pending = "review" in (snapshot.next or ())

@@ -107,3 +107,20 @@ def test_reset_starts_a_new_conversation(client: TestClient) -> None:
     assert client.post("/api/chat/reset").status_code == 204
     assert client.cookies[COOKIE] != old
     assert client.get("/api/chat/history").json()["messages"] == []
+
+
+def test_metrics_count_requests_turns_and_errors(client: TestClient) -> None:
+    client.post("/api/chat", json={"message": "你好", "stream": False})
+    client.post("/api/chat", json={"message": "长" * 1001})
+    text = client.get("/metrics").text
+    assert 'cityagent_http_requests_total{method="POST",route="/api/chat",status="200"} 1.0' in text
+    assert 'cityagent_chat_turns_total{route="greeting"} 1.0' in text
+    assert 'cityagent_errors_total{code="message_too_long"} 1.0' in text
+    assert "cityagent_chat_in_flight 0.0" in text
+
+
+def test_metrics_need_the_token_when_one_is_set(data_dir: Path) -> None:
+    settings = load_settings(data_dir=data_dir, llm={"backend": "none"}, server={"metrics_token": "m" * 32})
+    with TestClient(create_app(settings)) as c:
+        assert c.get("/metrics").status_code == 401
+        assert c.get("/metrics", headers={"authorization": f"Bearer {'m' * 32}"}).status_code == 200
