@@ -1,0 +1,119 @@
+"""Faults the chat survives without a restart: the model dying mid-answer or gone, the vector store locked.
+
+The service runs over HTTP on loopback with a scripted model server; the index is the demo city's.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from eval.bench.fast_model import ServerThread
+from service.app import create_app
+from service.settings import load_settings
+from tests.fake_openai import FakeOpenAI, Reply
+
+ANSWER = "资料齐全的，租房提取实行“秒批”〔示例市住房公积金提取管理办法 第六条〕。"
+QUESTION = "公积金租房提取多久能办好？"
+
+
+def events(response: httpx.Response) -> list[tuple[str, Any]]:
+    out = []
+    for block in response.text.strip().split("\n\n"):
+        lines = dict(line.split(": ", 1) for line in block.splitlines())
+        out.append((lines["event"], json.loads(lines["data"])))
+    return out
+
+
+def ask(client: httpx.Client) -> dict[str, Any]:
+    stream = events(client.post("/api/chat", json={"message": QUESTION}))
+    found: dict[str, Any] = {}
+    for kind, data in stream:
+        found.setdefault(kind, data)
+    found["kinds"] = [kind for kind, _ in stream]
+    return found
+
+
+def test_the_model_dying_mid_answer_then_gone_then_back(demo_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    model = FakeOpenAI([Reply(ANSWER, drop_after=5), Reply(ANSWER)])
+    model.__enter__()
+    settings = load_settings(
+        data_dir=data, llm={"backend": "vllm", "base_url": model.base_url, "max_retries": 0}
+    )
+    with (
+        ServerThread(create_app(settings)) as service,
+        httpx.Client(base_url=service.url, timeout=60) as client,
+    ):
+        cut = ask(client)  # the stream breaks after 5 characters
+        assert cut["error"]["code"] == "model_unavailable"
+        assert cut["kinds"].index("error") < cut["kinds"].index("answer")
+        assert "第六条 申请人可以通过公积金中心网站" in cut["answer"]["text"]  # the clause, verbatim
+        assert cut["citations"][0]["citation"] == "〔示例市住房公积金提取管理办法 第六条〕"
+
+        port = model.port
+        model.__exit__(None, None, None)  # the model server is gone
+        gone = ask(client)
+        assert "第六条 申请人可以通过公积金中心网站" in gone["answer"]["text"] and gone["citations"]
+        assert client.get("/readyz").json()["components"]["model"]["status"] == "down"
+
+        back = FakeOpenAI([Reply(ANSWER)])
+        back.port, back.base_url = port, f"http://127.0.0.1:{port}/v1"
+        back._server.config.port = port
+        with back:
+            deadline = time.monotonic() + 20
+            while client.get("/readyz").json()["components"]["model"]["status"] != "ok":
+                assert time.monotonic() < deadline, "readiness never saw the model come back"
+                time.sleep(0.2)
+            normal = ask(client)
+        assert "error" not in normal and normal["answer"]["text"].startswith("资料齐全的，租房提取实行")
+
+
+LOCKER = """
+import sys, time
+from knowledge.config import VectorStoreSettings
+from knowledge.index import open_index
+index = open_index(VectorStoreSettings(), __import__("pathlib").Path(sys.argv[1]))
+index.ensure(384)
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_locked_vector_store_is_reported_and_recovers(demo_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    locker = subprocess.Popen(
+        [sys.executable, "-c", LOCKER, str(data / "index")], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
+        settings = load_settings(data_dir=data, llm={"backend": "none"})
+        with (
+            ServerThread(create_app(settings)) as service,
+            httpx.Client(base_url=service.url, timeout=60) as client,
+        ):
+            locked = ask(client)
+            assert (
+                locked["error"]["code"] == "retrieval_unavailable" and "12345" in locked["error"]["message"]
+            )
+            ready = client.get("/readyz")
+            assert ready.status_code == 503 and ready.json()["components"]["vector_store"]["status"] == "down"
+            report = client.post(
+                "/api/chat", json={"message": "幸福路12号路灯坏了，昨天晚上发现的", "stream": False}
+            )
+            assert report.json()["route"] == "report"  # reports do not need the index
+            locker.kill()
+            locker.wait()
+            recovered = ask(client)
+        assert "error" not in recovered and recovered["citations"]
+    finally:
+        locker.kill()
