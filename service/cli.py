@@ -34,6 +34,10 @@ users_app = typer.Typer(
 )
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(users_app, name="users")
+subsidy_app = typer.Typer(
+    help="免申即享: rules, push lists, per-enterprise explanations.", no_args_is_help=True
+)
+app.add_typer(subsidy_app, name="subsidy")
 audit_app = typer.Typer(help="The audit trail of agent turns (personal data masked).", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
 eval_app = typer.Typer(help="Evaluation: run suites, report, compare runs, gate CI.", no_args_is_help=True)
@@ -399,6 +403,23 @@ def bench_orders(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("subsidies")
+def bench_subsidies(
+    size: Annotated[list[int] | None, typer.Option(help="Enterprise counts (default 10k, 100k, 1M).")] = None,
+    as_of: Annotated[str, typer.Option(help="Evaluation date.")] = "2025-03-01",
+) -> None:
+    """N generated enterprises × 100 active policies on DuckDB: time, pairs/s, peak memory."""
+    from eval.bench.subsidies import run_subsidy_bench
+    from service.demo_city import DEMO_DIR
+
+    result = _run(
+        lambda: run_subsidy_bench(
+            DEMO_DIR / "rules", size or [10_000, 100_000, 1_000_000], as_of=_date(as_of) or date.today()
+        )
+    )
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 @bench_app.command("dispatch")
 def bench_dispatch(
     tipdm: Annotated[Path, typer.Option(help="TipDM labelled messages.")] = Path(
@@ -578,6 +599,80 @@ def users_list() -> None:
     for user in _user_store().list():
         state = " (disabled)" if user.disabled else ""
         typer.echo(f"{user.username}\t{','.join(user.roles)}\t{','.join(user.departments)}{state}")
+
+
+def _subsidy_matcher(rules_dir: Path | None) -> tuple[Any, list[Any]]:
+    from service.demo_city import DEMO_DIR
+    from tools.db import make_engine, migrate
+    from tools.enterprises import EnterpriseRegistry
+    from tools.subsidies.matcher import Matcher
+    from tools.subsidies.rules import load_rules
+
+    settings = _settings()
+    engine = make_engine(settings.database, settings.data_dir)
+    _run(lambda: migrate(engine))
+    matcher = Matcher()
+    loaded = matcher.load_rows(EnterpriseRegistry(engine).all_rows())
+    if not loaded:
+        raise _fail("no enterprises: import them first (cityagent demo load, or the enterprise import)")
+    return matcher, _run(lambda: load_rules(rules_dir or DEMO_DIR / "rules"))
+
+
+RulesDir = Annotated[Path | None, typer.Option(help="Folder of rule files (default: the demo city's).")]
+
+
+@subsidy_app.command("match")
+def subsidy_match(
+    rules: RulesDir = None,
+    as_of: Annotated[str | None, typer.Option(help="Evaluation date (default today).")] = None,
+    show_sql: Annotated[bool, typer.Option(help="Print each policy's SQL.")] = False,
+) -> None:
+    """Every enterprise × every active policy: how many are eligible, not eligible, missing data."""
+    matcher, loaded = _subsidy_matcher(rules)
+    day = _date(as_of) or date.today()
+    for rule in loaded:
+        if rule.status != "active" or not rule.valid_on(day):
+            continue
+        counts = matcher.counts(rule, day)
+        typer.echo(
+            f"{rule.id} ({rule.document}, {rule.mode}): "
+            + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        )
+        if show_sql:
+            typer.echo(matcher.sql(rule, day))
+
+
+@subsidy_app.command("push-list")
+def subsidy_push_list(
+    policy: str,
+    out: Annotated[Path, typer.Option(help="CSV to write.")],
+    rules: RulesDir = None,
+    as_of: Annotated[str | None, typer.Option(help="Evaluation date (default today).")] = None,
+) -> None:
+    """The enterprises that get POLICY without applying (免申即享), with amounts, as CSV."""
+    matcher, loaded = _subsidy_matcher(rules)
+    rule = next((r for r in loaded if r.id == policy), None)
+    if rule is None:
+        raise _fail(f"no policy {policy!r} (known: {', '.join(r.id for r in loaded)})")
+    count = matcher.export_push_list(rule, _date(as_of) or date.today(), out)
+    typer.echo(f"{count} enterprises -> {out}")
+
+
+@subsidy_app.command("explain")
+def subsidy_explain(
+    credit_code: str,
+    rules: RulesDir = None,
+    as_of: Annotated[str | None, typer.Option(help="Evaluation date (default today).")] = None,
+) -> None:
+    """The 政策超市 of one enterprise: each policy's decision, amount, every condition with its clause."""
+    matcher, loaded = _subsidy_matcher(rules)
+    try:
+        decisions = matcher.explain(credit_code.upper(), loaded, _date(as_of) or date.today())
+    except KeyError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(
+        json.dumps([dataclasses.asdict(d) for d in decisions], ensure_ascii=False, indent=2, default=str)
+    )
 
 
 @audit_app.command("export")

@@ -164,6 +164,12 @@ class EnterpriseRegistry:
         with self._engine.connect() as conn:
             return int(conn.execute(select(func.count()).select_from(enterprises)).scalar_one())
 
+    def all_rows(self) -> Iterator[dict[str, Any]]:
+        """Every stored enterprise as a dict of field values (for the subsidy matcher)."""
+        with self._engine.connect() as conn:
+            for row in conn.execute(select(enterprises)).mappings():
+                yield dict(row)
+
     def get(self, credit_code: str) -> EnterpriseRecord | None:
         """One enterprise by credit code."""
         with self._engine.connect() as conn:

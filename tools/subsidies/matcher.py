@@ -1,0 +1,230 @@
+"""The deterministic matcher: every enterprise × every active policy, on DuckDB, explained per condition.
+
+Decisions: ``eligible`` (all conditions hold, no exclusion applies), ``not_eligible`` (a
+condition fails or an exclusion applies), ``missing_data`` (otherwise: a value is missing; the
+fields are named). Each explanation lists, per condition, the enterprise's values, what the rule
+expects, the outcome and the clause it comes from.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from tools.enterprises.registry import EnterpriseRecord
+from tools.subsidies.rules import FIELDS, LABELS, Condition, PolicyRule
+from tools.subsidies.sql import decision_sql, resolve
+
+_SQL_TYPES = {int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", date: "DATE"}
+
+
+def _sql_type(annotation: Any) -> str:
+    args = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not type(None)]
+    return _SQL_TYPES.get(args[0], "VARCHAR") if args else "VARCHAR"
+
+
+COLUMNS = {name: _sql_type(annotation) for name, annotation in FIELDS.items()}
+
+
+@dataclass(frozen=True)
+class ConditionResult:
+    """One condition of one decision."""
+
+    id: str
+    label: str
+    outcome: str  # pass / fail / missing (exclusions: applies / clear / missing)
+    values: dict[str, Any]
+    expected: str
+    citation: str
+    quote: str
+    missing: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """An enterprise × policy decision with its explanation."""
+
+    credit_code: str
+    name: str
+    policy: str
+    document: str
+    mode: str
+    decision: str
+    amount: float | None
+    conditions: list[ConditionResult]
+
+    @property
+    def missing_fields(self) -> list[str]:
+        """The Chinese names of the fields whose values are needed (for ``missing_data``)."""
+        return sorted({m for c in self.conditions for m in c.missing})
+
+
+def _expected(c: Condition, as_of: date) -> str:
+    if c.field is None:
+        kind = "全部满足" if c.all else ("满足其一" if c.any else "不满足")
+        children = c.all or c.any or ([c.not_] if c.not_ else [])
+        return f"{kind}：" + "；".join(_expected(x, as_of) for x in children)
+    label = LABELS[c.field]
+    value = resolve(c.value, as_of)
+    words = {
+        "eq": f"{label} = {value}",
+        "ne": f"{label} ≠ {value}",
+        "gt": f"{label} > {value}",
+        "ge": f"{label} ≥ {value}",
+        "lt": f"{label} < {value}",
+        "le": f"{label} ≤ {value}",
+        "between": f"{label} 在 {value[0]}–{value[1]} 之间" if isinstance(value, list) else "",
+        "in": f"{label} 属于 {value}",
+        "not_in": f"{label} 不属于 {value}",
+        "is_true": f"{label} = 是",
+        "is_false": f"{label} = 否",
+        "years_since_ge": f"{label} 距今满 {value} 年",
+        "ratio_ge": f"{label} / {LABELS.get(c.of or '', c.of)} ≥ {value}",
+        "ratio_le": f"{label} / {LABELS.get(c.of or '', c.of)} ≤ {value}",
+    }
+    return words[str(c.op)]
+
+
+class Matcher:
+    """A DuckDB database of enterprises (in memory by default, or a file) and the rules to run on it."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.db = duckdb.connect(str(path) if path else ":memory:")
+        columns = ", ".join(f'"{n}" {t}' for n, t in COLUMNS.items())
+        self.db.execute(f"CREATE TABLE IF NOT EXISTS enterprises ({columns}, PRIMARY KEY (credit_code))")
+
+    def load(self, records: Iterable[EnterpriseRecord]) -> int:
+        """Insert (or replace) validated enterprise records; the count."""
+        return self.load_rows(r.model_dump() for r in records)
+
+    def load_rows(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Insert (or replace) rows already validated (e.g. from the enterprise registry); the count."""
+        dumped = list(rows)
+        if not dumped:
+            return 0
+        batch = pa.table(
+            {n: [d[n] for d in dumped] for n in COLUMNS}
+        )  # columnar: one insert, not one per row
+        self.db.register("incoming", batch)
+        try:
+            self.db.execute("INSERT OR REPLACE INTO enterprises SELECT * FROM incoming")
+        finally:
+            self.db.unregister("incoming")
+        return len(dumped)
+
+    def count(self) -> int:
+        """Enterprises loaded."""
+        result = self.db.execute("SELECT count(*) FROM enterprises").fetchone()
+        return int(result[0]) if result else 0
+
+    def sql(self, rule: PolicyRule, as_of: date) -> str:
+        """The SQL the rule runs as (to read, or to run in a warehouse)."""
+        return decision_sql(rule, as_of)
+
+    def counts(self, rule: PolicyRule, as_of: date) -> dict[str, int]:
+        """How many enterprises get each decision."""
+        query = f"SELECT decision, count(*) FROM ({self.sql(rule, as_of)}) GROUP BY decision"
+        return {str(d): int(n) for d, n in self.db.execute(query).fetchall()}
+
+    def push_list(self, rule: PolicyRule, as_of: date) -> list[tuple[str, str, float | None]]:
+        """(credit code, name, amount) of every eligible enterprise: who gets it without applying."""
+        decided = self.sql(rule, as_of)
+        query = f"SELECT credit_code, name, amount FROM ({decided}) WHERE decision = 'eligible' ORDER BY 1"
+        return [
+            (str(c), str(n), float(a) if a is not None else None)
+            for c, n, a in self.db.execute(query).fetchall()
+        ]
+
+    def export_push_list(self, rule: PolicyRule, as_of: date, out: Path) -> int:
+        """The push list as CSV (统一社会信用代码, 名称, 政策, 金额元, 依据); the row count."""
+        rows = self.push_list(rule, as_of)
+        with out.open("w", encoding="utf-8-sig", newline="") as f:
+            writer = csv.writer(f)
+            writer.writerow(["统一社会信用代码", "名称", "政策", "兑现方式", "金额元", "依据"])
+            cite = f"〔{rule.document} {rule.benefit.clause.article}〕"
+            for code, name, amount in rows:
+                writer.writerow(
+                    [code, name, rule.document, rule.mode, "" if amount is None else round(amount, 2), cite]
+                )
+        return len(rows)
+
+    def explain(self, credit_code: str, rules: Sequence[PolicyRule], as_of: date) -> list[Decision]:
+        """Every in-force policy for one enterprise (the 政策超市 view), explained condition by condition."""
+        values_row = self.db.execute(
+            "SELECT * FROM enterprises WHERE credit_code = ?", [credit_code]
+        ).fetchone()
+        if values_row is None:
+            raise KeyError(f"no enterprise with credit code {credit_code}")
+        values = dict(zip(COLUMNS, values_row, strict=True))
+        decisions = []
+        for rule in rules:
+            if rule.status != "active" or not rule.valid_on(as_of):
+                continue
+            query = f"SELECT * FROM ({self.sql(rule, as_of)}) WHERE credit_code = ?"
+            cursor = self.db.execute(query, [credit_code])
+            names = [d[0] for d in cursor.description]
+            row = dict(zip(names, cursor.fetchone() or (), strict=True))
+            results = [
+                self._result(c, row[f"c_{c.id}"], values, rule, as_of, exclusion=False)
+                for c in rule.conditions
+            ]
+            results += [
+                self._result(c, row[f"x_{c.id}"], values, rule, as_of, exclusion=True)
+                for c in rule.exclusions
+            ]
+            decision = str(row["decision"])
+            amount = row["amount"] if decision == "eligible" else None
+            decisions.append(
+                Decision(
+                    credit_code,
+                    str(values["name"]),
+                    rule.id,
+                    rule.document,
+                    rule.mode,
+                    decision,
+                    None if amount is None else float(amount),
+                    results,
+                )
+            )
+        return decisions
+
+    @staticmethod
+    def _result(
+        c: Condition,
+        outcome: bool | None,
+        values: dict[str, Any],
+        rule: PolicyRule,
+        as_of: date,
+        *,
+        exclusion: bool,
+    ) -> ConditionResult:
+        fields = list(dict.fromkeys(c.fields()))
+        missing = [LABELS[f] for f in fields if values.get(f) is None] if outcome is None else []
+        if exclusion:
+            word = "missing" if outcome is None else ("applies" if outcome else "clear")
+        else:
+            word = "missing" if outcome is None else ("pass" if outcome else "fail")
+        assert c.clause is not None
+        return ConditionResult(
+            id=str(c.id),
+            label=str(c.label),
+            outcome=word,
+            values={LABELS[f]: values.get(f) for f in fields},
+            expected=_expected(c, as_of),
+            citation=f"〔{rule.document} {c.clause.article}〕",
+            quote=c.clause.quote,
+            missing=missing,
+        )
+
+
+def summary(decisions: Sequence[Decision]) -> Counter[str]:
+    """Decisions by kind."""
+    return Counter(d.decision for d in decisions)

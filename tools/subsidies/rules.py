@@ -1,0 +1,167 @@
+"""The eligibility rule language of 免申即享 policies (YAML or JSON, validated by these models).
+
+A rule names its policy document, its mode (``apply_free`` 免申即享, ``confirm`` 免申即享但需确认,
+``apply`` 需申报), its validity window, the conditions an enterprise must meet (all of them),
+the exclusions that rule it out (any of them), and the benefit. Every condition and exclusion
+quotes the clause it comes from. A condition is a leaf over one enterprise field, or a group:
+``all`` / ``any`` / ``not``. Values may be literals or ``{"year_offset": -1}`` (the year before the
+evaluation date: 上一年度). Example: ``service/demo_city/rules/``.
+
+Leaf operators: ``eq ne gt ge lt le`` (a value), ``between`` ([low, high], inclusive), ``in`` /
+``not_in`` (a list), ``is_true`` / ``is_false``, ``years_since_ge`` (a date field at least N
+years before the evaluation date: 成立满N年), ``ratio_ge`` / ``ratio_le`` (field ÷ ``of`` field
+against a number: 研发费用占营业收入比例). A missing enterprise value makes the leaf unknown,
+never false: the decision is then ``missing_data`` naming the field.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from tools.enterprises.registry import EnterpriseRecord
+
+Op = Literal[
+    "eq", "ne", "gt", "ge", "lt", "le", "between", "in", "not_in", "is_true", "is_false",
+    "years_since_ge", "ratio_ge", "ratio_le",
+]  # fmt: skip
+Mode = Literal["apply_free", "confirm", "apply"]
+FIELDS: dict[str, Any] = {name: info.annotation for name, info in EnterpriseRecord.model_fields.items()}
+LABELS: dict[str, str] = {name: str(info.alias) for name, info in EnterpriseRecord.model_fields.items()}
+
+
+class RuleError(ValueError):
+    """A rule that cannot be used (says which rule, which condition, which field)."""
+
+
+class Clause(BaseModel):
+    """Where a condition comes from: the article and the words of the policy document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    article: str = Field(pattern=r"^第[一二三四五六七八九十百零〇\d]+条$")
+    quote: str = Field(min_length=2)
+
+
+class Condition(BaseModel):
+    """A leaf (``field`` + ``op``) or a group (``all`` / ``any`` / ``not``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    label: str | None = None
+    field: str | None = None
+    op: Op | None = None
+    value: Any = None
+    of: str | None = None
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+    clause: Clause | None = None
+
+    @model_validator(mode="after")
+    def _shape(self) -> Condition:
+        groups = [g for g in (self.all, self.any, self.not_) if g is not None]
+        if self.field is None and len(groups) != 1:
+            raise ValueError("a condition is a leaf (field + op) or exactly one of all / any / not")
+        if self.field is not None:
+            if groups:
+                raise ValueError(f"condition on {self.field!r} cannot also be a group")
+            if self.field not in FIELDS:
+                raise ValueError(
+                    f"unknown enterprise field {self.field!r} (known: {', '.join(sorted(FIELDS))})"
+                )
+            if self.op is None:
+                raise ValueError(f"condition on {self.field!r} needs an op")
+            if self.op in ("ratio_ge", "ratio_le") and self.of not in FIELDS:
+                raise ValueError(
+                    f"{self.op} on {self.field!r} needs 'of': a known enterprise field, got {self.of!r}"
+                )
+            if self.op not in ("is_true", "is_false") and self.value is None:
+                raise ValueError(f"{self.op} on {self.field!r} needs a value")
+        return self
+
+    def fields(self) -> list[str]:
+        """Every enterprise field the condition reads."""
+        if self.field is not None:
+            return [self.field, *([self.of] if self.of else [])]
+        children = self.all or self.any or ([self.not_] if self.not_ else [])
+        return [f for child in children for f in child.fields()]
+
+
+class Tier(BaseModel):
+    """An amount that applies when its condition holds (first matching tier wins)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    when: Condition | None = None
+    amount: float | None = Field(default=None, ge=0)
+    rate: float | None = Field(default=None, ge=0, le=1)
+    of: str | None = None  # the field the rate applies to (万元 fields are converted to yuan)
+
+
+class Benefit(BaseModel):
+    """The amount, in yuan: tiers of fixed amounts or rates, with an optional cap."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tiers: list[Tier] = Field(min_length=1)
+    cap: float | None = Field(default=None, ge=0)
+    clause: Clause
+
+
+class PolicyRule(BaseModel):
+    """One policy's eligibility rules, versioned with its document."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]{1,62}$")
+    version: int = Field(ge=1)
+    document: str
+    doc_number: str = ""
+    mode: Mode
+    status: Literal["draft", "active", "retired"] = "active"
+    valid_from: date
+    valid_to: date | None = None
+    conditions: list[Condition] = Field(min_length=1)
+    exclusions: list[Condition] = Field(default_factory=list)
+    benefit: Benefit
+
+    @model_validator(mode="after")
+    def _named(self) -> PolicyRule:
+        seen: set[str] = set()
+        for c in [*self.conditions, *self.exclusions]:
+            if not c.id or not c.label or c.clause is None:
+                raise ValueError(
+                    "every top-level condition and exclusion needs an id, a label and its clause"
+                )
+            if c.id in seen:
+                raise ValueError(f"duplicate condition id {c.id!r}")
+            seen.add(c.id)
+        return self
+
+    def valid_on(self, day: date) -> bool:
+        """Whether the policy is in force on ``day``."""
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+
+def load_rule(path: Path) -> PolicyRule:
+    """A rule file (YAML or JSON); a bad one raises :class:`RuleError` naming the file and the problem."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        return PolicyRule.model_validate(data)
+    except (yaml.YAMLError, OSError) as exc:
+        raise RuleError(f"{path}: cannot read: {exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(rule)"
+        raise RuleError(f"{path}: {where}: {first['msg']}") from exc
+
+
+def load_rules(folder: Path) -> list[PolicyRule]:
+    """Every ``*.yaml`` / ``*.json`` rule in a folder (the first bad one raises)."""
+    return [load_rule(p) for p in sorted(folder.iterdir()) if p.suffix in (".yaml", ".yml", ".json")]
