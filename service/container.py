@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -61,6 +62,8 @@ class Services:
     checkpointer: Any = field(default=None, repr=False)
     gazetteer: Gazetteer | None = field(default=None, repr=False)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
+    _matcher: Any = field(default=None, repr=False)
+    _rules: list[Any] = field(default_factory=list, repr=False)
     assistant: ResidentAssistant | None = field(default=None, repr=False)
     session_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
     ip_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
@@ -87,6 +90,20 @@ class Services:
             model.use_embedder(self.embedder.embed_documents)
             self._dispatch_model = model
         return self._dispatch_model
+
+    def explain_subsidies(self, credit_code: str) -> list[Any]:
+        """The matcher's explained decisions for one enterprise today (enterprises loaded on first use)."""
+        if self._matcher is None:
+            from service.demo_city import DEMO_DIR  # noqa: PLC0415 - the default rules
+            from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
+            from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
+            from tools.subsidies.rules import load_rules  # noqa: PLC0415
+
+            matcher = Matcher()
+            matcher.load_rows(EnterpriseRegistry(self.engine).all_rows())
+            self._rules = load_rules(self.settings.subsidies.rules_dir or DEMO_DIR / "rules")
+            self._matcher = matcher
+        return list(self._matcher.explain(credit_code, self._rules, date.today()))
 
     def dispatch_deps(self) -> DispatchDeps | None:
         """What the dispatch graph needs, or None without a model."""
@@ -146,6 +163,7 @@ class Services:
             llm=lambda: self.llm.client,
             store=self.store,
             gazetteer=self.gazetteer,
+            subsidies=self.explain_subsidies,
             min_dense_score=chat.min_dense_score,
             min_bm25_score=chat.min_bm25_score,
         )

@@ -94,6 +94,14 @@ class DispatchSettings(BaseModel):
     )
 
 
+class SubsidySettings(BaseModel):
+    """Where the 免申即享 rules are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    rules_dir: Path | None = Field(default=None, description="Folder of rule files; unset: the demo city's.")
+
+
 class Settings(BaseSettings):
     """Everything cityagent can be told; see the module docstring for the environment names."""
 
@@ -114,6 +122,7 @@ class Settings(BaseSettings):
     server: ServerSettings = Field(default_factory=ServerSettings)
     chat: ChatSettings = Field(default_factory=ChatSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
+    subsidies: SubsidySettings = Field(default_factory=SubsidySettings)
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

@@ -24,15 +24,16 @@ def build_graph(deps: ResidentDeps, checkpointer: BaseCheckpointSaver[Any] | Non
     builder.add_node("report", nodes.report)
     builder.add_node("status", nodes.status)
     builder.add_node("fixed", nodes.fixed)
+    builder.add_node("match", nodes.match)
     builder.add_node("finish", nodes.finish)
     builder.add_edge(START, "screen")
     builder.add_conditional_edges(
         "screen",
         nodes.branch,
-        {"retrieve": "retrieve", "report": "report", "status": "status", "fixed": "fixed"},
+        {"retrieve": "retrieve", "report": "report", "status": "status", "fixed": "fixed", "match": "match"},
     )
     builder.add_edge("retrieve", "answer")
-    for name in ("answer", "report", "status", "fixed"):
+    for name in ("answer", "report", "status", "fixed", "match"):
         builder.add_edge(name, "finish")
     builder.add_edge("finish", END)
     return builder.compile(checkpointer=checkpointer)

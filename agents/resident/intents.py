@@ -30,6 +30,7 @@ _REPORT = re.compile(
     r"占道|井盖|路灯.{0,3}(?:不亮|坏)|不亮|塌陷|坑|倒了|隐患|危险|脱落|断了|流浪狗|咬人|"
     r"拖欠|欠薪|不退|乱收费|油烟"
 )
+_CREDIT_CODE = re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})(?![0-9A-Z])")
 _TICKET = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}\d{14})(?!\d)")
 _FOLLOWUP = re.compile(
     r"进度|进展|办得怎么样|处理得怎么样|处理了吗|有结果|工单.{0,4}(?:状态|查询|到哪)|查.{0,2}工单"
@@ -72,6 +73,12 @@ def ticket_in(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+def credit_code_in(text: str) -> str | None:
+    """A unified social credit code written in the text (18 characters)."""
+    match = _CREDIT_CODE.search(text.upper())
+    return match.group(1) if match else None
+
+
 def is_greeting(text: str) -> bool:
     """Hello, thanks, goodbye: no retrieval needed."""
     return bool(_GREETING.match(text.strip()))
@@ -99,7 +106,7 @@ def read(text: str) -> Reading:  # noqa: PLR0911 - one return per route reads be
         return Reading("greeting")
     if ticket or _FOLLOWUP.search(text):
         return Reading("followup", False, ticket)
-    if _SUBSIDY.search(text):
+    if _SUBSIDY.search(text) or credit_code_in(text):
         return Reading("subsidy")
     if _REPORT.search(text) and not _asks_how(text):
         return Reading("report")

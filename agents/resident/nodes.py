@@ -54,6 +54,7 @@ class ResidentDeps:
     min_dense_score: float = 0.885
     min_bm25_score: float = 12.0
     enterprise_category: str | None = "惠企政策"
+    subsidies: Callable[[str], list[Any]] | None = None  # credit code -> the matcher's explained decisions
     answer_max_tokens: int = 320
 
 
@@ -107,9 +108,11 @@ class ResidentNodes:
         return turn
 
     @staticmethod
-    def branch(state: ResidentState) -> Literal["retrieve", "report", "status", "fixed"]:
-        """Where the route leads."""
+    def branch(state: ResidentState) -> Literal["retrieve", "report", "status", "fixed", "match"]:
+        """Where the route leads (a subsidy question with a credit code goes to the matcher)."""
         route = state["route"]
+        if route == "subsidy" and intents.credit_code_in(state["text"]):
+            return "match"
         if route in ("question", "subsidy"):
             return "retrieve"
         if route == "report":
@@ -310,6 +313,33 @@ class ResidentNodes:
     def _say(reply: str, **extra: Any) -> ResidentState:
         get_stream_writer()({"token": reply})
         return {"reply": reply, **extra}  # type: ignore[typeddict-item]
+
+    # -- subsidies -------------------------------------------------------------------------------
+    async def match(self, state: ResidentState) -> ResidentState:
+        """Run the 免申即享 matcher for the enterprise named by its credit code and say what it decided.
+
+        The reply is built from the matcher's decisions only (no model), so it can never state an
+        eligibility the matcher did not compute; the enterprise's own figures are not shown in chat.
+        """
+        code = intents.credit_code_in(state["text"]) or ""
+        call: dict[str, Any] = {"tool": "subsidies.explain", "credit_code": code}
+        if self.deps.subsidies is None:
+            return {**self._say(prompts.SUBSIDIES_OFF), "tool_calls": [{**call, "error": "no matcher"}]}
+        try:
+            decisions = await asyncio.to_thread(self.deps.subsidies, code)
+        except KeyError:
+            return {
+                **self._say(prompts.unknown_enterprise(code)),
+                "tool_calls": [{**call, "error": "unknown"}],
+            }
+        reply = prompts.subsidy_decisions(decisions)
+        cards = [
+            {"citation": c.citation, "title": d.document, "label": c.citation.split(" ")[-1].rstrip("〕"),
+             "text": c.quote, "source": "", "doc_id": "", "doc_number": "", "point_id": f"{d.policy}:{c.id}"}
+            for d in decisions for c in d.conditions[:1]
+        ]  # fmt: skip
+        call["decisions"] = {d.policy: d.decision for d in decisions}
+        return {**self._say(reply), "citations": cards, "tool_calls": [call]}
 
     # -- follow-ups and fixed replies ------------------------------------------------------------
     async def status(self, state: ResidentState) -> ResidentState:

@@ -74,6 +74,35 @@ NO_TICKETS = "本次对话中还没有提交过工单。如需查询，请发送
 NOT_YOURS = "为保护个人信息，只能查询本次对话中提交的工单。其他工单请拨打12345热线查询。"
 
 
+SUBSIDIES_OFF = "企业政策匹配暂未开通，请拨打12345热线或咨询主管部门。"
+_WORDS = {"eligible": "符合", "not_eligible": "不符合", "missing_data": "信息不全，暂无法判断"}
+_MODES = {"apply_free": "免申即享，无需申请", "confirm": "免申即享，需在线确认", "apply": "需要申报"}
+
+
+def unknown_enterprise(code: str) -> str:
+    """The credit code is not in the city's enterprise data."""
+    return f"没有查到统一社会信用代码为 {code} 的企业信息，请核对代码，或拨打12345热线咨询。"
+
+
+def subsidy_decisions(decisions: Sequence[Any]) -> str:
+    """The matcher's decisions in plain Chinese: per policy, the result and why (conditions, clauses)."""
+    if not decisions:
+        return "目前没有正在执行的企业政策。"
+    lines = [f"根据政策规则和本市共享数据，{decisions[0].name} 的匹配结果如下："]
+    for d in sorted(decisions, key=lambda x: ("eligible", "missing_data", "not_eligible").index(x.decision)):
+        head = f"· {d.document}：{_WORDS[d.decision]}"
+        if d.decision == "eligible":
+            amount = f"，金额约 {d.amount:,.0f} 元" if d.amount else ""
+            lines.append(f"{head}（{_MODES[d.mode]}{amount}）")
+        elif d.decision == "missing_data":
+            lines.append(f"{head}。需要补充：{'、'.join(d.missing_fields)}")
+        else:
+            failed = [c for c in d.conditions if c.outcome in ("fail", "applies")]
+            lines.append(f"{head}：" + "；".join(f"{c.label}{c.citation}" for c in failed[:2]))
+    lines.append("以上为系统按条款自动比对的结果，最终以主管部门审核为准。")
+    return "\n".join(lines)
+
+
 def confirm(draft: dict[str, Any]) -> str:
     """The summary the resident confirms before anything is filed."""
     return (

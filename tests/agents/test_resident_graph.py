@@ -24,6 +24,7 @@ from knowledge.retriever import Hit
 from tools.audit import AuditLog
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.llm import ChatResult, LLMUnavailableError, NullLLMClient
+from tools.subsidies.matcher import ConditionResult, Decision
 from tools.work_orders import State, Urgency, WorkOrderStore
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "resident_graph.mmd"
@@ -321,3 +322,55 @@ def test_graph_topology_snapshot() -> None:
     if os.environ.get("UPDATE_SNAPSHOTS") or not SNAPSHOT.exists():
         SNAPSHOT.write_text(drawn, encoding="utf-8")
     assert drawn == SNAPSHOT.read_text(encoding="utf-8")
+
+
+async def test_a_credit_code_gets_the_matchers_decisions_and_nothing_else(make: Any) -> None:
+    failed = ConditionResult(
+        "rd",
+        "研发费用不低于200万元",
+        "fail",
+        {"研发费用万元": 120},
+        "研发费用万元 ≥ 200",
+        "〔示例市企业研发费用补助办法 第二条〕",
+        "上一年度研发费用投入不低于200万元",
+    )
+    passed = ConditionResult(
+        "ok", "上一年度通过高企认定", "pass", {}, "", "〔示例市高新技术企业认定奖励办法 第三条〕", "认定"
+    )
+    code = "91990102MA1DE7X01Q"
+    decisions = [
+        Decision(
+            code, "示例企业", "rd", "示例市企业研发费用补助办法", "confirm", "not_eligible", None, [failed]
+        ),
+        Decision(
+            code,
+            "示例企业",
+            "ht",
+            "示例市高新技术企业认定奖励办法",
+            "apply_free",
+            "eligible",
+            200000.0,
+            [passed],
+        ),
+    ]
+    llm = ScriptedLLM()
+    h = await make(llm)
+    asked: list[str] = []
+
+    def explain(code: str) -> list[Any]:
+        asked.append(code)
+        if code != "91990102MA1DE7X01Q":
+            raise KeyError(code)
+        return decisions
+
+    h.assistant._graph = build_graph(  # the same store and checkpoints, with a matcher
+        ResidentDeps(retriever=lambda: h.retriever, llm=lambda: llm, store=h.store, subsidies=explain),
+        AsyncSqliteSaver(h.conn),
+    )
+    reply = final(await h.say("我们公司 91990102ma1de7x01q 能享受哪些政策？"), "answer")
+    assert asked == ["91990102MA1DE7X01Q"] and reply["route"] == "subsidy" and llm.prompts == []
+    assert "示例市高新技术企业认定奖励办法：符合（免申即享，无需申请，金额约 200,000 元）" in reply["text"]
+    assert "不符合：研发费用不低于200万元〔示例市企业研发费用补助办法 第二条〕" in reply["text"]
+    assert "120" not in reply["text"]  # the enterprise's own figures are not shown in chat
+    unknown = final(await h.say("91990102MA1DE7X02U 有什么补贴"), "answer")
+    assert unknown["text"] == prompts.unknown_enterprise("91990102MA1DE7X02U")
