@@ -15,7 +15,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from service.container import Services, build_services
 from service.errors import ErrorEnvelope, RequestContextMiddleware, ServiceError, install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
-from service.routers import chat, evaluation, health, knowledge, orders, staff
+from service.routers import chat, evaluation, health, knowledge, orders, staff, subsidies
 from service.settings import Settings, load_settings
 from tools.privacy import install_log_masking
 
@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(staff.router)
     app.include_router(orders.router)
     app.include_router(evaluation.router)
+    app.include_router(subsidies.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:

@@ -602,11 +602,11 @@ def users_list() -> None:
 
 
 def _subsidy_matcher(rules_dir: Path | None) -> tuple[Any, list[Any]]:
-    from service.demo_city import DEMO_DIR
     from tools.db import make_engine, migrate
     from tools.enterprises import EnterpriseRegistry
     from tools.subsidies.matcher import Matcher
     from tools.subsidies.rules import load_rules
+    from tools.subsidies.store import RuleStore
 
     settings = _settings()
     engine = make_engine(settings.database, settings.data_dir)
@@ -615,10 +615,15 @@ def _subsidy_matcher(rules_dir: Path | None) -> tuple[Any, list[Any]]:
     loaded = matcher.load_rows(EnterpriseRegistry(engine).all_rows())
     if not loaded:
         raise _fail("no enterprises: import them first (cityagent demo load, or the enterprise import)")
-    return matcher, _run(lambda: load_rules(rules_dir or DEMO_DIR / "rules"))
+    rules = _run(lambda: load_rules(rules_dir)) if rules_dir else RuleStore(engine).active()
+    if not rules:
+        raise _fail(
+            "no active rules: approve drafts (POST /api/subsidies/rules/…/approve) or run cityagent demo load"
+        )
+    return matcher, rules
 
 
-RulesDir = Annotated[Path | None, typer.Option(help="Folder of rule files (default: the demo city's).")]
+RulesDir = Annotated[Path | None, typer.Option(help="Folder of rule files (default: the approved rules).")]
 
 
 @subsidy_app.command("match")

@@ -63,7 +63,6 @@ class Services:
     gazetteer: Gazetteer | None = field(default=None, repr=False)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
     _matcher: Any = field(default=None, repr=False)
-    _rules: list[Any] = field(default_factory=list, repr=False)
     assistant: ResidentAssistant | None = field(default=None, repr=False)
     session_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
     ip_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
@@ -91,19 +90,28 @@ class Services:
             self._dispatch_model = model
         return self._dispatch_model
 
-    def explain_subsidies(self, credit_code: str) -> list[Any]:
-        """The matcher's explained decisions for one enterprise today (enterprises loaded on first use)."""
-        if self._matcher is None:
-            from service.demo_city import DEMO_DIR  # noqa: PLC0415 - the default rules
+    def subsidy_matcher(self, *, reload: bool = False) -> Any:
+        """The DuckDB matcher over the registry's enterprises (loaded on first use, or on ``reload``)."""
+        if self._matcher is None or reload:
             from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
             from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
-            from tools.subsidies.rules import load_rules  # noqa: PLC0415
 
             matcher = Matcher()
             matcher.load_rows(EnterpriseRegistry(self.engine).all_rows())
-            self._rules = load_rules(self.settings.subsidies.rules_dir or DEMO_DIR / "rules")
             self._matcher = matcher
-        return list(self._matcher.explain(credit_code, self._rules, date.today()))
+        return self._matcher
+
+    def subsidy_rules(self) -> list[Any]:
+        """The rules in force: the approved ones in the database, or the folder ``subsidies.rules_dir``."""
+        from tools.subsidies.rules import load_rules  # noqa: PLC0415
+        from tools.subsidies.store import RuleStore  # noqa: PLC0415
+
+        folder = self.settings.subsidies.rules_dir
+        return load_rules(folder) if folder else RuleStore(self.engine).active()
+
+    def explain_subsidies(self, credit_code: str) -> list[Any]:
+        """The matcher's explained decisions for one enterprise today."""
+        return list(self.subsidy_matcher().explain(credit_code, self.subsidy_rules(), date.today()))
 
     def dispatch_deps(self) -> DispatchDeps | None:
         """What the dispatch graph needs, or None without a model."""

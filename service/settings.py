@@ -95,11 +95,14 @@ class DispatchSettings(BaseModel):
 
 
 class SubsidySettings(BaseModel):
-    """Where the 免申即享 rules are."""
+    """Where the 免申即享 rules come from (the database's approved rules by default)."""
 
     model_config = ConfigDict(extra="forbid")
 
-    rules_dir: Path | None = Field(default=None, description="Folder of rule files; unset: the demo city's.")
+    rules_dir: Path | None = Field(
+        default=None,
+        description="Use the rule files of this folder instead of the approved rules in the database.",
+    )
 
 
 class Settings(BaseSettings):

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from knowledge.ingest import Ingestor, IngestReport
 from knowledge.registry import DocumentRegistry
 from service.container import Services
-from service.demo_city import DOCUMENTS_DIR, ENTERPRISES_CSV, WORK_ORDERS_CSV
+from service.demo_city import DEMO_DIR, DOCUMENTS_DIR, ENTERPRISES_CSV, WORK_ORDERS_CSV
 from tools.csvio import ImportReport
 from tools.db import migrate
 from tools.dispatch import DispatchHistory
@@ -16,6 +16,8 @@ from tools.dispatch.duties import DutyTable
 from tools.dispatch.history import read_history
 from tools.dispatch.model import DispatchModel, TrainingOrder, load_model
 from tools.enterprises import EnterpriseRegistry
+from tools.subsidies.rules import load_rules
+from tools.subsidies.store import RuleStore
 from tools.users import UserStore
 
 
@@ -28,6 +30,7 @@ class DemoLoadReport:
     history: ImportReport
     dispatch_model: str = ""
     staff: str = ""
+    rules: str = ""
 
     def summary(self) -> str:
         """A few lines for the terminal."""
@@ -38,6 +41,7 @@ class DemoLoadReport:
                 self.history.summary(),
                 f"dispatch model: {self.dispatch_model}",
                 f"staff: {self.staff}",
+                f"subsidy rules: {self.rules}",
             ]
         )
 
@@ -50,8 +54,25 @@ def load_demo_city(services: Services) -> DemoLoadReport:
     enterprises = EnterpriseRegistry(services.engine).import_csv(ENTERPRISES_CSV)
     history = DispatchHistory(services.engine).import_csv(WORK_ORDERS_CSV)
     return DemoLoadReport(
-        documents, enterprises, history, train_dispatch_model(services), _demo_staff(services)
+        documents,
+        enterprises,
+        history,
+        train_dispatch_model(services),
+        _demo_staff(services),
+        _demo_rules(services),
     )
+
+
+def _demo_rules(services: Services) -> str:
+    """The demo policies' hand-written rules, stored and approved, unless rules are already active."""
+    store = RuleStore(services.engine)
+    if store.active():
+        return "kept the active rules"
+    rules = load_rules(DEMO_DIR / "rules")
+    for rule in rules:
+        draft = store.save_draft(rule, "demo-load")
+        store.approve(draft.id, draft.version, "demo-load")
+    return f"{len(rules)} rules stored and approved"
 
 
 DEMO_STAFF = (("demo-caseworker", ["caseworker"]), ("demo-admin", ["admin"]))
