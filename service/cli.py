@@ -420,6 +420,43 @@ def bench_subsidies(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("subsidy-draft")
+def bench_subsidy_draft() -> None:
+    """Draft the demo policies' rules with the model; compare with the hand-written ones; flagged quotes."""
+    import time
+
+    from service.demo_city import DEMO_DIR, DOCUMENTS_DIR
+    from tools.subsidies.draft import agreement
+    from tools.subsidies.rules import load_rules
+
+    documents = {
+        p.read_text(encoding="utf-8").splitlines()[0].lstrip("# "): p for p in DOCUMENTS_DIR.glob("*.md")
+    }
+    results = []
+    for written in _run(lambda: load_rules(DEMO_DIR / "rules")):
+        text = documents[written.document].read_text(encoding="utf-8")
+        started = time.perf_counter()
+        draft = _run(lambda t=text: asyncio.run(_draft_with_model(t)))  # type: ignore[misc]
+        row = {"policy": written.id, "seconds": round(time.perf_counter() - started, 1),
+               "valid": draft.rule is not None, "error": draft.error, "quotes": draft.quotes,
+               "flagged_quotes": len(draft.flagged_quotes)}  # fmt: skip
+        results.append({**row, **agreement(draft.rule, written)})
+    written_total = sum(r["written"] for r in results)
+    quotes = sum(r["quotes"] for r in results)
+    summary = {
+        "policies": len(results),
+        "valid_drafts": sum(r["valid"] for r in results),
+        "conditions_drafted_correctly": round(sum(r["correct"] for r in results) / written_total, 3)
+        if written_total
+        else 0,
+        "flagged_quote_share": round(sum(r["flagged_quotes"] for r in results) / quotes, 3)
+        if quotes
+        else None,
+        "per_policy": results,
+    }
+    typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+
+
 @bench_app.command("dispatch")
 def bench_dispatch(
     tipdm: Annotated[Path, typer.Option(help="TipDM labelled messages.")] = Path(
@@ -624,6 +661,54 @@ def _subsidy_matcher(rules_dir: Path | None) -> tuple[Any, list[Any]]:
 
 
 RulesDir = Annotated[Path | None, typer.Option(help="Folder of rule files (default: the approved rules).")]
+
+
+async def _draft_with_model(document: str) -> Any:
+    from service.container import build_services
+    from tools.subsidies.draft import draft_rule
+
+    services = build_services(_settings())
+    await services.llm.start()
+    try:
+        if not services.llm.client.available:
+            raise ValueError("drafting needs a model (llm.backend); without one, write the rule by hand")
+        return await draft_rule(services.llm.client, document)
+    finally:
+        await services.close()
+
+
+@subsidy_app.command("draft")
+def subsidy_draft(
+    document: Annotated[
+        Path, typer.Argument(help="The policy document (as ingested into the knowledge base).")
+    ],
+    save: Annotated[bool, typer.Option(help="Store the draft for a policy officer to approve.")] = False,
+) -> None:
+    """Ask the model to draft the rule of a policy document; quotes not found in the document are flagged."""
+    import yaml
+
+    from tools.db import make_engine, migrate
+    from tools.subsidies.store import RuleStore
+
+    text = _run(lambda: document.read_text(encoding="utf-8"))
+    draft = _run(lambda: asyncio.run(_draft_with_model(text)))
+    if draft.rule is None:
+        raise _fail(f"no valid rule drafted: {draft.error}")
+    typer.echo(
+        yaml.safe_dump(
+            draft.rule.model_dump(mode="json", by_alias=True, exclude_none=True), allow_unicode=True
+        )
+    )
+    for flag in draft.flagged_quotes:
+        typer.secho(f"quote not in the document: {flag}", fg=typer.colors.YELLOW, err=True)
+    if save:
+        settings = _settings()
+        engine = make_engine(settings.database, settings.data_dir)
+        _run(lambda: migrate(engine))
+        stored = RuleStore(engine).save_draft(draft.rule, "model-draft")
+        typer.echo(
+            f"saved {stored.id} v{stored.version} as a draft: a policy officer approves it before it applies"
+        )
 
 
 @subsidy_app.command("match")

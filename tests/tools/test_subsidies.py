@@ -9,9 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from service.demo_city import ENTERPRISES_CSV
 from tools.enterprises.registry import EnterpriseRecord
+from tools.llm import Structured
+from tools.subsidies.draft import agreement, draft_rule
 from tools.subsidies.matcher import Matcher
 from tools.subsidies.rules import PolicyRule, RuleError, load_rule, load_rules
 
@@ -245,3 +248,32 @@ def test_the_demo_city_push_lists(tmp_path: Path) -> None:
     lines = out.read_text(encoding="utf-8-sig").splitlines()
     assert rows == counts["eligible"] and lines[0].startswith("统一社会信用代码,名称,政策")
     assert "〔示例市高新技术企业认定奖励办法 第四条〕" in lines[1]
+
+
+class DraftingLLM:
+    """Answers the drafting request with a given rule (as the model would, as JSON)."""
+
+    available = True
+    describe = "scripted"
+
+    def __init__(self, answer: dict[str, Any] | None) -> None:
+        self.answer = answer
+
+    async def structured(self, messages: Any, schema: Any, *, fallback: Any = None, **_: Any) -> Any:
+        if self.answer is None:
+            return Structured(fallback, "fallback", 2, "invalid JSON twice")
+        return Structured(schema.model_validate(self.answer), "model", 1)
+
+
+async def test_a_drafted_rule_is_a_draft_with_its_invented_quotes_flagged() -> None:
+    written = load_rule(RULES / "hightech-award.yaml")
+    document = (RULES.parent / "documents" / "24-高新技术企业认定奖励办法.md").read_text(encoding="utf-8")
+    answer = yaml.safe_load((RULES / "hightech-award.yaml").read_text(encoding="utf-8"))
+    answer["conditions"][0]["clause"]["quote"] = "在本市注册满三年"  # not in the document
+    del answer["exclusions"][2]
+    draft = await draft_rule(DraftingLLM(answer), document)  # type: ignore[arg-type]
+    assert draft.rule is not None and draft.rule.status == "draft"
+    assert draft.flagged_quotes == ["registered_here: 在本市注册满三年"]
+    assert agreement(draft.rule, written) == {"written": 6, "drafted": 5, "correct": 5, "extra": 0}
+    nothing = await draft_rule(DraftingLLM(None), document)  # type: ignore[arg-type]
+    assert nothing.rule is None and nothing.error == "invalid JSON twice"

@@ -1,0 +1,102 @@
+"""Drafting a policy's rules with the model: structured output against the rule schema, quotes checked.
+
+The model reads the policy document and answers with a :class:`PolicyRule` (validated, retried
+once with the validation error). Every condition, exclusion and the benefit must quote the
+document; a quote that is not found word for word in it is flagged, and the draft is stored as
+a draft only: a policy officer approves it before it takes effect.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from tools.llm import LLMClient
+from tools.subsidies.rules import FIELDS, LABELS, Condition, PolicyRule
+
+DRAFT_ID = "subsidy.draft.v1"
+SYSTEM = (
+    "你是政策规则工程师。把惠企政策文件中的申报条件写成 JSON 规则，只依据文件原文，不要编造条件。"
+    "每个条件的 clause.quote 必须逐字摘自文件原文，clause.article 写条号（如 第三条）。"
+    'field 只能使用给出的企业字段名；“上一年度”写作 {"year_offset": -1}；金额以元为单位；'
+    "失信、欠税、重大事故等写在 exclusions 里（条件为真时不予享受）。"
+)
+
+
+def draft_prompt(document: str) -> str:
+    """The document and the enterprise fields the rule may use."""
+    fields = "；".join(f"{name}（{LABELS[name]}）" for name in FIELDS)
+    return f"企业字段：{fields}\n\n政策文件：\n{document}"
+
+
+@dataclass
+class Draft:
+    """A drafted rule (None when the model gave no valid one) and what a reviewer must look at."""
+
+    rule: PolicyRule | None
+    flagged_quotes: list[str] = field(default_factory=list)
+    error: str | None = None
+    raw: tuple[str, ...] = ()
+
+    @property
+    def quotes(self) -> int:
+        """How many quotes the draft has."""
+        return len(list(_quotes(self.rule))) if self.rule else 0
+
+
+def _normal(text: str) -> str:
+    return re.sub(r"\s+", "", text)
+
+
+def _quotes(rule: PolicyRule | None) -> Iterator[tuple[str, str]]:
+    if rule is None:
+        return
+    for c in [*rule.conditions, *rule.exclusions]:
+        if c.clause is not None:
+            yield str(c.id), c.clause.quote
+    yield "benefit", rule.benefit.clause.quote
+
+
+def check_quotes(rule: PolicyRule, document: str) -> list[str]:
+    """The quotes not found word for word in the document (whitespace ignored), as ``id: quote``."""
+    text = _normal(document)
+    return [f"{cid}: {quote}" for cid, quote in _quotes(rule) if _normal(quote) not in text]
+
+
+async def draft_rule(llm: LLMClient, document: str) -> Draft:
+    """Ask the model for the rule of ``document``; validate it and flag the quotes it invented."""
+    result = await llm.structured(
+        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": draft_prompt(document)}],
+        PolicyRule,
+        fallback=None,
+        max_tokens=1500,
+    )
+    if not result.from_model:
+        return Draft(None, error=result.error or "the model gave no valid rule", raw=result.raw)
+    rule = result.value.model_copy(update={"status": "draft"})
+    return Draft(rule, check_quotes(rule, document), raw=result.raw)
+
+
+def leaves(conditions: list[Condition]) -> set[tuple[str, str, str]]:
+    """Every leaf as (field, op, value), groups flattened: what two rule sets are compared on."""
+    out: set[tuple[str, str, str]] = set()
+    for c in conditions:
+        if c.field is not None:
+            out.add((c.field, str(c.op), repr(c.value)))
+        for child in [*(c.all or []), *(c.any or []), *([c.not_] if c.not_ else [])]:
+            out |= leaves([child])
+    return out
+
+
+def agreement(drafted: PolicyRule | None, written: PolicyRule) -> dict[str, Any]:
+    """How many of the hand-written leaves the draft has, and how many it adds that are not there."""
+    truth = leaves(written.conditions) | leaves(written.exclusions)
+    got = leaves(drafted.conditions) | leaves(drafted.exclusions) if drafted else set()
+    return {
+        "written": len(truth),
+        "drafted": len(got),
+        "correct": len(truth & got),
+        "extra": len(got - truth),
+    }
