@@ -111,6 +111,16 @@ def _visible(services: Services, user: User, ticket: str) -> WorkOrder:
     return order
 
 
+def _merge_target(services: Services, user: User, ticket: str, target: str) -> None:
+    """A merge needs another existing order the caseworker can see."""
+    if target == ticket:
+        raise ServiceError(422, "invalid_decision", "不能把工单合并到它自己。", "merged_into")
+    try:
+        _visible(services, user, target)
+    except ServiceError as exc:
+        raise ServiceError(422, "invalid_decision", f"合并目标工单 {target} 不存在。", "merged_into") from exc
+
+
 @router.get("/orders", response_model=OrderList)
 async def list_orders(
     user: Caseworker,
@@ -120,7 +130,7 @@ async def list_orders(
     urgency: Urgency | None = None,
     overdue: bool = False,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> OrderList:
     """The queue: nearest deadline first, then urgency; filter by state, department, urgency, overdue."""
     now = datetime.now(UTC)
@@ -181,6 +191,10 @@ async def transition(ticket: str, body: TransitionRequest, user: Caseworker, ser
         )  # fmt: skip
     except IllegalTransitionError as exc:
         raise ServiceError(409, "illegal_transition", str(exc), "to") from exc
+    except OrderNotFoundError as exc:
+        raise ServiceError(
+            422, "order_not_found", f"合并目标工单 {body.merged_into} 不存在。", "merged_into"
+        ) from exc
     return _view(order, datetime.now(UTC))
 
 
@@ -199,6 +213,8 @@ async def review(ticket: str, body: ReviewRequest, user: Caseworker, services: S
         decision = validate_decision({**body.model_dump(exclude_none=True), "actor": user.username})
     except ReviewError as exc:
         raise ServiceError(422, "invalid_decision", str(exc)) from exc
+    if body.action == "merge":
+        _merge_target(services, user, ticket, str(body.merged_into))
     deps.always_review = True  # a caseworker is deciding now: the graph must wait for them
     graph = build_graph(deps, services.checkpointer)
     config = thread(ticket)

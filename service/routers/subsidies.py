@@ -9,7 +9,7 @@ import io
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import ValidationError
 
 from service.auth import require
@@ -52,7 +52,9 @@ async def save_draft(user: Officer, services: Svc, body: Annotated[dict[str, Any
 
 
 @router.post("/rules/{rule_id}/versions/{version}/approve")
-async def approve(rule_id: str, version: int, user: Officer, services: Svc) -> dict[str, Any]:
+async def approve(
+    rule_id: str, version: Annotated[int, Path(ge=1, le=1_000_000)], user: Officer, services: Svc
+) -> dict[str, Any]:
     """Make a draft the active rule (the version before it is retired)."""
     try:
         rule = await asyncio.to_thread(RuleStore(services.engine).approve, rule_id, version, user.username)

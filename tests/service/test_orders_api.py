@@ -178,3 +178,15 @@ def test_evaluators_see_the_runs_and_their_reports(app_client: TestClient, data_
     assert app_client.get(listed["report"]).text == "<h1>report</h1>"
     assert app_client.get("/eval/runs/..%2Fsecrets/report.html").status_code == 404
     assert "评测运行" in app_client.get("/eval").text
+
+
+def test_merging_into_a_missing_or_the_same_order_is_refused(app_client: TestClient) -> None:
+    """Found by schemathesis: a merge into a ticket that does not exist answered 500."""
+    headers = sign_in(app_client, "hotline")
+    ticket = create(app_client, headers)["ticket"]
+    for target in ("R(\u001e", ticket):
+        response = app_client.post(
+            f"/api/orders/{ticket}/review", json={"action": "merge", "merged_into": target}, headers=headers
+        )
+        assert response.status_code == 422 and response.json()["error"]["field"] == "merged_into"
+    assert app_client.get(f"/api/orders/{ticket}").json()["order"]["state"] == "上报"
