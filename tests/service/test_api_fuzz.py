@@ -35,7 +35,7 @@ def test_no_request_makes_a_server_error(staffed_dir: Path, tmp_path: Path) -> N
             "--max-examples", "8", "--workers", "1", "--seed", "1", "-H", f"Authorization: Bearer {token}",
             "--exclude-path", "/api/auth/login",  # fuzzing sign-in only trips its rate limit
         ]  # fmt: skip
-        run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False)
     assert run.returncode == 0, run.stdout[-3000:]
     counts = re.search(r"(\d+) generated, (\d+) passed\n", run.stdout)
     assert counts and counts.group(1) == counts.group(2) and int(counts.group(1)) > 300, run.stdout[-1500:]
