@@ -436,7 +436,7 @@ def bench_subsidy_draft() -> None:
     for written in _run(lambda: load_rules(DEMO_DIR / "rules")):
         text = documents[written.document].read_text(encoding="utf-8")
         started = time.perf_counter()
-        draft = _run(lambda t=text: asyncio.run(_draft_with_model(t)))  # type: ignore[misc]
+        draft = _run(lambda t=text, i=written.id: asyncio.run(_draft_with_model(t, i)))  # type: ignore[misc]
         row = {"policy": written.id, "seconds": round(time.perf_counter() - started, 1),
                "valid": draft.rule is not None, "error": draft.error, "quotes": draft.quotes,
                "flagged_quotes": len(draft.flagged_quotes)}  # fmt: skip
@@ -663,7 +663,7 @@ def _subsidy_matcher(rules_dir: Path | None) -> tuple[Any, list[Any]]:
 RulesDir = Annotated[Path | None, typer.Option(help="Folder of rule files (default: the approved rules).")]
 
 
-async def _draft_with_model(document: str) -> Any:
+async def _draft_with_model(document: str, rule_id: str = "drafted-policy") -> Any:
     from service.container import build_services
     from tools.subsidies.draft import draft_rule
 
@@ -672,7 +672,7 @@ async def _draft_with_model(document: str) -> Any:
     try:
         if not services.llm.client.available:
             raise ValueError("drafting needs a model (llm.backend); without one, write the rule by hand")
-        return await draft_rule(services.llm.client, document)
+        return await draft_rule(services.llm.client, document, rule_id=rule_id)
     finally:
         await services.close()
 

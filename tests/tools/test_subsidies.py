@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from service.demo_city import ENTERPRISES_CSV
 from tools.enterprises.registry import EnterpriseRecord
@@ -268,12 +267,30 @@ class DraftingLLM:
 async def test_a_drafted_rule_is_a_draft_with_its_invented_quotes_flagged() -> None:
     written = load_rule(RULES / "hightech-award.yaml")
     document = (RULES.parent / "documents" / "24-高新技术企业认定奖励办法.md").read_text(encoding="utf-8")
-    answer = yaml.safe_load((RULES / "hightech-award.yaml").read_text(encoding="utf-8"))
-    answer["conditions"][0]["clause"]["quote"] = "在本市注册满三年"  # not in the document
-    del answer["exclusions"][2]
-    draft = await draft_rule(DraftingLLM(answer), document)  # type: ignore[arg-type]
-    assert draft.rule is not None and draft.rule.status == "draft"
-    assert draft.flagged_quotes == ["registered_here: 在本市注册满三年"]
+
+    def leaf(
+        label: str, field: str, op: str, value: Any = None, *, exclusion: bool = False, quote: str
+    ) -> dict[str, Any]:
+        return {"label": label, "field": field, "op": op, "value": value, "exclusion": exclusion,
+                "article": "第三条", "quote": quote}  # fmt: skip
+
+    districts = ["东湖区", "西城区", "南山区", "北岭区", "示例高新区"]
+    first = "于上一年度首次通过高新技术企业认定"
+    answer = {
+        "mode": "apply_free",
+        "conditions": [
+            leaf("在本市注册", "district", "in", districts, quote="在本市注册满三年"),
+            leaf("高企", "high_tech", "is_true", quote=first),
+            leaf("上一年度认定", "high_tech_year", "eq", {"year_offset": -1}, quote=first),
+            leaf("失信", "dishonest", "is_true", exclusion=True, quote="未被列入严重失信主体名单"),
+            leaf("欠税", "tax_arrears", "is_true", exclusion=True, quote="无欠缴税款"),
+        ],
+        "amount": 200000, "benefit_article": "第四条",
+        "benefit_quote": "首次认定的高新技术企业，给予一次性奖励20万元",
+    }  # fmt: skip
+    draft = await draft_rule(DraftingLLM(answer), document, rule_id="hightech-award")  # type: ignore[arg-type]
+    assert draft.rule is not None and draft.rule.status == "draft" and draft.rule.document == written.document
+    assert draft.flagged_quotes == ["c0: 在本市注册满三年"]
     assert agreement(draft.rule, written) == {"written": 6, "drafted": 5, "correct": 5, "extra": 0}
     nothing = await draft_rule(DraftingLLM(None), document)  # type: ignore[arg-type]
     assert nothing.rule is None and nothing.error == "invalid JSON twice"

@@ -13,8 +13,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
 from tools.llm import LLMClient
-from tools.subsidies.rules import FIELDS, LABELS, Condition, PolicyRule
+from tools.subsidies.rules import FIELDS, LABELS, Condition, Mode, Op, PolicyRule
 
 DRAFT_ID = "subsidy.draft.v1"
 SYSTEM = (
@@ -23,6 +25,55 @@ SYSTEM = (
     'field 只能使用给出的企业字段名；“上一年度”写作 {"year_offset": -1}；金额以元为单位；'
     "失信、欠税、重大事故等写在 exclusions 里（条件为真时不予享受）。"
 )
+
+
+class DraftCondition(BaseModel):
+    """One condition as the model writes it: flat (groups are for people to add on review)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(description="条件的简短中文说明")
+    field: str = Field(description="企业字段名")
+    op: Op
+    value: Any = Field(default=None, description='比较值；上一年度写 {"year_offset": -1}')
+    of: str | None = Field(default=None, description="ratio_ge/ratio_le 的分母字段")
+    exclusion: bool = Field(default=False, description="true: 条件为真时不予享受（失信、欠税等）")
+    article: str = Field(description="条号，如 第三条")
+    quote: str = Field(description="逐字摘自原文")
+
+
+class DraftRule(BaseModel):
+    """What the model is asked for: small enough for the embedded model's 4k context."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: Mode
+    conditions: list[DraftCondition] = Field(min_length=1, max_length=12)
+    amount: float | None = Field(default=None, description="固定金额（元）")
+    rate: float | None = Field(default=None, description="按比例时的比例，如 0.1")
+    rate_of: str | None = Field(default=None, description="比例所乘的企业字段")
+    cap: float | None = Field(default=None, description="封顶金额（元）")
+    benefit_article: str
+    benefit_quote: str
+
+
+def to_rule(draft: DraftRule, *, rule_id: str, document: str, valid_from: str) -> PolicyRule:
+    """The full rule from the model's flat draft (raises ValidationError naming what does not fit)."""
+
+    def condition(i: int, c: DraftCondition) -> dict[str, Any]:
+        leaf = {"field": c.field, "op": c.op, "value": c.value, "of": c.of}
+        return {"id": f"c{i}", "label": c.label, **{k: v for k, v in leaf.items() if v is not None},
+                "clause": {"article": c.article, "quote": c.quote}}  # fmt: skip
+
+    tier = {"amount": draft.amount} if draft.amount is not None else {"rate": draft.rate, "of": draft.rate_of}
+    return PolicyRule.model_validate({
+        "id": rule_id, "version": 1, "document": document, "mode": draft.mode, "status": "draft",
+        "valid_from": valid_from,
+        "conditions": [condition(i, c) for i, c in enumerate(draft.conditions) if not c.exclusion],
+        "exclusions": [condition(i, c) for i, c in enumerate(draft.conditions) if c.exclusion],
+        "benefit": {"tiers": [tier], "cap": draft.cap,
+                    "clause": {"article": draft.benefit_article, "quote": draft.benefit_quote}},
+    })  # fmt: skip
 
 
 def draft_prompt(document: str) -> str:
@@ -65,17 +116,32 @@ def check_quotes(rule: PolicyRule, document: str) -> list[str]:
     return [f"{cid}: {quote}" for cid, quote in _quotes(rule) if _normal(quote) not in text]
 
 
-async def draft_rule(llm: LLMClient, document: str) -> Draft:
+async def draft_rule(
+    llm: LLMClient,
+    document: str,
+    *,
+    rule_id: str = "drafted-policy",
+    title: str = "",
+    valid_from: str = "2024-01-01",
+) -> Draft:
     """Ask the model for the rule of ``document``; validate it and flag the quotes it invented."""
     result = await llm.structured(
         [{"role": "system", "content": SYSTEM}, {"role": "user", "content": draft_prompt(document)}],
-        PolicyRule,
+        DraftRule,
         fallback=None,
-        max_tokens=1500,
+        max_tokens=900,
     )
     if not result.from_model:
         return Draft(None, error=result.error or "the model gave no valid rule", raw=result.raw)
-    rule = result.value.model_copy(update={"status": "draft"})
+    try:
+        rule = to_rule(result.value, rule_id=rule_id, document=title or document.splitlines()[0].lstrip("# "),
+                       valid_from=valid_from)  # fmt: skip
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return Draft(
+            None, error=f"the draft does not fit the rule schema: {where}: {first['msg']}", raw=result.raw
+        )
     return Draft(rule, check_quotes(rule, document), raw=result.raw)
 
 
