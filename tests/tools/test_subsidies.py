@@ -12,7 +12,7 @@ import pytest
 
 from service.demo_city import ENTERPRISES_CSV
 from tools.enterprises.registry import EnterpriseRecord
-from tools.llm import Structured
+from tools.llm import LLMOutputError, Structured
 from tools.subsidies.draft import agreement, draft_rule
 from tools.subsidies.matcher import Matcher
 from tools.subsidies.rules import PolicyRule, RuleError, load_rule, load_rules
@@ -260,7 +260,7 @@ class DraftingLLM:
 
     async def structured(self, messages: Any, schema: Any, *, fallback: Any = None, **_: Any) -> Any:
         if self.answer is None:
-            return Structured(fallback, "fallback", 2, "invalid JSON twice")
+            raise LLMOutputError("the model did not produce a valid DraftRule: invalid JSON twice", "{")
         return Structured(schema.model_validate(self.answer), "model", 1)
 
 
@@ -293,4 +293,4 @@ async def test_a_drafted_rule_is_a_draft_with_its_invented_quotes_flagged() -> N
     assert draft.flagged_quotes == ["c0: 在本市注册满三年"]
     assert agreement(draft.rule, written) == {"written": 6, "drafted": 5, "correct": 5, "extra": 0}
     nothing = await draft_rule(DraftingLLM(None), document)  # type: ignore[arg-type]
-    assert nothing.rule is None and nothing.error == "invalid JSON twice"
+    assert nothing.rule is None and nothing.error.endswith("invalid JSON twice") and nothing.raw == ("{",)

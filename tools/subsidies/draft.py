@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tools.llm import LLMClient
+from tools.llm import LLMClient, LLMOutputError
 from tools.subsidies.rules import FIELDS, LABELS, Condition, Mode, Op, PolicyRule
 
 DRAFT_ID = "subsidy.draft.v1"
@@ -125,14 +125,14 @@ async def draft_rule(
     valid_from: str = "2024-01-01",
 ) -> Draft:
     """Ask the model for the rule of ``document``; validate it and flag the quotes it invented."""
-    result = await llm.structured(
-        [{"role": "system", "content": SYSTEM}, {"role": "user", "content": draft_prompt(document)}],
-        DraftRule,
-        fallback=None,
-        max_tokens=900,
-    )
-    if not result.from_model:
-        return Draft(None, error=result.error or "the model gave no valid rule", raw=result.raw)
+    try:
+        result = await llm.structured(
+            [{"role": "system", "content": SYSTEM}, {"role": "user", "content": draft_prompt(document)}],
+            DraftRule,
+            max_tokens=900,
+        )
+    except LLMOutputError as exc:  # invalid twice: nothing to review, say why
+        return Draft(None, error=str(exc), raw=(exc.raw,) if exc.raw else ())
     try:
         rule = to_rule(result.value, rule_id=rule_id, document=title or document.splitlines()[0].lstrip("# "),
                        valid_from=valid_from)  # fmt: skip
