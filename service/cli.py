@@ -639,20 +639,17 @@ def users_list() -> None:
 
 
 def _subsidy_matcher(rules_dir: Path | None) -> tuple[Any, list[Any]]:
-    from tools.db import make_engine, migrate
-    from tools.enterprises import EnterpriseRegistry
-    from tools.subsidies.matcher import Matcher
+    """The same matcher and rules the service uses (``--rules`` overrides the approved rules)."""
+    from service.container import build_services
+    from tools.db import migrate
     from tools.subsidies.rules import load_rules
-    from tools.subsidies.store import RuleStore
 
-    settings = _settings()
-    engine = make_engine(settings.database, settings.data_dir)
-    _run(lambda: migrate(engine))
-    matcher = Matcher()
-    loaded = matcher.load_rows(EnterpriseRegistry(engine).all_rows())
-    if not loaded:
+    services = build_services(_settings())
+    _run(lambda: migrate(services.engine))
+    matcher = _run(services.subsidy_matcher)
+    if not matcher.db.execute("SELECT count(*) FROM enterprises").fetchone()[0]:
         raise _fail("no enterprises: import them first (cityagent demo load, or the enterprise import)")
-    rules = _run(lambda: load_rules(rules_dir)) if rules_dir else RuleStore(engine).active()
+    rules = _run(lambda: load_rules(rules_dir)) if rules_dir else _run(services.subsidy_rules)
     if not rules:
         raise _fail(
             "no active rules: approve drafts (POST /api/subsidies/rules/…/approve) or run cityagent demo load"

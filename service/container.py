@@ -90,9 +90,9 @@ class Services:
             self._dispatch_model = model
         return self._dispatch_model
 
-    def subsidy_matcher(self, *, reload: bool = False) -> Any:
-        """The DuckDB matcher over the registry's enterprises (loaded on first use, or on ``reload``)."""
-        if self._matcher is None or reload:
+    def subsidy_matcher(self) -> Any:
+        """The DuckDB matcher over the registry's enterprises (loaded on first use)."""
+        if self._matcher is None:
             from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
             from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
 

@@ -47,18 +47,12 @@ class ResidentAssistant:
 
     async def history(self, conversation: str) -> list[ChatMessage]:
         """The conversation so far (masked), as the checkpoint keeps it."""
-        snapshot = await self._graph.aget_state(run_config(conversation))
-        return list((snapshot.values or {}).get("messages", []))
+        return list((await self.last_turn(conversation)).get("messages", []))
 
     async def last_turn(self, conversation: str) -> dict[str, Any]:
         """The working fields of the conversation's latest turn (route, query, clauses, reply, …)."""
         snapshot = await self._graph.aget_state(run_config(conversation))
         return dict(snapshot.values or {})
-
-    async def tickets(self, conversation: str) -> list[str]:
-        """Tickets filed in this conversation."""
-        snapshot = await self._graph.aget_state(run_config(conversation))
-        return list((snapshot.values or {}).get("tickets", []))
 
     async def turn(self, conversation: str, text: str) -> AsyncIterator[TurnEvent]:
         """Run one turn; yield its events as they happen."""

@@ -218,12 +218,9 @@ async def _collect(sid: str, events: AsyncIterator[TurnEvent]) -> ChatReply:
 async def history(request: Request, services: Annotated[Services, Depends(get_services)]) -> HistoryResponse:
     """The session's conversation, so the widget can show it again after a reload or a restart."""
     sid, _ = _session(request)
-    assistant = _assistant(services)
-    conversation = _conversation(sid)
-    return HistoryResponse(
-        session=sid, messages=[dict(m) for m in await assistant.history(conversation)],
-        tickets=await assistant.tickets(conversation),
-    )  # fmt: skip
+    values = await _assistant(services).last_turn(_conversation(sid))  # one read of the checkpoint
+    messages = [dict(m) for m in values.get("messages", [])]
+    return HistoryResponse(session=sid, messages=messages, tickets=list(values.get("tickets", [])))
 
 
 @router.post("/api/chat/reset", status_code=204)

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import dataclasses
-import io
 from datetime import date
 from typing import Annotated, Any
 
@@ -74,19 +72,13 @@ async def push_list(
     """Who gets the policy without applying (eligible enterprises with amounts); ``format=csv`` to export."""
     rule = _rule(services, rule_id)
     day = as_of or date.today()
-    rows = await asyncio.to_thread(services.subsidy_matcher().push_list, rule, day)
-    counts = await asyncio.to_thread(services.subsidy_matcher().counts, rule, day)
+    matcher = services.subsidy_matcher()
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["统一社会信用代码", "名称", "政策", "兑现方式", "金额元", "依据"])
-        cite = f"〔{rule.document} {rule.benefit.clause.article}〕"
-        for code, name, amount in rows:
-            writer.writerow(
-                [code, name, rule.document, rule.mode, "" if amount is None else round(amount, 2), cite]
-            )
+        text, _ = await asyncio.to_thread(matcher.push_list_csv, rule, day)
         headers = {"content-disposition": f'attachment; filename="{rule_id}-{day}.csv"'}
-        return Response("\ufeff" + out.getvalue(), media_type="text/csv; charset=utf-8", headers=headers)
+        return Response("\ufeff" + text, media_type="text/csv; charset=utf-8", headers=headers)
+    rows = await asyncio.to_thread(matcher.push_list, rule, day)
+    counts = await asyncio.to_thread(matcher.counts, rule, day)
     return {"rule_id": rule.id, "as_of": day.isoformat(), "counts": counts,
             "eligible": [{"credit_code": c, "name": n, "amount": a} for c, n, a in rows]}  # fmt: skip
 

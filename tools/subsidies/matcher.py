@@ -9,7 +9,7 @@ expects, the outcome and the clause it comes from.
 from __future__ import annotations
 
 import csv
-from collections import Counter
+import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -120,11 +120,6 @@ class Matcher:
             self.db.unregister("incoming")
         return len(dumped)
 
-    def count(self) -> int:
-        """Enterprises loaded."""
-        result = self.db.execute("SELECT count(*) FROM enterprises").fetchone()
-        return int(result[0]) if result else 0
-
     def sql(self, rule: PolicyRule, as_of: date) -> str:
         """The SQL the rule runs as (to read, or to run in a warehouse)."""
         return decision_sql(rule, as_of)
@@ -143,18 +138,24 @@ class Matcher:
             for c, n, a in self.db.execute(query).fetchall()
         ]
 
-    def export_push_list(self, rule: PolicyRule, as_of: date, out: Path) -> int:
-        """The push list as CSV (统一社会信用代码, 名称, 政策, 金额元, 依据); the row count."""
+    def push_list_csv(self, rule: PolicyRule, as_of: date) -> tuple[str, int]:
+        """The push list as CSV text (the columns of the city's push list) and its row count."""
         rows = self.push_list(rule, as_of)
-        with out.open("w", encoding="utf-8-sig", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["统一社会信用代码", "名称", "政策", "兑现方式", "金额元", "依据"])
-            cite = f"〔{rule.document} {rule.benefit.clause.article}〕"
-            for code, name, amount in rows:
-                writer.writerow(
-                    [code, name, rule.document, rule.mode, "" if amount is None else round(amount, 2), cite]
-                )
-        return len(rows)
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["统一社会信用代码", "名称", "政策", "兑现方式", "金额元", "依据"])
+        cite = f"〔{rule.document} {rule.benefit.clause.article}〕"
+        for code, name, amount in rows:
+            writer.writerow(
+                [code, name, rule.document, rule.mode, "" if amount is None else round(amount, 2), cite]
+            )
+        return out.getvalue(), len(rows)
+
+    def export_push_list(self, rule: PolicyRule, as_of: date, out: Path) -> int:
+        """The push list written to ``out`` as CSV (with a BOM, for spreadsheet programs); the row count."""
+        text, count = self.push_list_csv(rule, as_of)
+        out.write_text(text, encoding="utf-8-sig", newline="")
+        return count
 
     def explain(self, credit_code: str, rules: Sequence[PolicyRule], as_of: date) -> list[Decision]:
         """Every in-force policy for one enterprise (the 政策超市 view), explained condition by condition."""
@@ -223,8 +224,3 @@ class Matcher:
             quote=c.clause.quote,
             missing=missing,
         )
-
-
-def summary(decisions: Sequence[Decision]) -> Counter[str]:
-    """Decisions by kind."""
-    return Counter(d.decision for d in decisions)
