@@ -9,15 +9,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
 
+from eval.bench.fast_model import ServerThread
 from service.app import create_app
 from service.settings import load_settings
 from tests.browser import ARGS, CHROMIUM, MISSING
@@ -35,19 +32,8 @@ def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     shutil.copytree(demo_dir, data)
     with FakeOpenAI([Reply(ANSWER)]) as model:
         settings = load_settings(data_dir=data, llm={"backend": "vllm", "base_url": model.base_url})
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(create_app(settings), port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 60
-        while not server.started:
-            assert time.monotonic() < deadline, "the service did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{port}", model
-        server.should_exit = True
-        thread.join(timeout=10)
+        with ServerThread(create_app(settings)) as service:
+            yield service.url, model
 
 
 @pytest.fixture(scope="module")
