@@ -7,6 +7,7 @@ the service owns an :class:`LLMRuntime` that starts and stops the backend.
 from tools.llm.client import LLMClient, NullLLMClient, OpenAICompatibleClient
 from tools.llm.config import LLMSettings
 from tools.llm.errors import (
+    LLMBusyError,
     LLMDisabledError,
     LLMError,
     LLMOutputError,
@@ -18,6 +19,7 @@ from tools.llm.types import ChatResult, Message, Structured, ToolCall, tool_spec
 
 __all__ = [
     "ChatResult",
+    "LLMBusyError",
     "LLMClient",
     "LLMDisabledError",
     "LLMError",

@@ -5,6 +5,7 @@ Agents call :class:`LLMClient` only; which server sits behind it is configuratio
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from tools.llm.config import LLMSettings, StructuredMode
 from tools.llm.errors import LLMDisabledError, LLMError, LLMOutputError, LLMUnavailableError
+from tools.llm.gate import ModelGate
 from tools.llm.jsonrepair import extract_json
 from tools.llm.types import ChatResult, Message, Structured, ToolCall, schema_instruction
 
@@ -106,6 +108,9 @@ class OpenAICompatibleClient:
         self._base_url = base_url.rstrip("/")
         self._model = model or settings.model
         self._mode: StructuredMode = settings.effective_structured_mode()
+        self.gate = ModelGate(
+            settings.effective_max_concurrent(), settings.max_waiting, settings.queue_timeout_s
+        )
         self._client = openai.AsyncOpenAI(
             base_url=self._base_url,
             api_key=settings.api_key.get_secret_value() or "EMPTY",
@@ -152,6 +157,10 @@ class OpenAICompatibleClient:
         return self._model or names[0]
 
     async def _create(self, messages: Sequence[Message], **kwargs: Any) -> Any:
+        async with self.gate.slot():
+            return await self._send(messages, **kwargs)
+
+    async def _send(self, messages: Sequence[Message], **kwargs: Any) -> Any:
         model = await self._model_name()
         try:
             return await self._client.chat.completions.create(
@@ -203,19 +212,26 @@ class OpenAICompatibleClient:
     async def stream(
         self, messages: Sequence[Message], *, temperature: float | None = None, max_tokens: int | None = None
     ) -> AsyncIterator[str]:
-        """Yield text deltas; a connection lost mid-stream raises :class:`LLMUnavailableError`."""
-        response = await self._create(
-            messages,
-            stream=True,
-            temperature=self._settings.temperature if temperature is None else temperature,
-            max_tokens=max_tokens or self._settings.max_tokens,
-        )
-        try:
-            async for chunk in response:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
-        except (openai.APIError, httpx2.HTTPError, OSError) as exc:  # the SDK's transport is httpx2
-            raise self._unavailable(exc) from exc
+        """Yield text deltas; a connection lost mid-stream raises :class:`LLMUnavailableError`.
+
+        The model slot is held until the stream ends (or the consumer stops reading it).
+        """
+        async with self.gate.slot():
+            response = await self._send(
+                messages,
+                stream=True,
+                temperature=self._settings.temperature if temperature is None else temperature,
+                max_tokens=max_tokens or self._settings.max_tokens,
+            )
+            try:
+                async for chunk in response:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+            except (openai.APIError, httpx2.HTTPError, OSError) as exc:  # the SDK's transport is httpx2
+                raise self._unavailable(exc) from exc
+            finally:
+                with contextlib.suppress(openai.APIError, httpx2.HTTPError, OSError):
+                    await response.close()
 
     def _format_kwargs(self, schema: type[BaseModel]) -> dict[str, Any]:
         json_schema = schema.model_json_schema()

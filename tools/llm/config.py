@@ -38,6 +38,17 @@ class LLMSettings(BaseModel):
     startup_timeout_s: float = Field(
         default=180.0, gt=0, description="How long to wait for the embedded server."
     )
+    max_concurrent: int = Field(
+        default=0, ge=0, le=1024,
+        description="Model calls in flight at once; the rest queue in arrival order. 0: 1 for the embedded "
+        "server (it decodes one request at a time on CPU), 32 for vllm.",
+    )  # fmt: skip
+    max_waiting: int = Field(
+        default=64, ge=0, le=100_000, description="Calls that may queue; more are refused."
+    )
+    queue_timeout_s: float = Field(
+        default=20.0, gt=0, description="A call that waits longer in the queue gives up (the agent degrades)."
+    )
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     max_tokens: int = Field(default=512, ge=1, le=32768)
     structured_output: StructuredMode = Field(
@@ -45,6 +56,10 @@ class LLMSettings(BaseModel):
         description="How JSON output is requested: json_schema (vLLM), json_object with a schema "
         "(llama.cpp), or prompt only. auto picks by backend.",
     )
+
+    def effective_max_concurrent(self) -> int:
+        """``max_concurrent``, or the backend's default."""
+        return self.max_concurrent or (1 if self.backend == "embedded" else 32)
 
     @model_validator(mode="after")
     def _vllm_needs_url(self) -> LLMSettings:

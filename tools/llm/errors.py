@@ -4,7 +4,8 @@
 
     LLMError                    anything that went wrong talking to a model
     ├── LLMUnavailableError     the backend cannot be reached (down, refused, timed out) -> 503
-    │   └── LLMDisabledError    backend "none": there is no model by configuration
+    │   ├── LLMDisabledError    backend "none": there is no model by configuration
+    │   └── LLMBusyError        the model's queue is full, or a call waited too long in it
     ├── LLMOutputError          the model answered, but not in the form asked (after the retry)
     └── ModelAssetError         the embedded model file is missing, incomplete or fails its checksum
 """
@@ -22,6 +23,10 @@ class LLMUnavailableError(LLMError):
 
 class LLMDisabledError(LLMUnavailableError):
     """The configured backend is ``none``."""
+
+
+class LLMBusyError(LLMUnavailableError):
+    """Too many calls are ahead: the queue is full, or the call waited ``queue_timeout_s`` in it."""
 
 
 class LLMOutputError(LLMError):
