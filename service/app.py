@@ -36,6 +36,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         built = services or build_services(settings)
         app.state.services = built
         await built.start()
+        metrics.watch_model(lambda: getattr(built.llm.client, "gate", None))
         logger.info("cityagent ready (llm=%s)", built.llm.client.describe)
         try:
             yield
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.add_middleware(
         RequestContextMiddleware,
         max_body_bytes=settings.server.max_body_bytes,
-        upload_prefix=knowledge.UPLOAD_PATH,
+        upload_paths=(knowledge.UPLOAD_PATH, subsidies.IMPORT_PATH),
         max_upload_bytes=settings.server.max_upload_bytes,
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -35,7 +35,7 @@ users_app = typer.Typer(
 app.add_typer(dispatch_app, name="dispatch")
 app.add_typer(users_app, name="users")
 subsidy_app = typer.Typer(
-    help="免申即享: rules, push lists, per-enterprise explanations.", no_args_is_help=True
+    help="免申即享: enterprise import, rules, push lists, per-enterprise explanations.", no_args_is_help=True
 )
 app.add_typer(subsidy_app, name="subsidy")
 audit_app = typer.Typer(help="The audit trail of agent turns (personal data masked).", no_args_is_help=True)
@@ -223,7 +223,10 @@ def ingest(
 
     def go() -> str:
         migrate(services.engine)
-        ingestor = Ingestor(services.index, DocumentRegistry(services.engine), services.embedder)
+        ingestor = Ingestor(
+            services.index, DocumentRegistry(services.engine), services.embedder,
+            embed_max_chars=services.settings.embeddings.max_chars,
+        )  # fmt: skip
         if embed_only:
             count = ingestor.embed_missing(progress=progress)
             return f"{count} chunks embedded"
@@ -345,7 +348,10 @@ def bench_knowledge(
 
     def go() -> dict[str, Any]:
         migrate(services.engine)
-        ingestor = Ingestor(services.index, DocumentRegistry(services.engine), services.embedder)
+        ingestor = Ingestor(
+            services.index, DocumentRegistry(services.engine), services.embedder,
+            embed_max_chars=services.settings.embeddings.max_chars,
+        )  # fmt: skip
         return run_knowledge_bench(
             ingestor,
             services.retriever,
@@ -647,7 +653,7 @@ def _subsidy_matcher(rules_dir: Path | None) -> tuple[Any, list[Any]]:
     services = build_services(_settings())
     _run(lambda: migrate(services.engine))
     matcher = _run(services.subsidy_matcher)
-    if not matcher.db.execute("SELECT count(*) FROM enterprises").fetchone()[0]:
+    if not matcher.size():
         raise _fail("no enterprises: import them first (cityagent demo load, or the enterprise import)")
     rules = _run(lambda: load_rules(rules_dir)) if rules_dir else _run(services.subsidy_rules)
     if not rules:
@@ -713,6 +719,9 @@ def subsidy_match(
     rules: RulesDir = None,
     as_of: Annotated[str | None, typer.Option(help="Evaluation date (default today).")] = None,
     show_sql: Annotated[bool, typer.Option(help="Print each policy's SQL.")] = False,
+    dialect: Annotated[
+        str, typer.Option(help="SQL dialect for --show-sql (duckdb, postgres, spark, trino, …; via sqlglot).")
+    ] = "duckdb",
 ) -> None:
     """Every enterprise × every active policy: how many are eligible, not eligible, missing data."""
     matcher, loaded = _subsidy_matcher(rules)
@@ -726,7 +735,30 @@ def subsidy_match(
             + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
         )
         if show_sql:
-            typer.echo(matcher.sql(rule, day))
+            try:
+                sql = (
+                    matcher.sql(rule, day) if dialect == "duckdb" else matcher.transpiled(rule, day, dialect)
+                )
+            except ValueError as exc:
+                raise _fail(str(exc)) from exc
+            typer.echo(sql)
+
+
+@subsidy_app.command("import")
+def subsidy_import(
+    file: Annotated[Path, typer.Argument(help="Enterprises as CSV (UTF-8 or GB18030) or Parquet.")],
+) -> None:
+    """Import enterprises (统一社会信用代码, 名称, …): good rows stored, bad rows listed by line and field."""
+    from tools.db import make_engine, migrate
+    from tools.enterprises import EnterpriseRegistry
+
+    settings = _settings()
+    engine = make_engine(settings.database, settings.data_dir)
+    _run(lambda: migrate(engine))
+    report = _run(lambda: EnterpriseRegistry(engine).import_file(file))
+    typer.echo(report.summary())
+    if report.rejected_rows:
+        raise typer.Exit(1)
 
 
 @subsidy_app.command("push-list")

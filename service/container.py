@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -63,6 +65,8 @@ class Services:
     gazetteer: Gazetteer | None = field(default=None, repr=False)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
     _matcher: Any = field(default=None, repr=False)
+    _matcher_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _jobs_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     assistant: ResidentAssistant | None = field(default=None, repr=False)
     session_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
     ip_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
@@ -92,14 +96,36 @@ class Services:
 
     def subsidy_matcher(self) -> Any:
         """The DuckDB matcher over the registry's enterprises (loaded on first use)."""
-        if self._matcher is None:
-            from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
-            from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
+        with self._matcher_lock:
+            if self._matcher is None:
+                from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
+                from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
 
-            matcher = Matcher()
-            matcher.load_rows(EnterpriseRegistry(self.engine).all_rows())
-            self._matcher = matcher
-        return self._matcher
+                matcher = Matcher()
+                matcher.load_rows(EnterpriseRegistry(self.engine).all_rows())
+                self._matcher = matcher
+            return self._matcher
+
+    def reload_enterprises(self) -> None:
+        """Forget the loaded matcher: the next use reloads the registry (after an import)."""
+        with self._matcher_lock:
+            self._matcher = None
+
+    @property
+    def match_jobs(self) -> Any:
+        """Background match runs (state in the database, push lists under ``data_dir/match-jobs``)."""
+        from tools.subsidies.jobs import MatchJobs  # noqa: PLC0415
+
+        return MatchJobs(self.engine, self.settings.data_dir / "match-jobs")
+
+    def submit_match_job(self, rules: list[Any], as_of: date, user: str) -> dict[str, Any]:
+        """Queue a match run of ``rules`` (one job runs at a time; the matcher uses both cores)."""
+        jobs = self.match_jobs
+        job: dict[str, Any] = jobs.create(rules, as_of, user)
+        if self._jobs_pool is None:
+            self._jobs_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-job")
+        self._jobs_pool.submit(lambda: jobs.run(job["job_id"], self.subsidy_matcher(), rules, as_of))
+        return job
 
     def subsidy_rules(self) -> list[Any]:
         """The rules in force: the approved ones in the database, or the folder ``subsidies.rules_dir``."""
@@ -109,9 +135,14 @@ class Services:
         folder = self.settings.subsidies.rules_dir
         return load_rules(folder) if folder else RuleStore(self.engine).active()
 
-    def explain_subsidies(self, credit_code: str) -> list[Any]:
-        """The matcher's explained decisions for one enterprise today."""
-        return list(self.subsidy_matcher().explain(credit_code, self.subsidy_rules(), date.today()))
+    def explain_subsidies(self, credit_code: str, stated: dict[str, str] | None = None) -> list[Any]:
+        """The matcher's explained decisions for one enterprise today (with facts it stated, unverified)."""
+        from tools.subsidies.matcher import coerce_facts  # noqa: PLC0415
+
+        matcher, rules, today = self.subsidy_matcher(), self.subsidy_rules(), date.today()
+        if stated:
+            return list(matcher.explain_with(credit_code, coerce_facts(stated), rules, today))
+        return list(matcher.explain(credit_code, rules, today))
 
     def dispatch_deps(self) -> DispatchDeps | None:
         """What the dispatch graph needs, or None without a model."""
@@ -188,11 +219,16 @@ class Services:
                 logger.error("database not migrated yet: %s", exc)
                 return False
             self._schema_ready = True
+            interrupted = await asyncio.to_thread(self.match_jobs.recover)
+            if interrupted:
+                logger.warning("%d match jobs were cut off by the last stop: marked interrupted", interrupted)
         return True
 
     async def close(self) -> None:
         """Stop the model server and release connections."""
         await self.llm.stop()
+        if self._jobs_pool is not None:
+            self._jobs_pool.shutdown(wait=False, cancel_futures=True)
         if self.checkpoints is not None:
             await self.checkpoints.close()
         if self._index is not None:

@@ -134,14 +134,21 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class RequestContextMiddleware:
-    """Give every request an id (echoed as ``X-Request-ID``) and refuse bodies over ``max_body_bytes``."""
+    """Give every request an id (echoed as ``X-Request-ID``) and refuse bodies over ``max_body_bytes``.
+
+    The upload endpoints (``upload_paths``, exact paths) get ``max_upload_bytes`` instead.
+    """
 
     def __init__(
-        self, app: ASGIApp, max_body_bytes: int, upload_prefix: str = "", max_upload_bytes: int = 0
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        upload_paths: tuple[str, ...] = (),
+        max_upload_bytes: int = 0,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.upload_prefix = upload_prefix
+        self.upload_paths = upload_paths
         self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -175,7 +182,7 @@ class RequestContextMiddleware:
 
     def _limit(self, scope: Scope) -> int:
         path = str(scope.get("path", ""))
-        if self.upload_prefix and path.startswith(self.upload_prefix):
+        if path in self.upload_paths:
             return self.max_upload_bytes or self.max_body_bytes
         return self.max_body_bytes
 

@@ -12,12 +12,16 @@ metric                                         what
 ``cityagent_chat_in_flight``                   turns running now (the chat's queue)
 ``cityagent_chat_degraded_total``              degraded answers by reason (model down, answer not supported…)
 ``cityagent_dispatch_confidence``              confidence of the first suggested department
+``cityagent_model_calls``                      model calls now ``running`` and ``waiting`` in the queue
+``cityagent_model_turned_away_total``          model calls turned away: ``queue_full`` or ``queue_timeout``
 =============================================  ==========================================================
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -30,6 +34,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._gate: Callable[[], Any] = lambda: None
+        self._watching = False
         r = self.registry
         self.requests = Counter(
             "cityagent_http_requests", "HTTP requests", ["method", "route", "status"], registry=r
@@ -53,6 +59,26 @@ class Metrics:
             "cityagent_dispatch_confidence", "Confidence of the first suggested department",
             buckets=(0.2, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0), registry=r,
         )  # fmt: skip
+
+    def watch_model(self, gate: Callable[[], Any]) -> None:
+        """Read the model queue (``gate()``: the client's :class:`ModelGate`, or None) at each scrape."""
+        self._gate = gate
+        if self._watching:
+            return
+        self._watching = True
+        r = self.registry
+
+        def reader(name: str) -> Callable[[], float]:
+            return lambda: float(getattr(self._gate(), name, 0))
+
+        calls = Gauge("cityagent_model_calls", "Model calls running / waiting", ["state"], registry=r)
+        turned = Gauge(
+            "cityagent_model_turned_away_total", "Model calls the queue turned away", ["reason"], registry=r
+        )
+        calls.labels("running").set_function(reader("running"))
+        calls.labels("waiting").set_function(reader("waiting"))
+        turned.labels("queue_full").set_function(reader("refused"))
+        turned.labels("queue_timeout").set_function(reader("timed_out"))
 
     def exposition(self) -> bytes:
         """The text format Prometheus scrapes."""

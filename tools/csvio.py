@@ -24,11 +24,17 @@ class ImportReport:
     what: str
     stored: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
+    rejected: int = 0  # every rejected row; ``errors`` may keep only the first ones
+
+    @property
+    def rejected_rows(self) -> int:
+        """How many rows were rejected (at least as many as the reasons kept)."""
+        return max(self.rejected, len(self.errors))
 
     def summary(self) -> str:
         """One line, then one line per rejected row (at most 20)."""
-        head = f"{self.source}: {self.stored} {self.what} stored, {len(self.errors)} rows rejected"
+        head = f"{self.source}: {self.stored} {self.what} stored, {self.rejected_rows} rows rejected"
         lines = [f"  line {line}: {reason}" for line, reason in self.errors[:20]]
-        if len(self.errors) > 20:
-            lines.append(f"  … and {len(self.errors) - 20} more")
+        if self.rejected_rows > 20:
+            lines.append(f"  … and {self.rejected_rows - 20} more")
         return "\n".join([head, *lines])

@@ -17,7 +17,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -152,13 +152,35 @@ class Runner:
             elif item.task == "chat":
                 row["output"] = await self._chat(item)
             else:
-                raise NotImplementedError("the subsidy matcher is not part of this version: item not run")
+                row["output"] = await asyncio.to_thread(self._subsidy, item)
             row["error"] = ""
         except Exception as exc:  # one failed item is recorded, not fatal to the run
             row["output"] = None
             row["error"] = f"{type(exc).__name__}: {exc}"
         row["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
         return row
+
+    def _subsidy(self, item: Item) -> dict[str, Any]:
+        """The matcher's decision for the item's enterprise under its policy (on its ``as_of`` day)."""
+        from tools.enterprises.registry import EnterpriseRecord  # noqa: PLC0415
+        from tools.subsidies.matcher import Matcher  # noqa: PLC0415
+
+        policy = str(item.data["policy"])
+        rules = [r for r in self.services.subsidy_rules() if policy in (r.id, r.document)]
+        if not rules:
+            raise LookupError(f"no active rule for policy {policy!r}")
+        record = EnterpriseRecord.model_validate(item.data["enterprise"])
+        day = date.fromisoformat(str(item.data.get("as_of") or date.today().isoformat()))
+        matcher = Matcher()
+        matcher.load([record])
+        decision = matcher.explain(record.credit_code, rules[:1], day)
+        if not decision:
+            return {"decision": "not_in_force", "amount": None, "missing": [], "failed": []}
+        d = decision[0]
+        return {
+            "decision": d.decision, "amount": d.amount, "missing": d.missing_fields, "rule": rules[0].id,
+            "failed": [c.id for c in d.conditions if c.outcome in ("fail", "applies")],
+        }  # fmt: skip
 
     def _conversation(self, item: Item) -> str:
         return f"eval:{self.run_id}:{item.key}:{uuid.uuid4().hex[:6]}"

@@ -71,7 +71,34 @@ def item_scores(row: dict[str, Any]) -> dict[str, float]:
         return scores
     if row["task"] == "chat":
         return {"passed": float(out["passed"])}
+    if row["task"] == "subsidy":
+        return _subsidy_scores(data, out)
     return {}
+
+
+def _subsidy_scores(data: dict[str, Any], out: dict[str, Any]) -> dict[str, float]:
+    scores = {"decision_accuracy": float(out["decision"] == data["decision"])}
+    if data["decision"] == "missing_data" and "missing" in data:
+        scores["missing_fields_exact"] = float(sorted(out["missing"]) == sorted(data["missing"]))
+    if data["decision"] == "eligible" and data.get("amount") is not None and out["decision"] == "eligible":
+        scores["amount_abs_error"] = abs(float(out["amount"] or 0.0) - float(data["amount"]))
+    return scores
+
+
+def _subsidy_extras(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Precision, recall and F1 of ``eligible`` (a wrong push costs money; a missed one, a benefit)."""
+    pairs = [(r["input"]["decision"], r["output"]["decision"]) for r in rows if r.get("output")]
+    tp = sum(1 for t, p in pairs if t == p == "eligible")
+    predicted = sum(1 for _, p in pairs if p == "eligible")
+    actual = sum(1 for t, _ in pairs if t == "eligible")
+    precision = tp / predicted if predicted else 0.0
+    recall = tp / actual if actual else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    confusion = Counter(f"{t} → {p}" for t, p in pairs if t != p)
+    return {
+        "eligible_precision": round(precision, 4), "eligible_recall": round(recall, 4),
+        "eligible_f1": round(f1, 4), "confusions": dict(confusion.most_common(10)),
+    }  # fmt: skip
 
 
 def _interval(values: list[float]) -> dict[str, Any]:
@@ -138,6 +165,8 @@ def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         }
         if entry["task"] == "dispatch":
             entry.update(_dispatch_extras(items))
+        if entry["task"] == "subsidy":
+            entry.update(_subsidy_extras(items))
         if entry["task"] == "qa":
             judged = [r["judge"]["seconds"] for r in items if r.get("judge")]
             entry["judge_seconds_per_item"] = (

@@ -119,6 +119,10 @@ class VectorIndex(Protocol):
         """Change payload fields on every point of a document (e.g. mark it superseded)."""
         ...
 
+    def document_payloads(self, doc_id: str, limit: int) -> list[dict[str, Any]]:
+        """The payloads of up to ``limit`` points of one document (in no particular order)."""
+        ...
+
     def search_dense(self, vector: list[float], limit: int, flt: SearchFilter) -> list[Scored]:
         """Nearest points by dense vector."""
         ...
@@ -138,3 +142,21 @@ class VectorIndex(Protocol):
     def close(self) -> None:
         """Release the store."""
         ...
+
+
+def document_text(index: VectorIndex, doc_id: str, limit: int = 20_000) -> str | None:
+    """A document's text rebuilt from its chunks' offsets (overlaps merged, gaps as line breaks)."""
+    payloads = sorted(index.document_payloads(doc_id, limit), key=lambda p: (int(p["start"]), int(p["end"])))
+    if not payloads:
+        return None
+    parts: list[str] = []
+    covered = 0
+    for p in payloads:
+        start, end, text = int(p["start"]), int(p["end"]), str(p["text"])
+        if end <= covered:
+            continue
+        if start > covered and parts:
+            parts.append("\n")
+        parts.append(text[max(0, covered - start) :])
+        covered = end
+    return "".join(parts)

@@ -123,6 +123,12 @@ class EdgeIndex:
         records, _ = self.shard.scroll(qe.ScrollRequest(limit=limit, filter=flt, with_payload=True))
         return [(str(r.id), dict(r.payload)) for r in records]
 
+    def document_payloads(self, doc_id: str, limit: int) -> list[dict[str, Any]]:
+        """One document's point payloads."""
+        request = qe.ScrollRequest(limit=limit, filter=_doc_filter(doc_id), with_payload=True)
+        records, _ = self.shard.scroll(request)
+        return [dict(r.payload) for r in records]
+
     def delete_document(self, doc_id: str) -> None:
         """Remove a document's points."""
         self.shard.update(qe.UpdateOperation.delete_points_by_filter(_doc_filter(doc_id)))

@@ -122,6 +122,14 @@ class QdrantClientIndex:
         )
         return [(str(r.id), dict(r.payload or {})) for r in records]
 
+    def document_payloads(self, doc_id: str, limit: int) -> list[dict[str, Any]]:
+        """One document's point payloads."""
+        records, _ = self._call(
+            "scroll", self._client.scroll, self.collection, scroll_filter=_doc_filter(doc_id), limit=limit,
+            with_payload=True,
+        )  # fmt: skip
+        return [dict(r.payload or {}) for r in records]
+
     def delete_document(self, doc_id: str) -> None:
         """Remove a document's points."""
         selector = models.FilterSelector(filter=_doc_filter(doc_id))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
 import uuid
 from datetime import date
@@ -20,10 +19,10 @@ from knowledge.registry import DocumentRegistry
 from service.container import Services
 from service.deps import get_services
 from service.errors import ServiceError
+from service.uploads import save_upload
 
 router = APIRouter(tags=["knowledge"])
 UPLOAD_PATH = "/api/admin/documents"
-_SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff（）()]+")
 
 
 class SearchHit(BaseModel):
@@ -118,17 +117,8 @@ class IngestResponse(BaseModel):
 
 
 def _save_uploads(files: list[UploadFile], folder: Path) -> None:
-    folder.mkdir(parents=True)
     for upload in files:
-        name = _SAFE_NAME.sub("_", Path(upload.filename or "upload").name)[:120] or "upload"
-        if Path(name).suffix.lower() not in READABLE:
-            raise ServiceError(
-                415,
-                "unsupported_file_type",
-                f"{upload.filename}: readable types are {', '.join(sorted(READABLE))}",
-                "files",
-            )
-        (folder / name).write_bytes(upload.file.read())
+        save_upload(upload, folder, READABLE, "files")
 
 
 @router.post(UPLOAD_PATH, response_model=IngestResponse, dependencies=[Depends(require_admin)])
@@ -151,7 +141,10 @@ async def upload_documents(
         "effective_date": effective_date, "expiry_date": expiry_date,
     }  # fmt: skip
     overrides = {key: value for key, value in values.items() if value is not None} or None
-    ingestor = Ingestor(services.index, DocumentRegistry(services.engine), services.embedder)
+    ingestor = Ingestor(
+        services.index, DocumentRegistry(services.engine), services.embedder,
+        embed_max_chars=services.settings.embeddings.max_chars,
+    )  # fmt: skip
     report = await asyncio.to_thread(ingestor.ingest_paths, [folder], overrides=overrides)
     return IngestResponse(
         documents=report.documents,

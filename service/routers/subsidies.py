@@ -4,23 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import shutil
+import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Path, Query, Response
-from pydantic import ValidationError
+from fastapi import APIRouter, Body, Depends, File, Path, Query, Response, UploadFile
+from fastapi.responses import FileResponse
+from pydantic import BaseModel, Field, ValidationError
 
 from service.auth import require
 from service.container import Services
 from service.deps import get_services
 from service.errors import ServiceError
+from service.uploads import save_upload
+from tools.subsidies.review import review
 from tools.subsidies.rules import PolicyRule, RuleError
+from tools.subsidies.sql import DIALECTS
 from tools.subsidies.store import RuleStore
 from tools.users import User
 
 router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
 Officer = Annotated[User, Depends(require("policy_officer"))]
 Svc = Annotated[Services, Depends(get_services)]
+Version = Annotated[int, Path(ge=1, le=1_000_000)]
+JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
+RuleId = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9\-]{1,62}$")]
+IMPORT_TYPES = (".csv", ".parquet", ".pq")
+IMPORT_PATH = "/api/subsidies/enterprises/import"
 
 
 def _rule(services: Services, rule_id: str) -> PolicyRule:
@@ -49,10 +60,72 @@ async def save_draft(user: Officer, services: Svc, body: Annotated[dict[str, Any
     return {"rule_id": draft.id, "version": draft.version, "status": draft.status}
 
 
-@router.post("/rules/{rule_id}/versions/{version}/approve")
-async def approve(
-    rule_id: str, version: Annotated[int, Path(ge=1, le=1_000_000)], user: Officer, services: Svc
+def _policy_text(services: Services, title: str) -> str | None:
+    """The text of the policy document titled ``title``, rebuilt from the knowledge base, or None."""
+    from knowledge.index.base import document_text  # noqa: PLC0415
+    from knowledge.registry import DocumentRegistry  # noqa: PLC0415
+
+    for doc in DocumentRegistry(services.engine).all():
+        if doc.meta.title == title and doc.status != "indexing":
+            return document_text(services.index, doc.doc_id)
+    return None
+
+
+@router.get("/rules/{rule_id}/versions/{version}/review")
+async def review_version(rule_id: str, version: Version, user: Officer, services: Svc) -> dict[str, Any]:
+    """A version for approval: each condition beside its clause, and whether the quote is in the document."""
+    try:
+        rule, status = await asyncio.to_thread(RuleStore(services.engine).version, rule_id, version)
+    except RuleError as exc:
+        raise ServiceError(404, "rule_not_found", str(exc), "rule_id") from exc
+    document = await asyncio.to_thread(_policy_text, services, rule.document)
+    rows = review(rule, document, date.today())
+    return {
+        "rule_id": rule.id, "version": version, "status": status, "document": rule.document,
+        "doc_number": rule.doc_number, "mode": rule.mode, "valid_from": rule.valid_from,
+        "valid_to": rule.valid_to, "document_found": document is not None, "items": rows,
+        "flagged": sum(1 for r in rows if r["quote_found"] is False),
+    }  # fmt: skip
+
+
+class SendBack(BaseModel):
+    """Why a draft goes back to its author."""
+
+    note: str = Field(min_length=2, max_length=2000)
+
+
+@router.post("/rules/{rule_id}/versions/{version}/send-back")
+async def send_back(
+    rule_id: str, version: Version, body: SendBack, user: Officer, services: Svc
 ) -> dict[str, Any]:
+    """Return a draft with the reason; it stays on record and can never become active."""
+    try:
+        await asyncio.to_thread(
+            RuleStore(services.engine).send_back, rule_id, version, user.username, body.note
+        )
+    except RuleError as exc:
+        raise ServiceError(409, "not_a_draft", str(exc)) from exc
+    return {"rule_id": rule_id, "version": version, "status": "returned", "returned_by": user.username}
+
+
+@router.get("/rules/{rule_id}/sql")
+async def rule_sql(
+    rule_id: str,
+    user: Officer,
+    services: Svc,
+    as_of: date | None = None,
+    dialect: Annotated[str, Query(pattern="^(" + "|".join(DIALECTS) + ")$")] = "duckdb",
+) -> Response:
+    """The SQL the active rule runs as, for DuckDB or (through sqlglot) another engine."""
+    rule = _rule(services, rule_id)
+    matcher = services.subsidy_matcher()
+    day = as_of or date.today()
+    sql = matcher.sql(rule, day) if dialect == "duckdb" else matcher.transpiled(rule, day, dialect)
+    return Response(sql + "\n", media_type="text/plain; charset=utf-8")
+
+
+@router.post("/rules/{rule_id}/versions/{version}/approve")
+async def approve(rule_id: str, version: Version, user: Officer, services: Svc) -> dict[str, Any]:
     """Make a draft the active rule (the version before it is retired)."""
     try:
         rule = await asyncio.to_thread(RuleStore(services.engine).approve, rule_id, version, user.username)
@@ -98,3 +171,86 @@ async def explain(
             404, "enterprise_not_found", f"没有统一社会信用代码为 {credit_code} 的企业。", "credit_code"
         ) from exc
     return [dataclasses.asdict(d) for d in decisions]
+
+
+@router.post(IMPORT_PATH.removeprefix("/api/subsidies"))
+async def import_enterprises(
+    user: Officer,
+    services: Svc,
+    file: Annotated[
+        UploadFile, File(description="统一社会信用代码, 名称, … as CSV (UTF-8/GB18030) or Parquet.")
+    ],
+) -> dict[str, Any]:
+    """Import enterprises: good rows stored (upsert by credit code); bad rows listed by line and field."""
+    folder = services.settings.data_dir / "imports" / uuid.uuid4().hex
+    path = await asyncio.to_thread(save_upload, file, folder, IMPORT_TYPES, "file")
+    from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
+
+    try:
+        report = await asyncio.to_thread(EnterpriseRegistry(services.engine).import_file, path)
+    except ValueError as exc:  # the file as a whole: encoding, header, not Parquet
+        raise ServiceError(
+            422, "unreadable_import", str(exc).replace(str(path), file.filename or "file"), "file"
+        ) from exc
+    finally:
+        await asyncio.to_thread(shutil.rmtree, folder, True)
+    if report.stored:
+        services.reload_enterprises()
+    return {
+        "file": file.filename, "stored": report.stored, "rejected": report.rejected_rows,
+        "errors": [{"line": line, "message": message} for line, message in report.errors],
+        "errors_truncated": report.rejected_rows > len(report.errors),
+    }  # fmt: skip
+
+
+class MatchRun(BaseModel):
+    """A match run: which active policies (all when empty), on which day."""
+
+    rule_ids: list[str] = Field(default_factory=list, max_length=1000)
+    as_of: date | None = None
+
+
+@router.post("/match-jobs", status_code=202)
+async def start_match_job(body: MatchRun, user: Officer, services: Svc) -> dict[str, Any]:
+    """Run every enterprise × the chosen active policies in the background; poll the job for progress."""
+    active = services.subsidy_rules()
+    day = body.as_of or date.today()
+    if body.rule_ids:
+        by_id = {r.id: r for r in active}
+        unknown = [r for r in body.rule_ids if r not in by_id]
+        if unknown:
+            raise ServiceError(
+                404, "rule_not_found", f"没有生效的政策规则 {', '.join(unknown)}。", "rule_ids"
+            )
+        rules = [by_id[r] for r in dict.fromkeys(body.rule_ids)]
+    else:
+        rules = [r for r in active if r.valid_on(day)]
+    if not rules:
+        raise ServiceError(409, "no_active_rules", "没有可运行的生效政策规则。", "rule_ids")
+    return await asyncio.to_thread(services.submit_match_job, rules, day, user.username)
+
+
+@router.get("/match-jobs")
+async def list_match_jobs(user: Officer, services: Svc) -> list[dict[str, Any]]:
+    """The latest match jobs, newest first."""
+    return await asyncio.to_thread(services.match_jobs.recent)
+
+
+@router.get("/match-jobs/{job_id}")
+async def get_match_job(job_id: JobId, user: Officer, services: Svc) -> dict[str, Any]:
+    """A job's status, progress (policies done of total) and counts per policy."""
+    job: dict[str, Any] | None = await asyncio.to_thread(services.match_jobs.get, job_id)
+    if job is None:
+        raise ServiceError(404, "job_not_found", f"没有匹配任务 {job_id}。", "job_id")
+    return job
+
+
+@router.get("/match-jobs/{job_id}/push-lists/{rule_id}.csv")
+async def job_push_list(job_id: JobId, rule_id: RuleId, user: Officer, services: Svc) -> FileResponse:
+    """The push list a job wrote for one policy (CSV with a BOM, for spreadsheets)."""
+    path = await asyncio.to_thread(services.match_jobs.push_list, job_id, rule_id)
+    if path is None:
+        raise ServiceError(
+            404, "push_list_not_ready", f"任务 {job_id} 还没有政策 {rule_id} 的推送名单。", "rule_id"
+        )
+    return FileResponse(path, media_type="text/csv; charset=utf-8", filename=f"{rule_id}-{job_id[:8]}.csv")

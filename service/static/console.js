@@ -40,14 +40,97 @@
   }
 
   function showLogin() {
-    $("login").hidden = false; $("app").hidden = true; $("logout").hidden = true; $("who").textContent = "";
+    $("login").hidden = false; $("app").hidden = true; $("rules-app").hidden = true; $("logout").hidden = true; $("who").textContent = "";
     $("username").focus();
   }
 
   function showApp(me) {
-    $("login").hidden = true; $("app").hidden = false; $("logout").hidden = false;
+    var has = function (role) { return me.roles.indexOf(role) >= 0 || me.roles.indexOf("admin") >= 0; };
+    $("login").hidden = true; $("logout").hidden = false;
     $("who").textContent = me.username + "（" + me.roles.join("、") + (me.departments.length ? "；" + me.departments.join("、") : "") + "）";
-    loadDashboard(); loadQueue();
+    $("app").hidden = !has("caseworker");
+    $("rules-app").hidden = !has("policy_officer");
+    if (has("caseworker")) { loadDashboard(); loadQueue(); }
+    if (has("policy_officer")) loadRules();
+  }
+
+  /* Policy officers: rule versions, each condition beside its clause, approve or send back. */
+  var STATUS = { draft: "待审核", active: "生效", retired: "已替换", returned: "已退回" };
+
+  function loadRules() {
+    api("GET", "/api/subsidies/rules").then(function (versions) {
+      var body = $("rules"); body.textContent = "";
+      versions.sort(function (a, b) { return (a.status === "draft" ? 0 : 1) - (b.status === "draft" ? 0 : 1); });
+      versions.forEach(function (v) {
+        var tr = el("tr"); tr.tabIndex = 0;
+        [v.rule_id, "v" + v.version, null, v.rule.document, v.created_by, v.approved_by || "—"].forEach(function (c, i) {
+          var td = el("td", c); if (i === 2) td.append(el("span", STATUS[v.status] || v.status, "badge s-" + v.status)); tr.append(td);
+        });
+        var open = function () { openRule(v.rule_id, v.version); };
+        tr.addEventListener("click", open);
+        tr.addEventListener("keydown", function (e) {
+          if (e.key === "Enter") open();
+          if (e.key === "ArrowDown" && tr.nextSibling) { e.preventDefault(); tr.nextSibling.focus(); }
+          if (e.key === "ArrowUp" && tr.previousSibling) { e.preventDefault(); tr.previousSibling.focus(); }
+        });
+        body.append(tr);
+      });
+      if (!versions.length) { var tr = el("tr"); var td = el("td", "还没有政策规则。"); td.colSpan = 6; tr.append(td); body.append(tr); }
+    }).catch(function (e) { say(e.message, true); });
+  }
+
+  function openRule(id, version) {
+    api("GET", "/api/subsidies/rules/" + encodeURIComponent(id) + "/versions/" + version + "/review")
+      .then(renderRule).catch(function (e) { say(e.message, true); });
+  }
+
+  var MODES = { apply_free: "免申即享", confirm: "免申即享（需确认）", apply: "需申报" };
+  var KINDS = { condition: "条件", exclusion: "排除情形", benefit: "兑现标准" };
+
+  function renderRule(r) {
+    var box = $("rule-detail"); box.textContent = "";
+    box.append(el("h2", r.rule_id + " v" + r.version + "（" + (STATUS[r.status] || r.status) + "）"));
+    box.append(el("p", r.document + (r.doc_number ? "（" + r.doc_number + "）" : "") + "　" + (MODES[r.mode] || r.mode) +
+      "　有效期 " + r.valid_from + " 至 " + (r.valid_to || "长期"), "muted"));
+    if (!r.document_found) box.append(el("p", "知识库中没有这份政策文件：引文无法核对，请先导入原文。", "error"));
+    else if (r.flagged) box.append(el("p", r.flagged + " 条引文未在原文中逐字找到，请逐条核对后再审核。", "error"));
+    var table = el("table", null, "review"); table.setAttribute("aria-label", "条件与依据条款对照");
+    var head = el("thead"); var hr = el("tr");
+    ["条件", "规则引用的条款", "政策原文"].forEach(function (h) { hr.append(el("th", h)); });
+    head.append(hr); table.append(head);
+    var body = el("tbody");
+    r.items.forEach(function (it) {
+      var tr = el("tr");
+      var c = el("td"); c.append(el("b", KINDS[it.kind] + "：" + it.label), el("div", it.condition, "muted"));
+      var q = el("td"); q.append(el("b", it.article), el("div", "“" + it.quote + "”"));
+      q.className = it.quote_found === false ? "flag" : (it.quote_found ? "ok" : "");
+      var o = el("td", it.article_text || "（原文中没有 " + it.article + "）", it.article_text ? "" : "muted");
+      tr.append(c, q, o); body.append(tr);
+    });
+    table.append(body); box.append(table);
+    if (r.status === "draft") box.append(ruleActions(r));
+  }
+
+  function ruleActions(r) {
+    var wrap = el("div", null, "actions");
+    var path = "/api/subsidies/rules/" + encodeURIComponent(r.rule_id) + "/versions/" + r.version;
+    var approve = el("button", "审核通过，生效", "primary"); approve.type = "button";
+    approve.addEventListener("click", function () {
+      api("POST", path + "/approve").then(function () {
+        say(r.rule_id + " v" + r.version + " 已生效。"); loadRules(); openRule(r.rule_id, r.version);
+      }).catch(function (e) { say(e.message, true); });
+    });
+    var noteLabel = el("label", "退回说明"); var note = el("input"); note.id = "rule-note"; noteLabel.htmlFor = "rule-note";
+    noteLabel.append(note);
+    var back = el("button", "退回起草人", "plain"); back.type = "button";
+    back.addEventListener("click", function () {
+      if (note.value.length < 2) { say("退回需要说明原因。", true); note.focus(); return; }
+      api("POST", path + "/send-back", { note: note.value }).then(function () {
+        say(r.rule_id + " v" + r.version + " 已退回。"); loadRules(); openRule(r.rule_id, r.version);
+      }).catch(function (e) { say(e.message, true); });
+    });
+    wrap.append(approve, noteLabel, back);
+    return wrap;
   }
 
   function fmt(ts) { return ts ? ts.replace("T", " ").slice(0, 16) : "—"; }

@@ -60,7 +60,7 @@ def test_shipped_suites_load_cleanly_and_have_enough_unanswerable_questions() ->
         assert unanswerable / len(qa) >= 0.2, name
         total += len(qa)
     assert total >= 150
-    for name in ("demo_qa.v1", "laws_qa.v1", "demo_dispatch.v1", "demo_chat.v1"):
+    for name in ("demo_qa.v1", "laws_qa.v1", "demo_dispatch.v1", "demo_chat.v1", "demo_subsidy.v1"):
         assert load_suite(SUITES / f"{name}.jsonl").errors == []
 
 
@@ -233,3 +233,27 @@ async def test_a_judge_that_cannot_answer_gives_nans_that_are_counted(tmp_path: 
            "output": {"answer": "a", "citations": [], "contexts": []}}  # fmt: skip
     metrics = summarise([row])["s"]["metrics"]
     assert metrics["faithfulness"] == {"mean": None, "low": None, "high": None, "n": 0, "nan": 1}
+
+
+async def test_the_subsidy_suite_runs_on_the_matcher_and_scores_its_decisions(tmp_path: Path) -> None:
+    from tools.subsidies.rules import load_rules  # noqa: PLC0415
+
+    rules = load_rules(Path(__file__).resolve().parents[2] / "service" / "demo_city" / "rules")
+    svc = SimpleNamespace(**vars(services(CountingModel())), subsidy_rules=lambda: rules)
+    suite = load_suite(SUITES / "demo_subsidy.v1.jsonl")
+    assert len(suite.items) >= 30
+    out = tmp_path / "run"
+    await Runner(svc, RunConfig(out=out)).run([suite])
+    rows = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    wrong = [(r["id"], r["output"]["decision"] if r["output"] else r["error"]) for r in rows
+             if not r["output"] or r["output"]["decision"] != r["input"]["decision"]]  # fmt: skip
+    assert wrong == []
+    summary = write_summary(out)["suites"]["demo_subsidy.v1"]
+    assert summary["metrics"]["decision_accuracy"]["mean"] == 1.0
+    assert summary["metrics"]["missing_fields_exact"]["mean"] == 1.0
+    assert summary["metrics"]["amount_abs_error"]["mean"] == 0.0
+    assert summary["eligible_f1"] == 1.0
+    broken = write(tmp_path / "s.jsonl", {**suite.items[0].data, "id": "x", "policy": "no-such-policy"})
+    await Runner(svc, RunConfig(out=tmp_path / "run2")).run([load_suite(broken)])
+    (row,) = [json.loads(line) for line in (tmp_path / "run2" / "items.jsonl").read_text().splitlines()]
+    assert "no active rule for policy 'no-such-policy'" in row["error"]

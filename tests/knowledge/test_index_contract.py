@@ -19,6 +19,7 @@ from qdrant_client import QdrantClient
 
 from knowledge.errors import KnowledgeError, VectorStoreUnavailableError
 from knowledge.index import EdgeIndex, IndexPoint, QdrantClientIndex, SearchFilter, VectorIndex, point_id
+from knowledge.index.base import document_text
 from knowledge.sparse import BM25Encoder
 
 ENC = BM25Encoder()
@@ -117,6 +118,17 @@ def test_document_level_delete_and_payload(index: VectorIndex) -> None:
     index.delete_document("b")
     index.flush()
     assert index.count() == 5
+
+
+def test_a_document_text_is_rebuilt_from_its_chunks_offsets(index: VectorIndex) -> None:
+    source = "第一条 总则。\n第二条 长条文的前半部分，接着是后半部分。\n第三条 附则。"
+    pieces = [(0, 7), (8, 22), (18, 29), (30, 37)]  # the long article split with a 4-character overlap
+    index.upsert(
+        [make_point(f"doc:{i}", source[a:b], None, start=a, end=b) for i, (a, b) in enumerate(pieces)]
+        + [make_point("other:0", "别的文件", None, start=0, end=4)]
+    )
+    assert document_text(index, "doc") == source
+    assert document_text(index, "nothing") is None
 
 
 def test_rewriting_a_point_does_not_duplicate_it(index: VectorIndex) -> None:

@@ -1,11 +1,14 @@
-"""The caseworkers' console in a real browser: sign in, pick an order by keyboard, approve the suggestion."""
+"""The staff console in a real browser: a caseworker approves a dispatch suggestion by keyboard; a policy
+officer reads a drafted rule beside its clauses, sees the invented quote flagged, and approves the draft."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +18,8 @@ from service.settings import load_settings
 from tests.browser import ARGS, CHROMIUM, MISSING
 from tests.service.conftest import PASSWORD
 from tools.db import DatabaseSettings, make_engine
+from tools.subsidies.rules import load_rule
+from tools.subsidies.store import RuleStore
 from tools.work_orders import NewWorkOrder, WorkOrderStore
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING)
@@ -27,12 +32,27 @@ BURST = "北岭区建设路98号供水管道爆裂，水喷得很高，路面已
 def console(staffed_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     data = tmp_path_factory.mktemp("console") / "data"
     shutil.copytree(staffed_dir, data)
-    store = WorkOrderStore(make_engine(DatabaseSettings(), data))
+    engine = make_engine(DatabaseSettings(), data)
+    store = WorkOrderStore(engine)
     ticket = store.create(NewWorkOrder(text=BURST, title="供水管道爆裂"), "resident")[0].ticket
     store.create(NewWorkOrder(text="东湖区湖滨路小区门口垃圾堆了三天没人清运"), "resident")
+    rule = load_rule(Path(__file__).resolve().parents[2] / "service/demo_city/rules/hightech-award.yaml")
+    drafted = json.loads(rule.model_dump_json(by_alias=True))
+    drafted["conditions"][1]["clause"]["quote"] = "近三年内通过高新技术企业认定"  # as a model might invent it
+    RuleStore(engine).save_draft(type(rule).model_validate(drafted), "model-draft")
     settings = load_settings(data_dir=data, llm={"backend": "none"})
     with ServerThread(create_app(settings)) as server:
         yield server.url, ticket
+
+
+def signed_in(browser: Any, url: str, username: str) -> Any:
+    """A console page signed in as ``username`` (typed into the form, submitted with Enter)."""
+    page = browser.new_page()
+    page.goto(f"{url}/console")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_label("密码").press("Enter")
+    return page
 
 
 def test_a_caseworker_signs_in_opens_an_order_by_keyboard_and_approves(console: tuple[str, str]) -> None:
@@ -40,11 +60,7 @@ def test_a_caseworker_signs_in_opens_an_order_by_keyboard_and_approves(console: 
     expect = playwright_api.expect
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
-        page = browser.new_page()
-        page.goto(f"{url}/console")
-        page.get_by_label("用户名").fill("hotline")
-        page.get_by_label("密码").fill(PASSWORD)
-        page.get_by_label("密码").press("Enter")
+        page = signed_in(browser, url, "hotline")
         expect(page.get_by_text("hotline（caseworker）")).to_be_visible()
         row = page.locator(f"tr[data-ticket='{ticket}']")
         expect(row).to_be_visible()
@@ -60,4 +76,33 @@ def test_a_caseworker_signs_in_opens_an_order_by_keyboard_and_approves(console: 
         expect(detail).to_contain_text("状态：派发")
         expect(detail).to_contain_text("受理 → 派发　hotline")
         expect(page.locator("#dashboard")).to_contain_text("人工改派占比")
+        browser.close()
+
+
+def test_a_policy_officer_reviews_a_draft_beside_its_clauses_and_approves_it(
+    console: tuple[str, str],
+) -> None:
+    url, _ = console
+    expect = playwright_api.expect
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = signed_in(browser, url, "officer")
+        expect(page.get_by_text("officer（policy_officer）")).to_be_visible()
+        expect(page.locator("#app")).to_be_hidden()  # not a caseworker: no order queue
+        row = page.locator("#rules tr", has_text="hightech-award")
+        expect(row).to_contain_text("待审核")
+        row.focus()
+        page.keyboard.press("Enter")
+        detail = page.locator("#rule-detail")
+        expect(detail).to_contain_text("1 条引文未在原文中逐字找到")
+        flagged = detail.locator("td.flag")
+        expect(flagged).to_have_count(1)
+        expect(flagged).to_contain_text("近三年内通过高新技术企业认定")
+        first = detail.locator("tbody tr").first
+        expect(first.locator("td").nth(0)).to_contain_text("在本市注册登记")
+        expect(first.locator("td").nth(1)).to_contain_text("在本市注册登记并依法纳税")
+        expect(first.locator("td").nth(2)).to_contain_text("第三条")
+        page.get_by_role("button", name="审核通过，生效").click()
+        expect(page.locator("#msg")).to_contain_text("hightech-award v1 已生效")
+        expect(detail).to_contain_text("（生效）")
         browser.close()

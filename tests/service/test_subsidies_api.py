@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.demo_city import DEMO_DIR
+from service.demo_city import DEMO_DIR, ENTERPRISES_CSV
 from service.settings import load_settings
 from tests.service.conftest import PASSWORD
 
@@ -77,3 +78,120 @@ def test_a_rule_with_an_unknown_field_is_refused_with_the_field(client: TestClie
 def test_only_policy_officers_and_admins_manage_rules(client: TestClient) -> None:
     headers = sign_in(client, "hotline")
     assert client.post("/api/subsidies/rules", json=RULE, headers=headers).status_code == 403
+
+
+def draft_and_approve(client: TestClient, headers: dict[str, str]) -> None:
+    client.post("/api/subsidies/rules", json=RULE, headers=headers)
+    client.post("/api/subsidies/rules/hightech-award/versions/1/approve", headers=headers)
+
+
+def test_the_review_shows_each_condition_beside_its_clause_and_a_draft_can_be_sent_back(
+    client: TestClient,
+) -> None:
+    headers = sign_in(client, "officer")
+    tampered = json.loads(json.dumps(RULE))
+    tampered["conditions"][1]["clause"]["quote"] = "近三年内通过高新技术企业认定"
+    client.post("/api/subsidies/rules", json=tampered, headers=headers)
+    page = client.get("/api/subsidies/rules/hightech-award/versions/1/review").json()
+    assert page["document_found"] and page["status"] == "draft" and page["flagged"] == 1
+    flagged = [i for i in page["items"] if i["quote_found"] is False]
+    assert [i["id"] for i in flagged] == ["certified_last_year"]
+    assert flagged[0]["article_text"].startswith("第三条")
+    assert client.get("/api/subsidies/rules/hightech-award/versions/9/review").status_code == 404
+    assert (
+        client.post(
+            "/api/subsidies/rules/hightech-award/versions/1/send-back", json={"note": "x"}, headers=headers
+        ).status_code
+        == 422
+    )  # a reason of at least two characters
+    back = client.post(
+        "/api/subsidies/rules/hightech-award/versions/1/send-back",
+        json={"note": "第二个条件的引文在原文中找不到，请核对第三条。"}, headers=headers,
+    )  # fmt: skip
+    assert back.json()["status"] == "returned"
+    (version,) = client.get("/api/subsidies/rules").json()
+    assert version["status"] == "returned" and "第三条" in version["review_note"]
+    assert (
+        client.post("/api/subsidies/rules/hightech-award/versions/1/approve", headers=headers).status_code
+        == 409
+    )
+
+
+def test_enterprises_import_through_the_api_with_a_report_of_bad_rows(client: TestClient) -> None:
+    headers = sign_in(client, "officer")
+    draft_and_approve(client, headers)
+    lines = ENTERPRISES_CSV.read_text(encoding="utf-8-sig").splitlines()
+    new = lines[1].split(",")
+    new[0], new[1], new[12], new[13], new[14] = (
+        "91990102MA1DE7X01Q",
+        "示例市新导入科技有限公司",
+        "是",
+        "2024",
+        "首次",
+    )
+    bad = lines[2].split(",")
+    bad[7] = "很多"  # 员工数
+    body = "\n".join([lines[0], ",".join(new), ",".join(bad)]).encode("utf-8")
+    response = client.post(
+        "/api/subsidies/enterprises/import", files={"file": ("new.csv", body, "text/csv")}, headers=headers
+    )
+    report = response.json()
+    assert response.status_code == 200 and report["stored"] == 1 and report["rejected"] == 1
+    assert report["errors"][0]["line"] == 3 and "员工数" in report["errors"][0]["message"]
+    decided = client.get("/api/subsidies/enterprises/91990102MA1DE7X01Q?as_of=2025-03-01").json()
+    assert decided[0]["decision"] == "eligible" and decided[0]["name"] == "示例市新导入科技有限公司"
+    wrong = client.post(
+        "/api/subsidies/enterprises/import",
+        files={"file": ("e.xlsx", b"PK..", "application/zip")},
+        headers=headers,
+    )
+    assert wrong.status_code == 415 and wrong.json()["error"]["field"] == "file"
+    headless = client.post(
+        "/api/subsidies/enterprises/import", files={"file": ("e.csv", "名称\n甲\n".encode(), "text/csv")},
+        headers=headers,
+    )  # fmt: skip
+    assert (
+        headless.status_code == 422
+        and "missing columns 统一社会信用代码" in headless.json()["error"]["message"]
+    )
+    caseworker = sign_in(client, "hotline")
+    assert (
+        client.post(
+            "/api/subsidies/enterprises/import",
+            files={"file": ("new.csv", body, "text/csv")},
+            headers=caseworker,
+        ).status_code
+        == 403
+    )
+
+
+def test_a_match_job_runs_in_the_background_with_progress_and_push_lists(client: TestClient) -> None:
+    headers = sign_in(client, "officer")
+    draft_and_approve(client, headers)
+    started = client.post("/api/subsidies/match-jobs", json={"as_of": "2025-03-01"}, headers=headers)
+    assert started.status_code == 202
+    job_id = started.json()["job_id"]
+    for _ in range(200):
+        job = client.get(f"/api/subsidies/match-jobs/{job_id}").json()
+        if job["status"] not in ("queued", "running"):
+            break
+        time.sleep(0.05)
+    assert (
+        job["status"] == "done" and job["progress"] == {"done": 1, "total": 1} and job["enterprises"] == 2400
+    )
+    counts = job["counts"]["hightech-award"]
+    push = client.get(f"/api/subsidies/match-jobs/{job_id}/push-lists/hightech-award.csv")
+    assert push.status_code == 200 and len(push.text.strip().splitlines()) - 1 == counts["eligible"]
+    assert client.get("/api/subsidies/match-jobs").json()[0]["job_id"] == job_id
+    unknown = client.post("/api/subsidies/match-jobs", json={"rule_ids": ["no-such"]}, headers=headers)
+    assert unknown.status_code == 404 and unknown.json()["error"]["field"] == "rule_ids"
+    assert client.get(f"/api/subsidies/match-jobs/{'0' * 32}").status_code == 404
+
+
+def test_the_rule_sql_is_shown_for_duckdb_and_transpiled_for_other_engines(client: TestClient) -> None:
+    headers = sign_in(client, "officer")
+    draft_and_approve(client, headers)
+    duck = client.get("/api/subsidies/rules/hightech-award/sql?as_of=2025-03-01").text
+    pg = client.get("/api/subsidies/rules/hightech-award/sql?as_of=2025-03-01&dialect=postgres").text
+    assert "CASE WHEN" in duck and "'eligible'" in pg and "high_tech_year" in pg
+    assert client.get("/api/subsidies/rules/hightech-award/sql?dialect=oracle9").status_code == 422

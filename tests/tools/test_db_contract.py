@@ -15,6 +15,7 @@ from tools.audit import metadata as audit_metadata
 from tools.db import migrate, ping
 from tools.dispatch.history import metadata as dispatch_metadata
 from tools.enterprises.registry import metadata as enterprise_metadata
+from tools.subsidies.jobs import metadata as match_job_metadata
 from tools.subsidies.store import metadata as subsidy_metadata
 from tools.users import metadata as user_metadata
 from tools.work_orders.store import metadata as work_order_metadata
@@ -33,7 +34,7 @@ def test_migrations_apply_twice_and_match_the_code(engine: Engine) -> None:
     assert tables <= set(inspect(engine).get_table_names())
     combined = MetaData()
     every = (knowledge_metadata, enterprise_metadata, dispatch_metadata, work_order_metadata, audit_metadata,
-             user_metadata, subsidy_metadata)  # fmt: skip
+             user_metadata, subsidy_metadata, match_job_metadata)  # fmt: skip
     for md in every:
         for table in md.tables.values():
             table.to_metadata(combined)

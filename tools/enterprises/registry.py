@@ -120,9 +120,7 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     """(line number, row) of a CSV in UTF-8 (with or without BOM) or GB18030; checks the header."""
     text = decode_text(path.read_bytes(), str(path))
     reader = csv.DictReader(text.splitlines())
-    missing = [h for h in HEADERS if h not in (reader.fieldnames or [])]
-    if missing:
-        raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+    _check_columns(str(path), list(reader.fieldnames or []))
     for row in reader:
         yield reader.line_num, row
 
@@ -133,21 +131,79 @@ def _error_text(exc: ValidationError) -> str:
     return f"{alias}: {first['msg']}"
 
 
+FIELD_OF = {str(info.alias): name for name, info in EnterpriseRecord.model_fields.items()}
+MAX_REPORTED_ERRORS = 1000
+
+
+def _check_columns(where: str, columns: list[str]) -> None:
+    """Refuse a file whose header lacks required columns or has unknown ones (named)."""
+    known = set(HEADERS) | set(FIELD_OF.values())
+    present = {FIELD_OF.get(c, c) for c in columns}
+    missing = [h for h in HEADERS if FIELD_OF[h] not in present]
+    unknown = [c for c in columns if c not in known]
+    problems = []
+    if missing:
+        problems.append(f"missing columns {', '.join(missing)}")
+    if unknown:
+        problems.append(f"unknown columns {', '.join(unknown)}")
+    if problems:
+        raise ValueError(f"{where}: {'; '.join(problems)}")
+
+
+def read_parquet_rows(path: Path, batch_rows: int = 65_536) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, row) of a Parquet file, streamed in record batches; checks the schema first.
+
+    Columns may carry the Chinese headers of the CSV export or the field names. Row numbers
+    count from 1, as a spreadsheet shows them.
+    """
+    import pyarrow.parquet as pq  # noqa: PLC0415 - only for Parquet imports
+
+    try:
+        handle = pq.ParquetFile(path)
+    except (OSError, ValueError) as exc:  # pyarrow raises ArrowInvalid (a ValueError) on non-Parquet
+        raise ValueError(f"{path}: not a readable Parquet file ({exc})") from exc
+    _check_columns(str(path), list(handle.schema_arrow.names))
+    alias_of = {name: alias for alias, name in FIELD_OF.items()}  # errors name the Chinese headers
+    number = 0
+    for batch in handle.iter_batches(batch_size=batch_rows):
+        for row in batch.to_pylist():
+            number += 1
+            yield number, {alias_of.get(k, k): ("" if v is None else v) for k, v in row.items()}
+
+
 class EnterpriseRegistry:
     """Enterprise rows in the relational database."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
+    def import_file(self, path: Path, batch_size: int = 2000) -> ImportReport:
+        """A CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) export, by suffix; as :meth:`import_csv`."""
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            return self.import_csv(path, batch_size)
+        if suffix in (".parquet", ".pq"):
+            return self._import(path, read_parquet_rows(path), batch_size)
+        raise ValueError(
+            f"{path}: enterprise imports are .csv or .parquet files, not {suffix or 'no suffix'}"
+        )
+
     def import_csv(self, path: Path, batch_size: int = 500) -> ImportReport:
         """Validate every row, store the good ones, report the bad ones (line and field)."""
+        return self._import(path, read_rows(path), batch_size)
+
+    def _import(
+        self, path: Path, rows: Iterator[tuple[int, dict[str, Any]]], batch_size: int
+    ) -> ImportReport:
         report = ImportReport(str(path), "enterprises")
         batch: list[dict[str, Any]] = []
-        for line, row in read_rows(path):
+        for line, row in rows:
             try:
                 batch.append(EnterpriseRecord.model_validate(row).model_dump())
             except ValidationError as exc:
-                report.errors.append((line, _error_text(exc)))
+                report.rejected += 1
+                if len(report.errors) < MAX_REPORTED_ERRORS:
+                    report.errors.append((line, _error_text(exc)))
                 continue
             if len(batch) >= batch_size:
                 report.stored += self._upsert(batch)

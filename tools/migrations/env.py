@@ -9,6 +9,7 @@ from knowledge.registry import metadata as knowledge_metadata
 from tools.audit import metadata as audit_metadata
 from tools.dispatch.history import metadata as dispatch_metadata
 from tools.enterprises.registry import metadata as enterprise_metadata
+from tools.subsidies.jobs import metadata as match_job_metadata
 from tools.subsidies.store import metadata as subsidy_metadata
 from tools.users import metadata as user_metadata
 from tools.work_orders.store import metadata as work_order_metadata
@@ -24,6 +25,7 @@ def target_metadata() -> list[MetaData]:
         audit_metadata,
         user_metadata,
         subsidy_metadata,
+        match_job_metadata,
     ]
 
 

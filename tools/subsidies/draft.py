@@ -97,7 +97,8 @@ class Draft:
         return len(list(_quotes(self.rule))) if self.rule else 0
 
 
-def _normal(text: str) -> str:
+def normal_text(text: str) -> str:
+    """``text`` without whitespace (quotes are compared this way)."""
     return re.sub(r"\s+", "", text)
 
 
@@ -112,8 +113,8 @@ def _quotes(rule: PolicyRule | None) -> Iterator[tuple[str, str]]:
 
 def check_quotes(rule: PolicyRule, document: str) -> list[str]:
     """The quotes not found word for word in the document (whitespace ignored), as ``id: quote``."""
-    text = _normal(document)
-    return [f"{cid}: {quote}" for cid, quote in _quotes(rule) if _normal(quote) not in text]
+    text = normal_text(document)
+    return [f"{cid}: {quote}" for cid, quote in _quotes(rule) if normal_text(quote) not in text]
 
 
 async def draft_rule(

@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from tools.enterprises.registry import EnterpriseRecord
 from tools.subsidies.rules import FIELDS, LABELS, Condition, PolicyRule
-from tools.subsidies.sql import decision_sql, resolve
+from tools.subsidies.sql import decision_sql, resolve, transpile
 
 _SQL_TYPES = {int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", date: "DATE"}
 
@@ -67,11 +67,12 @@ class Decision:
         return sorted({m for c in self.conditions for m in c.missing})
 
 
-def _expected(c: Condition, as_of: date) -> str:
+def expected_words(c: Condition, as_of: date) -> str:
+    """What the condition expects, in words (``营业收入万元 ≥ 500``)."""
     if c.field is None:
         kind = "全部满足" if c.all else ("满足其一" if c.any else "不满足")
         children = c.all or c.any or ([c.not_] if c.not_ else [])
-        return f"{kind}：" + "；".join(_expected(x, as_of) for x in children)
+        return f"{kind}：" + "；".join(expected_words(x, as_of) for x in children)
     label = LABELS[c.field]
     value = resolve(c.value, as_of)
     words = {
@@ -93,10 +94,40 @@ def _expected(c: Condition, as_of: date) -> str:
     return words[str(c.op)]
 
 
+_YES = {"是": True, "有": True, "否": False, "无": False}
+
+
+def coerce_facts(stated: dict[str, str]) -> dict[str, Any]:
+    """Values stated by their Chinese field names (``{"参保人数": "35"}``) as typed field values.
+
+    ValueError names the field whose value does not fit (``参保人数: 是``).
+    """
+    by_label = {label: name for name, label in LABELS.items()}
+    values: dict[str, Any] = {}
+    for label, raw in stated.items():
+        name = by_label.get(label)
+        if name is None:
+            raise ValueError(f"unknown enterprise field {label}")
+        kind = COLUMNS[name]
+        try:
+            if kind == "BOOLEAN":
+                values[name] = _YES[raw]
+            elif kind == "BIGINT":
+                values[name] = int(float(raw))
+            elif kind == "DOUBLE":
+                values[name] = float(raw)
+            else:
+                values[name] = raw
+        except (KeyError, ValueError) as exc:
+            raise ValueError(f"{label}: {raw} is not a valid value") from exc
+    return values
+
+
 class Matcher:
     """A DuckDB database of enterprises (in memory by default, or a file) and the rules to run on it."""
 
     def __init__(self, path: Path | None = None) -> None:
+        # One connection per use (``_cursor``): a DuckDB connection must not be shared by threads.
         self.db = duckdb.connect(str(path) if path else ":memory:")
         columns = ", ".join(f'"{n}" {t}' for n, t in COLUMNS.items())
         self.db.execute(f"CREATE TABLE IF NOT EXISTS enterprises ({columns}, PRIMARY KEY (credit_code))")
@@ -113,12 +144,24 @@ class Matcher:
         batch = pa.table(
             {n: [d[n] for d in dumped] for n in COLUMNS}
         )  # columnar: one insert, not one per row
-        self.db.register("incoming", batch)
-        try:
-            self.db.execute("INSERT OR REPLACE INTO enterprises SELECT * FROM incoming")
-        finally:
-            self.db.unregister("incoming")
+        with self._cursor() as cur:
+            cur.register("incoming", batch)
+            cur.execute("INSERT OR REPLACE INTO enterprises SELECT * FROM incoming")
         return len(dumped)
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own to the same database, for this thread's query."""
+        return self.db.cursor()
+
+    def size(self) -> int:
+        """How many enterprises are loaded."""
+        with self._cursor() as cur:
+            row = cur.execute("SELECT count(*) FROM enterprises").fetchone()
+        return int(row[0]) if row else 0
+
+    def transpiled(self, rule: PolicyRule, as_of: date, dialect: str) -> str:
+        """The rule's SQL in another engine's dialect (``postgres``, ``spark``, ``trino``, …) via sqlglot."""
+        return transpile(self.sql(rule, as_of), dialect)
 
     def sql(self, rule: PolicyRule, as_of: date) -> str:
         """The SQL the rule runs as (to read, or to run in a warehouse)."""
@@ -127,16 +170,16 @@ class Matcher:
     def counts(self, rule: PolicyRule, as_of: date) -> dict[str, int]:
         """How many enterprises get each decision."""
         query = f"SELECT decision, count(*) FROM ({self.sql(rule, as_of)}) GROUP BY decision"
-        return {str(d): int(n) for d, n in self.db.execute(query).fetchall()}
+        with self._cursor() as cur:
+            return {str(d): int(n) for d, n in cur.execute(query).fetchall()}
 
     def push_list(self, rule: PolicyRule, as_of: date) -> list[tuple[str, str, float | None]]:
         """(credit code, name, amount) of every eligible enterprise: who gets it without applying."""
         decided = self.sql(rule, as_of)
         query = f"SELECT credit_code, name, amount FROM ({decided}) WHERE decision = 'eligible' ORDER BY 1"
-        return [
-            (str(c), str(n), float(a) if a is not None else None)
-            for c, n, a in self.db.execute(query).fetchall()
-        ]
+        with self._cursor() as cur:
+            rows = cur.execute(query).fetchall()
+        return [(str(c), str(n), float(a) if a is not None else None) for c, n, a in rows]
 
     def push_list_csv(self, rule: PolicyRule, as_of: date) -> tuple[str, int]:
         """The push list as CSV text (the columns of the city's push list) and its row count."""
@@ -159,9 +202,31 @@ class Matcher:
 
     def explain(self, credit_code: str, rules: Sequence[PolicyRule], as_of: date) -> list[Decision]:
         """Every in-force policy for one enterprise (the 政策超市 view), explained condition by condition."""
-        values_row = self.db.execute(
-            "SELECT * FROM enterprises WHERE credit_code = ?", [credit_code]
-        ).fetchone()
+        with self._cursor() as cur:
+            return self._explain(cur, credit_code, rules, as_of)
+
+    def explain_with(
+        self, credit_code: str, values: dict[str, Any], rules: Sequence[PolicyRule], as_of: date
+    ) -> list[Decision]:
+        """As :meth:`explain`, with some field values replaced (facts an enterprise states, unverified).
+
+        The stored record is not changed: the decisions run on a one-row copy.
+        """
+        with self._cursor() as cur:
+            row = cur.execute("SELECT * FROM enterprises WHERE credit_code = ?", [credit_code]).fetchone()
+        if row is None:
+            raise KeyError(f"no enterprise with credit code {credit_code}")
+        unknown = sorted(set(values) - set(COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown enterprise fields {', '.join(unknown)}")
+        scratch = Matcher()
+        scratch.load_rows([{**dict(zip(COLUMNS, row, strict=True)), **values}])
+        return scratch.explain(credit_code, rules, as_of)
+
+    def _explain(
+        self, cur: duckdb.DuckDBPyConnection, credit_code: str, rules: Sequence[PolicyRule], as_of: date
+    ) -> list[Decision]:
+        values_row = cur.execute("SELECT * FROM enterprises WHERE credit_code = ?", [credit_code]).fetchone()
         if values_row is None:
             raise KeyError(f"no enterprise with credit code {credit_code}")
         values = dict(zip(COLUMNS, values_row, strict=True))
@@ -170,7 +235,7 @@ class Matcher:
             if rule.status != "active" or not rule.valid_on(as_of):
                 continue
             query = f"SELECT * FROM ({self.sql(rule, as_of)}) WHERE credit_code = ?"
-            cursor = self.db.execute(query, [credit_code])
+            cursor = cur.execute(query, [credit_code])
             names = [d[0] for d in cursor.description]
             row = dict(zip(names, cursor.fetchone() or (), strict=True))
             results = [
@@ -219,7 +284,7 @@ class Matcher:
             label=str(c.label),
             outcome=word,
             values={LABELS[f]: values.get(f) for f in fields},
-            expected=_expected(c, as_of),
+            expected=expected_words(c, as_of),
             citation=f"〔{rule.document} {c.clause.article}〕",
             quote=c.clause.quote,
             missing=missing,

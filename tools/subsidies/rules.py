@@ -124,7 +124,7 @@ class PolicyRule(BaseModel):
     document: str
     doc_number: str = ""
     mode: Mode
-    status: Literal["draft", "active", "retired"] = "active"
+    status: Literal["draft", "active", "retired", "returned"] = "active"
     valid_from: date
     valid_to: date | None = None
     conditions: list[Condition] = Field(min_length=1)

@@ -83,6 +83,18 @@ def amount_sql(rule: PolicyRule, as_of: date) -> str:
     return f"LEAST({amount}, {float(rule.benefit.cap)})" if rule.benefit.cap is not None else amount
 
 
+DIALECTS = ("duckdb", "postgres", "mysql", "spark", "trino", "bigquery", "snowflake", "clickhouse")
+
+
+def transpile(sql: str, dialect: str) -> str:
+    """``sql`` (DuckDB) rewritten for ``dialect`` by sqlglot; ValueError names an unknown dialect."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"dialect {dialect!r}: one of {', '.join(DIALECTS)}")
+    import sqlglot  # noqa: PLC0415 - only when a city asks for another engine's SQL
+
+    return str(sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0])
+
+
 def decision_sql(rule: PolicyRule, as_of: date, table: str = "enterprises") -> str:
     """One row per enterprise: the decision, the amount, and every condition's TRUE / FALSE / NULL."""
     conds = [(f"c_{c.id}", condition_sql(c, as_of)) for c in rule.conditions]

@@ -42,6 +42,7 @@ subsidy_rules = Table(
     Column("approved_by", String(64), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("review_note", Text, nullable=True),
 )
 
 
@@ -71,27 +72,48 @@ class RuleStore:
 
     def approve(self, rule_id: str, version: int, officer: str) -> PolicyRule:
         """Make a draft active (and retire the active version before it)."""
+        row = self._decide(rule_id, version, officer, "active")
+        return self._rule(row.body, "active")
+
+    def send_back(self, rule_id: str, version: int, officer: str, note: str) -> None:
+        """Return a draft to its author with the officer's reason; it can never become active."""
+        self._decide(rule_id, version, officer, "returned", note)
+
+    def _decide(self, rule_id: str, version: int, officer: str, status: str, note: str | None = None) -> Any:
+        """Record an officer's decision on a draft (RuleError when it is not a draft); the row before."""
         with self._engine.begin() as conn:
-            row = conn.execute(
-                select(subsidy_rules).where(
-                    and_(subsidy_rules.c.rule_id == rule_id, subsidy_rules.c.version == version)
-                )
-            ).first()
-            if row is None:
-                raise RuleError(f"no rule {rule_id} version {version}")
+            row = self._row(conn, rule_id, version)
             if row.status != "draft":
                 raise RuleError(f"{rule_id} v{version} is {row.status}, not a draft")
-            conn.execute(
-                update(subsidy_rules)
-                .where(and_(subsidy_rules.c.rule_id == rule_id, subsidy_rules.c.status == "active"))
-                .values(status="retired")
-            )
+            if status == "active":
+                conn.execute(
+                    update(subsidy_rules)
+                    .where(and_(subsidy_rules.c.rule_id == rule_id, subsidy_rules.c.status == "active"))
+                    .values(status="retired")
+                )
             conn.execute(
                 update(subsidy_rules)
                 .where(subsidy_rules.c.id == row.id)
-                .values(status="active", approved_by=officer, approved_at=datetime.now(UTC))
+                .values(status=status, approved_by=officer, approved_at=datetime.now(UTC), review_note=note)
             )
-        return self._rule(row.body, "active")
+        return row
+
+    def version(self, rule_id: str, version: int) -> tuple[PolicyRule, str]:
+        """One stored version as a rule, and its status (RuleError when there is none)."""
+        with self._engine.connect() as conn:
+            row = self._row(conn, rule_id, version)
+        return self._rule(row.body, row.status), str(row.status)
+
+    @staticmethod
+    def _row(conn: Any, rule_id: str, version: int) -> Any:
+        row = conn.execute(
+            select(subsidy_rules).where(
+                and_(subsidy_rules.c.rule_id == rule_id, subsidy_rules.c.version == version)
+            )
+        ).first()
+        if row is None:
+            raise RuleError(f"no rule {rule_id} version {version}")
+        return row
 
     @staticmethod
     def _rule(body: str, status: str) -> PolicyRule:
@@ -114,6 +136,6 @@ class RuleStore:
         return [
             {"rule_id": r.rule_id, "version": r.version, "status": r.status, "created_by": r.created_by,
              "approved_by": r.approved_by, "created_at": r.created_at, "approved_at": r.approved_at,
-             "rule": json.loads(r.body)}
+             "review_note": r.review_note, "rule": json.loads(r.body)}
             for r in rows
         ]  # fmt: skip

@@ -1,0 +1,200 @@
+"""Running 免申即享 for a city: Parquet imports with a schema report, the same rule SQL on PostgreSQL
+(through sqlglot), background match jobs with progress and recovery, and the officer's review view."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from sqlalchemy import Engine, text
+
+from service.demo_city import ENTERPRISES_CSV
+from tools.db import migrate
+from tools.enterprises.registry import EnterpriseRecord, EnterpriseRegistry
+from tools.subsidies.jobs import MatchJobs
+from tools.subsidies.matcher import Matcher
+from tools.subsidies.review import articles, review
+from tools.subsidies.rules import load_rule, load_rules
+from tools.subsidies.sql import transpile
+
+RULES = Path(__file__).resolve().parents[2] / "service" / "demo_city" / "rules"
+DOCS = RULES.parent / "documents"
+AS_OF = date(2025, 3, 1)
+
+
+def demo_rows() -> list[dict[str, str]]:
+    with ENTERPRISES_CSV.open(encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def matcher() -> Iterator[Matcher]:
+    m = Matcher()
+    m.load(EnterpriseRecord.model_validate(r) for r in demo_rows())
+    yield m
+
+
+def test_a_parquet_import_stores_good_rows_and_reports_bad_ones_by_row(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    migrate(any_engine)
+    rows = demo_rows()[:50]
+    rows[9]["员工数"] = "-3"  # row 10
+    rows[19]["统一社会信用代码"] = "91990103E65EHPWE5X"  # row 20: wrong check character
+    table = pa.table({k: [r[k] for r in rows] for k in rows[0]})
+    path = tmp_path / "enterprises.parquet"
+    pq.write_table(table, path)
+    report = EnterpriseRegistry(any_engine).import_file(path)
+    assert report.stored == 48 and report.rejected_rows == 2
+    assert [line for line, _ in report.errors] == [10, 20]
+    assert "员工数" in report.errors[0][1] and "统一社会信用代码" in report.errors[1][1]
+    assert EnterpriseRegistry(any_engine).count() == 48
+
+
+def test_parquet_with_field_names_and_typed_columns_is_read_too(any_engine: Engine, tmp_path: Path) -> None:
+    migrate(any_engine)
+    records = [EnterpriseRecord.model_validate(r) for r in demo_rows()[:5]]
+    dumped = [r.model_dump() for r in records]
+    path = tmp_path / "typed.parquet"
+    pq.write_table(pa.Table.from_pylist(dumped), path)  # dates, booleans, NULLs as Parquet types
+    report = EnterpriseRegistry(any_engine).import_file(path)
+    assert (report.stored, report.errors) == (5, [])
+    assert EnterpriseRegistry(any_engine).get(records[0].credit_code) == records[0]
+
+
+def test_a_file_without_the_required_columns_is_refused_naming_them(
+    any_engine: Engine, tmp_path: Path
+) -> None:
+    migrate(any_engine)
+    path = tmp_path / "short.parquet"
+    pq.write_table(
+        pa.table({"统一社会信用代码": ["91990103E65EHPWE5T"], "名称": ["甲"], "备注": ["x"]}), path
+    )
+    with pytest.raises(ValueError, match=r"missing columns 行业门类.*unknown columns 备注"):
+        EnterpriseRegistry(any_engine).import_file(path)
+    broken = tmp_path / "broken.parquet"
+    broken.write_bytes(b"PAR1 not really")
+    with pytest.raises(ValueError, match="not a readable Parquet file"):
+        EnterpriseRegistry(any_engine).import_file(broken)
+    with pytest.raises(ValueError, match=r"\.csv or \.parquet"):
+        EnterpriseRegistry(any_engine).import_file(tmp_path / "enterprises.xlsx")
+
+
+def test_the_rule_sql_transpiled_for_postgresql_gives_the_same_decisions(
+    any_engine: Engine, matcher: Matcher
+) -> None:
+    if any_engine.dialect.name != "postgresql":
+        pytest.skip("the transpiled SQL is checked on PostgreSQL")
+    migrate(any_engine)
+    EnterpriseRegistry(any_engine).import_csv(ENTERPRISES_CSV)
+    for r in load_rules(RULES):
+        sql = transpile(matcher.sql(r, AS_OF), "postgres")
+        with any_engine.connect() as conn:
+            on_pg = {row.credit_code: (row.decision, row.amount) for row in conn.execute(text(sql))}
+        with matcher.db.cursor() as cur:
+            on_duck = {
+                c: (d, a)
+                for c, d, a in cur.execute(
+                    f"SELECT credit_code, decision, amount FROM ({matcher.sql(r, AS_OF)})"
+                ).fetchall()
+            }
+        assert on_pg.keys() == on_duck.keys() and len(on_pg) == 2400
+        differing = [c for c in on_pg if on_pg[c][0] != on_duck[c][0]]
+        assert not differing, (r.id, differing[:3])
+        amounts = [(on_pg[c][1], on_duck[c][1]) for c in on_pg if on_pg[c][0] == "eligible"]
+        assert all(abs(float(p) - float(d)) < 0.01 for p, d in amounts), r.id
+
+
+def test_an_unknown_dialect_is_named() -> None:
+    with pytest.raises(ValueError, match="dialect 'oracle9'"):
+        transpile("SELECT 1", "oracle9")
+
+
+def test_a_match_job_reports_progress_per_policy_and_writes_each_push_list(
+    any_engine: Engine, matcher: Matcher, tmp_path: Path
+) -> None:
+    migrate(any_engine)
+    rules = load_rules(RULES)
+    jobs = MatchJobs(any_engine, tmp_path / "jobs")
+    job = jobs.create(rules, AS_OF, "officer")
+    assert job["status"] == "queued" and job["progress"] == {"done": 0, "total": 4}
+    jobs.run(job["job_id"], matcher, rules, AS_OF)
+    done = jobs.get(job["job_id"])
+    assert done is not None
+    assert (
+        done["status"] == "done"
+        and done["progress"] == {"done": 4, "total": 4}
+        and done["enterprises"] == 2400
+    )
+    for r in rules:
+        assert done["counts"][r.id] == matcher.counts(r, AS_OF)
+        path = jobs.push_list(job["job_id"], r.id)
+        assert path is not None
+        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        assert len(lines) - 1 == done["counts"][r.id].get("eligible", 0)
+    assert jobs.push_list(job["job_id"], "no-such-rule") is None
+
+
+def test_a_failing_job_says_why_and_an_interrupted_one_is_marked(
+    any_engine: Engine, matcher: Matcher, tmp_path: Path
+) -> None:
+    migrate(any_engine)
+    rules = load_rules(RULES)
+    jobs = MatchJobs(any_engine, tmp_path / "jobs")
+    failing = jobs.create(rules, AS_OF, "officer")
+
+    class Broken(Matcher):
+        def push_list_csv(self, rule: Any, as_of: date) -> tuple[str, int]:
+            if rule.id == rules[1].id:
+                raise RuntimeError("disk full")
+            return super().push_list_csv(rule, as_of)
+
+    broken = Broken()
+    broken.load(EnterpriseRecord.model_validate(r) for r in demo_rows()[:10])
+    jobs.run(failing["job_id"], broken, rules, AS_OF)
+    state = jobs.get(failing["job_id"])
+    assert state is not None and state["status"] == "failed" and "disk full" in state["error"]
+    assert state["progress"]["done"] == 1 and jobs.push_list(failing["job_id"], rules[0].id) is not None
+    left = jobs.create(rules, AS_OF, "officer")  # queued when the process "stops"
+    assert jobs.recover() == 1
+    after = jobs.get(left["job_id"])
+    assert after is not None and after["status"] == "interrupted" and "start it again" in after["error"]
+
+
+def test_the_review_puts_each_condition_beside_its_clause_and_flags_invented_quotes() -> None:
+    rule = load_rule(RULES / "hightech-award.yaml")
+    document = (DOCS / "24-高新技术企业认定奖励办法.md").read_text(encoding="utf-8")
+    rows = review(rule, document, AS_OF)
+    assert [r["kind"] for r in rows] == [
+        "condition",
+        "condition",
+        "exclusion",
+        "exclusion",
+        "exclusion",
+        "benefit",
+    ]
+    assert all(r["quote_found"] for r in rows)
+    first = rows[0]
+    assert first["article"] == "第三条" and first["article_text"].startswith("第三条")
+    assert first["quote"] in first["article_text"] and "注册区 属于" in first["condition"]
+    assert "20" in rows[-1]["condition"] and rows[-1]["article"] == "第四条"
+    tampered = json.loads(rule.model_dump_json(by_alias=True))
+    tampered["conditions"][1]["clause"]["quote"] = "近三年内通过高新技术企业认定"
+    flagged = review(type(rule).model_validate(tampered), document, AS_OF)
+    assert [r["quote_found"] for r in flagged][:2] == [True, False]
+    unknown = review(rule, None, AS_OF)
+    assert {r["quote_found"] for r in unknown} == {None}
+
+
+def test_articles_are_cut_at_the_next_article_heading() -> None:
+    text = "标题\n第一条 总则。\n第二条 适用范围：\n（一）制造业；\n（二）采矿业。\n第三条 附则。"
+    found = articles(text)
+    assert list(found) == ["第一条", "第二条", "第三条"]
+    assert found["第二条"].endswith("（二）采矿业。") and "第三条" not in found["第二条"]

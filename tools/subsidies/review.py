@@ -1,0 +1,79 @@
+"""What a policy officer checks before approving a rule: each condition beside the clause it cites.
+
+For every condition, exclusion and the benefit: the condition in words, the article and quote the
+rule cites, whether that quote is found word for word in the policy document (whitespace
+ignored), and the article's full text from the document, so the two can be read side by side.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from tools.subsidies.draft import normal_text
+from tools.subsidies.matcher import expected_words
+from tools.subsidies.rules import LABELS, Condition, PolicyRule
+
+_ARTICLE = re.compile(r"^\s*(第[一二三四五六七八九十百零〇\d]+条)", re.MULTILINE)
+
+
+def articles(document: str) -> dict[str, str]:
+    """The document's articles by label (``第三条`` → its text up to the next article)."""
+    marks = list(_ARTICLE.finditer(document))
+    out: dict[str, str] = {}
+    for i, mark in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(document)
+        out.setdefault(mark.group(1), document[mark.start() : end].strip())
+    return out
+
+
+def review(rule: PolicyRule, document: str | None, as_of: date) -> list[dict[str, Any]]:
+    """One row per condition, exclusion and the benefit, with its clause and the quote check.
+
+    ``document`` None means the policy document is not in the knowledge base: no quote can be
+    verified, and every row says so (``quote_found`` None).
+    """
+    text = normal_text(document) if document is not None else None
+    by_article = articles(document) if document is not None else {}
+
+    def row(kind: str, cid: str, label: str, words: str, *, article: str, quote: str) -> dict[str, Any]:
+        return {
+            "kind": kind, "id": cid, "label": label, "condition": words, "article": article,
+            "quote": quote, "quote_found": None if text is None else normal_text(quote) in text,
+            "article_text": by_article.get(article),
+        }  # fmt: skip
+
+    def conditions(kind: str, items: list[Condition]) -> list[dict[str, Any]]:
+        return [
+            row(
+                kind,
+                str(c.id),
+                str(c.label),
+                expected_words(c, as_of),
+                article=c.clause.article,
+                quote=c.clause.quote,
+            )
+            for c in items
+            if c.clause is not None
+        ]
+
+    benefit = rule.benefit
+    tiers = "；".join(
+        (f"{expected_words(t.when, as_of)} 时 " if t.when else "")
+        + (f"{t.amount:,.0f} 元" if t.amount is not None else f"{LABELS.get(t.of or '', t.of)} × {t.rate}")
+        for t in benefit.tiers
+    )
+    cap = f"，上限 {benefit.cap:,.0f} 元" if benefit.cap is not None else ""
+    return [
+        *conditions("condition", rule.conditions),
+        *conditions("exclusion", rule.exclusions),
+        row(
+            "benefit",
+            "benefit",
+            "奖补标准",
+            tiers + cap,
+            article=benefit.clause.article,
+            quote=benefit.clause.quote,
+        ),
+    ]
