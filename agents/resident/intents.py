@@ -79,6 +79,19 @@ def credit_code_in(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+_FACT_VALUE = r"\s*(?:[:：=]|是|为|有)?\s*(-?\d+(?:\.\d+)?|是|否|有|无|[ABCD](?=级|\b|$))"
+
+
+def facts_in(text: str, labels: list[str]) -> dict[str, str]:
+    """Values stated for the named fields (``参保人数 35``, ``欠缴税款：否``, ``信用等级为A``), by label."""
+    found: dict[str, str] = {}
+    for label in labels:
+        match = re.search(re.escape(label) + _FACT_VALUE, text.upper() if label == "信用等级" else text)
+        if match:
+            found[label] = match.group(1)
+    return found
+
+
 def is_greeting(text: str) -> bool:
     """Hello, thanks, goodbye: no retrieval needed."""
     return bool(_GREETING.match(text.strip()))

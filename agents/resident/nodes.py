@@ -26,7 +26,7 @@ from knowledge.index import SearchFilter
 from knowledge.retriever import Hit, PolicyRetriever
 from tools.db import DatabaseError
 from tools.dispatch.location import Gazetteer
-from tools.llm import LLMClient, LLMError
+from tools.llm import LLMBusyError, LLMClient, LLMError
 from tools.privacy import mask_pii
 from tools.work_orders import OrderNotFoundError, WorkOrderError, WorkOrderStore
 
@@ -54,7 +54,8 @@ class ResidentDeps:
     min_dense_score: float = 0.885
     min_bm25_score: float = 12.0
     enterprise_category: str | None = "惠企政策"
-    subsidies: Callable[[str], list[Any]] | None = None  # credit code -> the matcher's explained decisions
+    # (credit code, facts the enterprise stated by Chinese field name) -> the matcher's explained decisions
+    subsidies: Callable[[str, dict[str, str]], list[Any]] | None = None
     answer_max_tokens: int = 320
 
 
@@ -91,7 +92,13 @@ class ResidentNodes:
         turn: ResidentState = {
             "route": reading.route, "notice": "", "query": "", "clauses": [], "reply": "", "citations": [],
             "ticket": "", "prompt_ids": [], "tool_calls": [], "model": "", "model_ms": 0.0, "error": "",
+            "facts": {},
         }  # fmt: skip
+        pending = state.get("subsidy_pending")
+        if pending and reading.route not in ("abuse", "privacy") and not reading.emergency:
+            facts = intents.facts_in(text, pending["missing"])
+            if facts:
+                turn["route"], turn["facts"] = "subsidy", facts
         if reading.emergency:
             turn["notice"] = prompts.EMERGENCY
             get_stream_writer()({"notice": prompts.EMERGENCY})
@@ -111,7 +118,7 @@ class ResidentNodes:
     def branch(state: ResidentState) -> Literal["retrieve", "report", "status", "fixed", "match"]:
         """Where the route leads (a subsidy question with a credit code goes to the matcher)."""
         route = state["route"]
-        if route == "subsidy" and intents.credit_code_in(state["text"]):
+        if route == "subsidy" and (intents.credit_code_in(state["text"]) or state.get("facts")):
             return "match"
         if route in ("question", "subsidy"):
             return "retrieve"
@@ -191,10 +198,13 @@ class ResidentNodes:
         started = time.perf_counter()
         try:
             raw, shown = await self._stream(llm, messages, write)
-        except LLMError as exc:
-            message = "模型服务中断，已改为直接展示相关文件原文。"
-            logger.warning("answer stream failed: %s", exc)
-            write({"error": {"code": "model_unavailable", "message": message}})
+        except LLMError as exc:  # down, cut off mid-stream, or queued too long: show the clauses now
+            busy = isinstance(exc, LLMBusyError)
+            code, message = (
+                ("model_busy", prompts.MODEL_BUSY) if busy else ("model_unavailable", prompts.MODEL_DOWN)
+            )
+            logger.warning("answer not generated (%s): %s", code, exc)
+            write({"error": {"code": code, "message": message}})
             verbatim = self._verbatim(clauses, write, error=str(exc))
             return {
                 **verbatim,
@@ -321,25 +331,36 @@ class ResidentNodes:
         The reply is built from the matcher's decisions only (no model), so it can never state an
         eligibility the matcher did not compute; the enterprise's own figures are not shown in chat.
         """
-        code = intents.credit_code_in(state["text"]) or ""
-        call: dict[str, Any] = {"tool": "subsidies.explain", "credit_code": code}
+        pending = state.get("subsidy_pending") or {}
+        code = intents.credit_code_in(state["text"]) or str(pending.get("code", ""))
+        same = code == pending.get("code")
+        # facts answering an earlier question about this enterprise add up over the conversation
+        facts = {**pending.get("stated", {}), **(state.get("facts") or {})} if same else {}
+        call: dict[str, Any] = {"tool": "subsidies.explain", "credit_code": code, "stated": sorted(facts)}
         if self.deps.subsidies is None:
             return {**self._say(prompts.SUBSIDIES_OFF), "tool_calls": [{**call, "error": "no matcher"}]}
         try:
-            decisions = await asyncio.to_thread(self.deps.subsidies, code)
+            decisions = await asyncio.to_thread(self.deps.subsidies, code, facts)
         except KeyError:
             return {
                 **self._say(prompts.unknown_enterprise(code)),
                 "tool_calls": [{**call, "error": "unknown"}],
             }
-        reply = prompts.subsidy_decisions(decisions)
+        except ValueError as exc:  # a stated value that does not fit its field
+            return {**self._say(prompts.bad_fact(str(exc))), "tool_calls": [{**call, "error": str(exc)}]}
+        reply = prompts.subsidy_decisions(decisions, stated=facts)
+        missing = {f for d in decisions if d.decision == "missing_data" for f in d.missing_fields}
+        asked = sorted(missing | (set(pending.get("missing", [])) if same else set()))
         cards = [
             {"citation": c.citation, "title": d.document, "label": c.citation.split(" ")[-1].rstrip("〕"),
              "text": c.quote, "source": "", "doc_id": "", "doc_number": "", "point_id": f"{d.policy}:{c.id}"}
             for d in decisions for c in d.conditions[:1]
         ]  # fmt: skip
         call["decisions"] = {d.policy: d.decision for d in decisions}
-        return {**self._say(reply), "citations": cards, "tool_calls": [call]}
+        return {
+            **self._say(reply), "citations": cards, "tool_calls": [call],
+            "subsidy_pending": {"code": code, "missing": asked, "stated": facts} if asked else None,
+        }  # fmt: skip
 
     # -- follow-ups and fixed replies ------------------------------------------------------------
     async def status(self, state: ResidentState) -> ResidentState:

@@ -84,11 +84,31 @@ def unknown_enterprise(code: str) -> str:
     return f"没有查到统一社会信用代码为 {code} 的企业信息，请核对代码，或拨打12345热线咨询。"
 
 
-def subsidy_decisions(decisions: Sequence[Any]) -> str:
-    """The matcher's decisions in plain Chinese: per policy, the result and why (conditions, clauses)."""
+MODEL_DOWN = "模型服务中断，已改为直接展示相关文件原文。"
+MODEL_BUSY = "当前咨询人数较多，智能解答需要排队。为不让您久等，先为您列出相关文件原文；稍后再问可获得解答。"
+
+
+def bad_fact(problem: str) -> str:
+    """A stated value that does not fit its field."""
+    return f"您提供的信息无法使用（{problem}）。请按“字段 数值”的形式回复，例如“参保人数 35”“欠缴税款 否”。"
+
+
+def subsidy_decisions(decisions: Sequence[Any], stated: dict[str, str] | None = None) -> str:
+    """The matcher's decisions in plain Chinese: per policy, the result and why (conditions, clauses).
+
+    ``stated``: facts the enterprise gave in chat (unverified), named in the first line. Any
+    ``missing_data`` ends the reply with a question for exactly the missing facts.
+    """
     if not decisions:
         return "目前没有正在执行的企业政策。"
-    lines = [f"根据政策规则和本市共享数据，{decisions[0].name} 的匹配结果如下："]
+    if stated:
+        given = "；".join(f"{k} {v}" for k, v in stated.items())
+        head = (
+            f"按您刚提供的信息（{given}，尚未核验）和本市共享数据重新测算，{decisions[0].name} 的结果如下："
+        )
+    else:
+        head = f"根据政策规则和本市共享数据，{decisions[0].name} 的匹配结果如下："
+    lines = [head]
     for d in sorted(decisions, key=lambda x: ("eligible", "missing_data", "not_eligible").index(x.decision)):
         head = f"· {d.document}：{_WORDS[d.decision]}"
         if d.decision == "eligible":
@@ -100,6 +120,12 @@ def subsidy_decisions(decisions: Sequence[Any]) -> str:
             failed = [c for c in d.conditions if c.outcome in ("fail", "applies")]
             lines.append(f"{head}：" + "；".join(f"{c.label}{c.citation}" for c in failed[:2]))
     lines.append("以上为系统按条款自动比对的结果，最终以主管部门审核为准。")
+    missing = sorted({f for d in decisions if d.decision == "missing_data" for f in d.missing_fields})
+    if missing:
+        lines.append(
+            f"还缺少：{'、'.join(missing)}。方便的话请直接回复这些信息（例如“参保人数 35”“欠缴税款 否”），"
+            "我按您提供的信息再测算一次；正式认定以部门共享数据为准。"
+        )
     return "\n".join(lines)
 
 

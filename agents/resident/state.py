@@ -26,6 +26,8 @@ class ResidentState(TypedDict, total=False):
     messages: Annotated[list[ChatMessage], operator.add]
     draft: Draft | None
     tickets: list[str]
+    # after missing_data: {"code": …, "missing": [Chinese field names asked for], "stated": {name: value}}
+    subsidy_pending: dict[str, Any] | None
     thread: str
     # this turn
     text: str
@@ -38,6 +40,7 @@ class ResidentState(TypedDict, total=False):
     ticket: str
     prompt_ids: list[str]
     tool_calls: list[dict[str, Any]]
+    facts: dict[str, str]  # facts stated for the pending subsidy question, by Chinese field name
     model: str
     model_ms: float
     error: str

@@ -6,8 +6,10 @@ retriever are scripted so each test says exactly what the agent was given and ch
 
 from __future__ import annotations
 
+import csv
 import os
 from collections.abc import AsyncIterator, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +23,13 @@ from agents.resident import ResidentDeps, build_graph, prompts
 from agents.resident.runner import ResidentAssistant, TurnEvent
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit
+from service.demo_city import DEMO_DIR, ENTERPRISES_CSV
 from tools.audit import AuditLog
 from tools.db import DatabaseSettings, make_engine, migrate
+from tools.enterprises.registry import EnterpriseRecord
 from tools.llm import ChatResult, LLMUnavailableError, NullLLMClient
-from tools.subsidies.matcher import ConditionResult, Decision
+from tools.subsidies.matcher import ConditionResult, Decision, Matcher, coerce_facts
+from tools.subsidies.rules import load_rules
 from tools.work_orders import State, Urgency, WorkOrderStore
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "resident_graph.mmd"
@@ -45,6 +50,8 @@ GRANT = {
     "title": "示例市高新技术企业认定奖励办法", "label": "第四条", "source": "24.md", "doc_id": "d24",
     "category": "惠企政策", "text": "第四条 首次认定的高新技术企业，给予一次性奖励20万元。",
 }  # fmt: skip
+
+DEMO_RULES = DEMO_DIR / "rules"
 
 
 def hit(clause: dict[str, Any], dense: float = 0.93) -> Hit:
@@ -357,7 +364,7 @@ async def test_a_credit_code_gets_the_matchers_decisions_and_nothing_else(make: 
     h = await make(llm)
     asked: list[str] = []
 
-    def explain(code: str) -> list[Any]:
+    def explain(code: str, stated: dict[str, str]) -> list[Any]:
         asked.append(code)
         if code != "91990102MA1DE7X01Q":
             raise KeyError(code)
@@ -374,3 +381,38 @@ async def test_a_credit_code_gets_the_matchers_decisions_and_nothing_else(make: 
     assert "120" not in reply["text"]  # the enterprise's own figures are not shown in chat
     unknown = final(await h.say("91990102MA1DE7X02U 有什么补贴"), "answer")
     assert unknown["text"] == prompts.unknown_enterprise("91990102MA1DE7X02U")
+
+
+async def test_missing_facts_are_asked_for_and_the_answer_reruns_the_matcher(make: Any) -> None:
+    rules = [r for r in load_rules(DEMO_RULES) if r.id == "job-retention-refund"]
+    row = next(csv.DictReader(ENTERPRISES_CSV.read_text(encoding="utf-8-sig").splitlines()))
+    record = EnterpriseRecord.model_validate(
+        {**row, "参保人数": "40", "上年裁员人数": "", "上年失业保险缴费万元": "10"}
+    )
+    matcher = Matcher()
+    matcher.load([record])
+    day = date(2026, 3, 1)
+    calls: list[dict[str, str]] = []
+
+    def explain(code: str, stated: dict[str, str]) -> list[Any]:
+        calls.append(stated)
+        if stated:
+            return matcher.explain_with(code, coerce_facts(stated), rules, day)
+        return matcher.explain(code, rules, day)
+
+    llm = ScriptedLLM()
+    h = await make(llm)
+    h.assistant._graph = build_graph(
+        ResidentDeps(retriever=lambda: h.retriever, llm=lambda: llm, store=h.store, subsidies=explain),
+        AsyncSqliteSaver(h.conn),
+    )
+    first = final(await h.say(f"{record.credit_code} 能享受稳岗返还吗"), "answer")["text"]
+    assert "还缺少：上年裁员人数。" in first and "40" not in first
+    second = final(await h.say("上年裁员人数 3，参保人数是 40"), "answer")["text"]
+    assert calls[-1] == {"上年裁员人数": "3"}  # only the facts that were asked for
+    assert "尚未核验" in second and "不符合" in second  # 3 of 40 laid off is 7.5%: above 5.5%, and 40 > 30
+    third = final(await h.say("上年裁员人数：0"), "answer")["text"]
+    assert calls[-1] == {"上年裁员人数": "0"} and "符合（免申即享" in third and "60,000" in third
+    assert llm.prompts == []  # decisions come from the matcher, never from the model
+    fourth = final(await h.say("上年裁员人数 是"), "answer")["text"]
+    assert fourth.startswith("您提供的信息无法使用（上年裁员人数: 是 is not a valid value）")

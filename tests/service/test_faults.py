@@ -1,4 +1,5 @@
-"""Faults the chat survives without a restart: the model dying mid-answer or gone, the vector store locked.
+"""Faults the chat survives without a restart: the model dying mid-answer or gone, or too busy; the vector
+store locked.
 
 The service runs over HTTP on loopback with a scripted model server; the index is the demo city's.
 """
@@ -10,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,32 @@ def test_a_locked_vector_store_is_reported_and_recovers(demo_dir: Path, tmp_path
         assert "error" not in recovered and recovered["citations"]
     finally:
         locker.kill()
+
+
+def test_a_busy_model_queues_turns_in_order_and_turns_away_the_ones_that_wait_too_long(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    with FakeOpenAI([Reply(ANSWER, delay_s=1.2)] * 6) as model:
+        llm = {"backend": "vllm", "base_url": model.base_url, "max_retries": 0, "max_concurrent": 1,
+               "queue_timeout_s": 0.5}  # fmt: skip
+        settings = load_settings(data_dir=data, llm=llm, chat={"ip_per_minute": 1000})
+        with ServerThread(create_app(settings)) as service:
+            clients = [httpx.Client(base_url=service.url, timeout=60) for _ in range(3)]
+            with ThreadPoolExecutor(3) as pool:
+                started = time.monotonic()
+                results = list(pool.map(ask, clients))
+                elapsed = time.monotonic() - started
+            metrics = clients[0].get("/metrics").text
+            for c in clients:
+                c.close()
+    answered = [r for r in results if "error" not in r]
+    busy = [r for r in results if r.get("error", {}).get("code") == "model_busy"]
+    assert len(answered) == 1 and len(busy) == 2  # one slot: the others waited 0.5 s and gave up
+    for r in busy:  # a clear message, then the clauses verbatim: nothing is lost, nothing piles up
+        assert "当前咨询人数较多" in r["error"]["message"]
+        assert "第六条 申请人可以通过公积金中心网站" in r["answer"]["text"] and r["citations"]
+    assert elapsed < 5  # bounded by one answer plus the queue timeout, not by the number waiting
+    assert 'cityagent_model_turned_away_total{reason="queue_timeout"} 2.0' in metrics
+    assert 'cityagent_chat_degraded_total{reason="model_busy"} 2.0' in metrics
