@@ -14,9 +14,13 @@ logger = logging.getLogger(__name__)
 class Checkpoints:
     """Opens and closes the LangGraph checkpointer the settings name."""
 
-    def __init__(self, url: str | None, sqlite_path: Path) -> None:
+    def __init__(
+        self, url: str | None, sqlite_path: Path, *, pool_size: int = 5, timeout_s: float = 5.0
+    ) -> None:
         self.url = url
         self.sqlite_path = sqlite_path
+        self.pool_size = pool_size
+        self.timeout_s = timeout_s
         self._conn: Any = None
 
     @property
@@ -41,22 +45,30 @@ class Checkpoints:
 
     async def _open_postgres(self, url: str) -> BaseCheckpointSaver[Any]:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: PLC0415
-        from psycopg import AsyncConnection  # noqa: PLC0415
         from psycopg.rows import dict_row  # noqa: PLC0415
+        from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
 
         conninfo = url.replace("postgresql+psycopg://", "postgresql://", 1)
+        # A pool that checks each connection before lending it: after the database restarts, the
+        # dead connections are replaced and conversations carry on without restarting the service.
+        options = {"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row, "connect_timeout": 5}
+        pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+            conninfo, min_size=1, max_size=self.pool_size, open=False, timeout=self.timeout_s,
+            check=AsyncConnectionPool.check_connection,
+            kwargs=options,
+        )  # fmt: skip
         try:
-            self._conn = await AsyncConnection.connect(
-                conninfo, autocommit=True, prepare_threshold=0, row_factory=dict_row
-            )
-        except Exception as exc:  # psycopg's OperationalError: say where, not the password
+            await pool.open(wait=True, timeout=self.timeout_s)
+        except Exception as exc:  # psycopg's PoolTimeout/OperationalError: say where, not the password
+            await pool.close()
             raise RuntimeError(f"cannot connect to the checkpoint database: {type(exc).__name__}") from exc
-        saver = AsyncPostgresSaver(self._conn)
+        self._conn = pool
+        saver = AsyncPostgresSaver(pool)
         await saver.setup()
         return saver
 
     async def close(self) -> None:
-        """Close the connection."""
+        """Close the connection (pool)."""
         if self._conn is not None:
             await self._conn.close()
             self._conn = None

@@ -10,7 +10,8 @@ body larger than the limit   413     ``payload_too_large``
 LLMUnavailableError          503     ``model_unavailable``
 VectorStoreUnavailableError  503     ``vector_store_unavailable``
 EmbeddingUnavailableError    503     ``embeddings_unavailable``
-DatabaseError                503     ``database_unavailable``
+DatabaseError, a dropped
+database connection          503     ``database_unavailable``
 HTTP errors (404, 405, …)    same    ``not_found``, ``method_not_allowed``, …
 anything else                500     ``internal_error`` (logged with the request id)
 ===========================  ======  ==========================================
@@ -29,6 +30,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from sqlalchemy.exc import InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -114,6 +116,15 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         return error_response(request, exc.status_code, _status_code_name(exc.status_code), str(exc.detail))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(InterfaceError)
+    async def _database_gone(request: Request, exc: Exception) -> JSONResponse:
+        # the connection dropped mid-request (a restart, a network cut): nothing was committed
+        logger.warning("database_unavailable on %s: %s", request.url.path, str(exc).splitlines()[0])
+        return error_response(
+            request, 503, "database_unavailable", "the database is not answering: nothing was saved; retry"
+        )
 
     for error_type, code in _UPSTREAM:
 

@@ -24,6 +24,9 @@ class DatabaseSettings(BaseModel):
     url: str | None = Field(default=None, description="e.g. postgresql+psycopg://user@127.0.0.1:5432/city")
     pool_size: int = Field(default=5, ge=1, le=100)
     connect_timeout_s: float = Field(default=5.0, gt=0)
+    statement_timeout_s: float = Field(
+        default=30.0, gt=0, description="PostgreSQL: a statement running longer is cancelled."
+    )
 
     def effective_url(self, data_dir: Path) -> str:
         """The URL in use."""
@@ -46,12 +49,22 @@ def make_engine(settings: DatabaseSettings, data_dir: Path) -> Engine:
         engine = create_engine(url, connect_args={"timeout": settings.connect_timeout_s})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
         pool_size=settings.pool_size,
-        pool_pre_ping=True,
+        pool_pre_ping=True,  # a connection the server dropped (a restart) is replaced, not used
         connect_args={"connect_timeout": int(settings.connect_timeout_s)},
     )
+    if engine.dialect.name == "postgresql":
+        timeout_ms = int(settings.statement_timeout_s * 1000)
+
+        def _statement_timeout(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {timeout_ms}")
+            dbapi_connection.commit()
+
+        event.listen(engine, "connect", _statement_timeout)
+    return engine
 
 
 def ping(engine: Engine) -> str:

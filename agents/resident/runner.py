@@ -13,17 +13,24 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import psycopg
+from sqlalchemy.exc import DBAPIError
+
 from agents.resident.graph import thread as run_config
 from agents.resident.state import ChatMessage
 from knowledge.errors import KnowledgeError
 from tools.audit import AuditLog, AuditRecord
+from tools.db import DatabaseError
 
 logger = logging.getLogger(__name__)
+# The stores a turn reads and writes (checkpoints, work orders) failing: a restart, a network cut.
+STORAGE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error, DBAPIError, DatabaseError)
 
 AGENT = "resident"
 
@@ -87,6 +94,16 @@ class ResidentAssistant:
                 {
                     "code": "retrieval_unavailable",
                     "message": "文件检索暂时不可用，请稍后再试或拨打12345热线。",
+                },
+            )
+        except STORAGE_ERRORS as exc:  # the conversation store (or the order store) is not answering
+            failure = f"storage: {type(exc).__name__}: {exc}"
+            logger.error("turn failed in %s, storage unavailable: %s", conversation, str(exc).splitlines()[0])
+            yield TurnEvent(
+                "error",
+                {
+                    "code": "storage_unavailable",
+                    "message": "会话服务暂时不可用，您的消息未处理，请稍后重试或拨打12345热线。",
                 },
             )
         except Exception as exc:
