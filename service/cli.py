@@ -85,6 +85,15 @@ def config() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (default: server.host).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (default: server.port).")] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API worker processes on one port; more than one needs PostgreSQL, a Qdrant server and "
+            "a shared model server (see the README's scale-out guide).",
+        ),
+    ] = 1,
 ) -> None:
     """Start the HTTP service (and the embedded model when llm.backend=embedded)."""
     import uvicorn
@@ -92,6 +101,16 @@ def serve(
     from service.app import create_app
 
     settings = _settings()
+    if workers > 1:
+        problems = settings.scale_out_problems()
+        if problems:
+            raise _fail("several workers need shared services:\n  " + "\n  ".join(problems))
+        uvicorn.run(  # each worker builds its app from the same environment
+            "service.app:create_app", factory=True, workers=workers,
+            host=host or settings.server.host, port=port or settings.server.port,
+            log_level=settings.log_level.lower(),
+        )  # fmt: skip
+        return
     uvicorn.run(
         create_app(settings),
         host=host or settings.server.host,

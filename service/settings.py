@@ -127,6 +127,25 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     subsidies: SubsidySettings = Field(default_factory=SubsidySettings)
 
+    def scale_out_problems(self) -> list[str]:
+        """What stops several API workers from sharing state (empty when they can)."""
+        problems = []
+        if self.database.effective_url(self.data_dir).startswith("sqlite"):
+            problems.append("database.url: work orders, users and audit must be in PostgreSQL")
+        if not self.chat.checkpoint_url:
+            problems.append("chat.checkpoint_url: conversations must be checkpointed in PostgreSQL")
+        if self.vector_store.mode != "server":
+            problems.append(
+                f"vector_store.mode={self.vector_store.mode}: the embedded index opens in one process "
+                "only; use mode=server with a Qdrant server url"
+            )
+        if self.llm.backend == "embedded":
+            problems.append(
+                "llm.backend=embedded: every worker would start its own model; serve the model once "
+                "(vLLM, or llama.cpp's server) and set llm.backend=vllm with its base_url"
+            )
+        return problems
+
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
         secret = self.auth.secret_key.get_secret_value()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from service.container import Services
 from service.deps import get_services
@@ -15,9 +16,10 @@ router = APIRouter(tags=["health"])
 
 
 class Liveness(BaseModel):
-    """The process answers."""
+    """The process answers; ``worker`` is its process id (several workers share one port)."""
 
     status: Literal["ok"] = "ok"
+    worker: int = Field(default_factory=os.getpid)
 
 
 class Component(BaseModel):
