@@ -445,6 +445,22 @@ def bench_subsidies(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("subsidy-import")
+def bench_subsidy_import(
+    rows: Annotated[int, typer.Option(help="Enterprises in the Parquet file.")] = 100_000,
+    bad_share: Annotated[float, typer.Option(help="Share of rows broken on purpose.")] = 0.01,
+) -> None:
+    """Enterprise import from Parquet into a fresh SQLite registry: rows/s, and the bad rows reported."""
+    import tempfile
+
+    from eval.bench.subsidies import run_import_bench
+    from service.demo_city import ENTERPRISES_CSV
+
+    with tempfile.TemporaryDirectory() as folder:
+        result = _run(lambda: run_import_bench(ENTERPRISES_CSV, rows, bad_share, Path(folder)))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 @bench_app.command("subsidy-draft")
 def bench_subsidy_draft() -> None:
     """Draft the demo policies' rules with the model; compare with the hand-written ones; flagged quotes."""

@@ -107,3 +107,48 @@ def run_subsidy_bench(
         })  # fmt: skip
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"as_of": as_of.isoformat(), "runs": results, "peak_rss_mb": round(peak_mb)}
+
+
+def run_import_bench(enterprises_csv: Path, rows: int, bad_share: float, folder: Path) -> dict[str, Any]:
+    """Import ``rows`` enterprises from Parquet into a fresh SQLite registry; ``bad_share`` of them broken.
+
+    The rows are the demo city's, repeated under new valid credit codes; every broken row has a
+    negative 员工数, so the report must name exactly those lines.
+    """
+    import csv  # noqa: PLC0415
+
+    import pyarrow as pa  # noqa: PLC0415
+    import pyarrow.parquet as pq  # noqa: PLC0415
+
+    from tools.db import DatabaseSettings, make_engine, migrate  # noqa: PLC0415
+    from tools.enterprises.credit_code import check_char  # noqa: PLC0415
+    from tools.enterprises.registry import EnterpriseRegistry  # noqa: PLC0415
+
+    with enterprises_csv.open(encoding="utf-8-sig") as f:
+        demo = list(csv.DictReader(f))
+    table: dict[str, list[str]] = {k: [] for k in demo[0]}
+    step = max(1, round(1 / bad_share)) if bad_share else 0
+    broken = []
+    for i in range(rows):
+        row = dict(demo[i % len(demo)])
+        first17 = f"91990100{i:09d}"
+        row["统一社会信用代码"] = first17 + check_char(first17)
+        if step and i % step == step - 1:
+            row["员工数"] = "-1"
+            broken.append(i + 1)
+        for k, v in row.items():
+            table[k].append(v)
+    path = folder / "enterprises.parquet"
+    pq.write_table(pa.table(table), path)
+    engine = make_engine(DatabaseSettings(), folder)
+    migrate(engine)
+    started = time.perf_counter()
+    report = EnterpriseRegistry(engine).import_file(path)
+    seconds = time.perf_counter() - started
+    engine.dispose()
+    return {
+        "rows": rows, "stored": report.stored, "rejected": report.rejected_rows,
+        "rejected_lines_match": [line for line, _ in report.errors] == broken[: len(report.errors)],
+        "seconds": round(seconds, 2), "rows_per_s": round(rows / seconds),
+        "parquet_mb": round(path.stat().st_size / 1e6, 1),
+    }  # fmt: skip
