@@ -39,6 +39,17 @@ class EmbeddingSettings(BaseModel):
     timeout_s: float = Field(default=30.0, gt=0)
 
 
+class RetrievalSettings(BaseModel):
+    """How the hybrid search fuses its two rankings (weighted reciprocal rank: w / (rrf_k + rank))."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidates: int = Field(default=50, ge=5, le=1000, description="Passages each path brings to the fusion.")
+    rrf_k: int = Field(default=60, ge=1, le=1000)
+    dense_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+    bm25_weight: float = Field(default=1.0, ge=0.0, le=10.0)
+
+
 class VectorStoreSettings(BaseModel):
     """Where vectors live.
 

@@ -62,15 +62,21 @@ class Timing:
     rerank_ms: float = 0.0
 
 
-def rrf(rankings: Mapping[str, Sequence[Scored]], k: int) -> list[Hit]:
-    """Reciprocal-rank fusion, best first; each hit keeps its rank and raw score on every path."""
+def rrf(
+    rankings: Mapping[str, Sequence[Scored]], k: int, weights: Mapping[str, float] | None = None
+) -> list[Hit]:
+    """Weighted reciprocal-rank fusion (``w / (k + rank)``), best first.
+
+    Each hit keeps its rank and raw score on every path. Without ``weights`` every path counts the same.
+    """
     fused: dict[str, float] = {}
     ranks: dict[str, dict[str, int]] = {}
     raw: dict[str, dict[str, float]] = {}
     payloads: dict[str, dict[str, Any]] = {}
     for name, results in rankings.items():
+        weight = (weights or {}).get(name, 1.0)
         for rank, item in enumerate(results, start=1):
-            fused[item.point_id] = fused.get(item.point_id, 0.0) + 1.0 / (k + rank)
+            fused[item.point_id] = fused.get(item.point_id, 0.0) + weight / (k + rank)
             ranks.setdefault(item.point_id, {})[name] = rank
             raw.setdefault(item.point_id, {})[name] = item.score
             payloads.setdefault(item.point_id, item.payload)
@@ -91,6 +97,7 @@ class PolicyRetriever:
         candidates: int = 50,
         rrf_k: int = 60,
         rerank_top: int = 10,
+        weights: Mapping[str, float] | None = None,
     ) -> None:
         self._index = index
         self._embedder = embedder
@@ -99,6 +106,7 @@ class PolicyRetriever:
         self._candidates = candidates
         self._rrf_k = rrf_k
         self._rerank_top = rerank_top
+        self.weights = dict(weights or {})
         self.last_timing = Timing()
 
     def search_sync(
@@ -130,10 +138,29 @@ class PolicyRetriever:
         self.last_timing = timing
         return hits[:k]
 
+    def rankings(self, query: str, flt: SearchFilter | None = None) -> dict[str, list[Scored]]:
+        """Both paths' candidate lists before fusion (to tune the fusion offline)."""
+        rankings, _ = self._rankings(query, self._candidates, "hybrid", flt or SearchFilter())
+        return rankings
+
     def _retrieve(self, query: str, k: int, mode: Mode, flt: SearchFilter) -> tuple[list[Hit], Timing]:
+        limit = k if mode != "hybrid" else max(k, self._candidates)
+        rankings, timing = self._rankings(query, limit, mode, flt)
+        if mode == "hybrid":
+            hits = rrf(rankings, self._rrf_k, self.weights)[:k]
+        else:
+            ((name, results),) = rankings.items()
+            hits = [
+                Hit(r.point_id, r.score, r.payload, {name: i}, {name: r.score})
+                for i, r in enumerate(results[:k], start=1)
+            ]
+        return hits, timing
+
+    def _rankings(
+        self, query: str, limit: int, mode: Mode, flt: SearchFilter
+    ) -> tuple[dict[str, list[Scored]], Timing]:
         rankings: dict[str, list[Scored]] = {}
         embed_ms = dense_ms = bm25_ms = 0.0
-        limit = k if mode != "hybrid" else max(k, self._candidates)
         if mode in ("hybrid", "dense"):
             started = time.perf_counter()
             vector = self._embedder.embed_query(query).tolist()
@@ -145,12 +172,4 @@ class PolicyRetriever:
             started = time.perf_counter()
             rankings["bm25"] = self._index.search_sparse(self._encoder.encode_query(query), limit, flt)
             bm25_ms = (time.perf_counter() - started) * 1000
-        if mode == "hybrid":
-            hits = rrf(rankings, self._rrf_k)[:k]
-        else:
-            ((name, results),) = rankings.items()
-            hits = [
-                Hit(r.point_id, r.score, r.payload, {name: i}, {name: r.score})
-                for i, r in enumerate(results[:k], start=1)
-            ]
-        return hits, Timing(embed_ms, dense_ms, bm25_ms)
+        return rankings, Timing(embed_ms, dense_ms, bm25_ms)

@@ -354,6 +354,7 @@ def bench_knowledge(
     dense_sample: Annotated[
         int, typer.Option(help="Chunks to embed to time the dense phase (0: none).")
     ] = 300,
+    tune: Annotated[bool, typer.Option(help="Also grid-search the fusion weights (two-fold CV).")] = False,
 ) -> None:
     """Ingest the corpus (text phase; unchanged files skip), time a dense sample, then latency and quality."""
     from eval.bench.knowledge import run_knowledge_bench
@@ -378,6 +379,7 @@ def bench_knowledge(
             suite=suite,
             index_path=settings.index_path,
             dense_sample=dense_sample,
+            tune=tune,
         )
 
     try:

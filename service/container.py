@@ -174,7 +174,11 @@ class Services:
     def retriever(self) -> PolicyRetriever:
         """The one retriever every agent uses."""
         if self._retriever is None:
-            self._retriever = PolicyRetriever(self.index, self.embedder)
+            cfg = self.settings.retrieval
+            self._retriever = PolicyRetriever(
+                self.index, self.embedder, candidates=cfg.candidates, rrf_k=cfg.rrf_k,
+                weights={"dense": cfg.dense_weight, "bm25": cfg.bm25_weight},
+            )  # fmt: skip
         return self._retriever
 
     async def start(self, *, with_model: bool = True) -> None:

@@ -63,3 +63,31 @@ def test_supersession_by_declaration_and_by_version() -> None:
     assert found["old"] == Supersession("old", "new", "《示例市城市绿化管理办法（2025年修订）》宣布废止")
     assert found["r2019"].new == "r2023"
     assert base_title("示例市城市绿化管理办法（2025年修订）") == "示例市城市绿化管理办法"
+
+
+def test_weighted_rrf_lets_the_better_path_lead() -> None:
+    rankings = {"dense": [Scored("d1", 0.9, {})], "bm25": [Scored("b1", 14.0, {}), Scored("b2", 9.0, {})]}
+    to_dense = rrf(rankings, 5, {"dense": 3.0, "bm25": 1.0})
+    assert [h.point_id for h in to_dense] == ["d1", "b1", "b2"] and to_dense[0].score == pytest.approx(3.0 / 6)
+    to_bm25 = rrf(rankings, 5, {"dense": 1.0, "bm25": 2.0})
+    assert [h.point_id for h in to_bm25] == ["b1", "b2", "d1"]
+
+
+def test_fusion_tuning_picks_the_weight_on_one_fold_and_scores_it_on_the_other() -> None:
+    from eval.bench.knowledge import tune_fusion  # noqa: PLC0415
+    from eval.retrieval import RetrievalItem  # noqa: PLC0415
+
+    def point(pid: str, article: str) -> Scored:
+        return Scored(pid, 1.0, {"title": "法", "article": article})
+
+    class Stub:  # only dense finds the gold article (rank 2); the noise is on both paths
+        def rankings(self, question: str) -> dict[str, list[Scored]]:
+            gold = point(question, "第一条")
+            noise = [point(f"{question}-{i}", "第九条") for i in range(6)]
+            return {"dense": [noise[0], gold, *noise[1:]], "bm25": [*noise[1:], noise[0]]}
+
+    items = [RetrievalItem(f"q{i}", f"q{i}", (("法", "第一条"),)) for i in range(10)]
+    tuned = tune_fusion(Stub(), items)  # type: ignore[arg-type]
+    assert tuned["best_on_whole_suite"]["dense_weight"] >= 2.0
+    assert tuned["cross_validated_recall_at_5"] == 1.0 > tuned["equal_weights_k60"]["recall_at_5"]
+    assert [f["items"] for f in tuned["folds"]] == [5, 5]
