@@ -68,7 +68,9 @@ def test_supersession_by_declaration_and_by_version() -> None:
 def test_weighted_rrf_lets_the_better_path_lead() -> None:
     rankings = {"dense": [Scored("d1", 0.9, {})], "bm25": [Scored("b1", 14.0, {}), Scored("b2", 9.0, {})]}
     to_dense = rrf(rankings, 5, {"dense": 3.0, "bm25": 1.0})
-    assert [h.point_id for h in to_dense] == ["d1", "b1", "b2"] and to_dense[0].score == pytest.approx(3.0 / 6)
+    assert [h.point_id for h in to_dense] == ["d1", "b1", "b2"] and to_dense[0].score == pytest.approx(
+        3.0 / 6
+    )
     to_bm25 = rrf(rankings, 5, {"dense": 1.0, "bm25": 2.0})
     assert [h.point_id for h in to_bm25] == ["b1", "b2", "d1"]
 
