@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import csv
 import json
+import socket
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, text, update
 
 from service.demo_city import ENTERPRISES_CSV
 from tools.db import migrate
 from tools.enterprises.registry import EnterpriseRecord, EnterpriseRegistry
-from tools.subsidies.jobs import MatchJobs
+from tools.subsidies.jobs import MatchJobs, match_jobs
 from tools.subsidies.matcher import Matcher
 from tools.subsidies.review import articles, review
 from tools.subsidies.rules import load_rule, load_rules
@@ -162,10 +163,25 @@ def test_a_failing_job_says_why_and_an_interrupted_one_is_marked(
     state = jobs.get(failing["job_id"])
     assert state is not None and state["status"] == "failed" and "disk full" in state["error"]
     assert state["progress"]["done"] == 1 and jobs.push_list(failing["job_id"], rules[0].id) is not None
-    left = jobs.create(rules, AS_OF, "officer")  # queued when the process "stops"
-    assert jobs.recover() == 1
+    left = jobs.create(rules, AS_OF, "officer")  # queued by this process, which "stops"
+    live = jobs.create(rules, AS_OF, "officer")  # running in another live process on this host
+    away = jobs.create(rules, AS_OF, "officer")  # on another machine, still making progress
+    gone = jobs.create(rules, AS_OF, "officer")  # on another machine that vanished an hour ago
+    host = socket.gethostname()
+    with any_engine.begin() as conn:
+        for job, runner, age in ((live, f"{host}:1", 0), (away, "node-2:4242", 1), (gone, "node-3:77", 61)):
+            conn.execute(
+                update(match_jobs).where(match_jobs.c.id == job["job_id"])
+                .values(runner=runner, updated_at=datetime.now(UTC) - timedelta(minutes=age))
+            )  # fmt: skip
+    assert jobs.recover() == 2
     after = jobs.get(left["job_id"])
     assert after is not None and after["status"] == "interrupted" and "start it again" in after["error"]
+    assert [jobs.get(j["job_id"])["status"] for j in (live, away, gone)] == [
+        "queued",
+        "queued",
+        "interrupted",
+    ]  # type: ignore[index]
 
 
 def test_the_review_puts_each_condition_beside_its_clause_and_flags_invented_quotes() -> None:

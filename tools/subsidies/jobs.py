@@ -2,18 +2,20 @@
 
 A job is a row in ``subsidy_match_jobs`` (so its state outlives the process) and a folder of
 push lists, one CSV per policy, written whole and then renamed into place. Progress is counted
-per policy. A job that was queued or running when the process stopped is marked
-``interrupted`` at the next start, with the policies it had finished kept.
+per policy. A job whose process stopped while it was queued or running is marked
+``interrupted`` at the next start (see :meth:`MatchJobs.recover`), with the policies it had finished kept.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
+import socket
 import time
 import uuid
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +53,29 @@ match_jobs = Table(
     Column("counts", Text, nullable=False),
     Column("error", Text, nullable=True),
     Column("created_by", String(64), nullable=False),
+    Column("runner", String(128), nullable=False),  # host:pid of the process that runs it
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("updated_at", DateTime(timezone=True), nullable=False),  # the last sign of life
     Column("finished_at", DateTime(timezone=True), nullable=True),
 )
 
 UNFINISHED = ("queued", "running")
+STALE_AFTER = timedelta(minutes=30)  # a job without progress this long is dead, wherever it ran
+
+
+def _runner() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return pid != os.getpid()  # our own pid at start-up was reused: the old owner is gone
 
 
 class MatchJobs:
@@ -73,7 +92,8 @@ class MatchJobs:
             conn.execute(
                 insert(match_jobs).values(
                     id=job_id, status="queued", as_of=as_of, rule_ids=json.dumps([r.id for r in rules]),
-                    total=len(rules), done=0, counts="{}", created_by=user, created_at=datetime.now(UTC),
+                    total=len(rules), done=0, counts="{}", created_by=user, runner=_runner(),
+                    created_at=datetime.now(UTC), updated_at=datetime.now(UTC),
                 )
             )  # fmt: skip
         job = self.get(job_id)
@@ -82,7 +102,11 @@ class MatchJobs:
 
     def _set(self, job_id: str, **values: Any) -> None:
         with self._engine.begin() as conn:
-            conn.execute(update(match_jobs).where(match_jobs.c.id == job_id).values(**values))
+            conn.execute(
+                update(match_jobs)
+                .where(match_jobs.c.id == job_id)
+                .values(**values, updated_at=datetime.now(UTC))
+            )
 
     def run(self, job_id: str, matcher: Matcher, rules: Sequence[PolicyRule], as_of: date) -> None:
         """Match every enterprise against each rule in turn; progress and counts after each policy."""
@@ -132,19 +156,39 @@ class MatchJobs:
             "created_by": row.created_by, "created_at": row.created_at, "seconds": seconds,
         }  # fmt: skip
 
-    def recover(self) -> int:
-        """Mark jobs left queued or running by a stopped process ``interrupted``; how many."""
+    def recover(self, now: datetime | None = None) -> int:
+        """Mark jobs whose process is gone ``interrupted``; how many.
+
+        Gone: a process of this host that no longer runs, or no progress for ``STALE_AFTER`` (a
+        host that vanished). Jobs of live processes, here or on other machines, are left alone, so
+        one worker starting does not cut off another worker's job.
+        """
+        now = now or datetime.now(UTC)
+        host = socket.gethostname()
         with self._engine.begin() as conn:
-            result = conn.execute(
-                update(match_jobs)
-                .where(match_jobs.c.status.in_(UNFINISHED))
-                .values(
-                    status="interrupted",
-                    error="the service stopped before the job finished; start it again",
-                    finished_at=datetime.now(UTC),
+            rows = conn.execute(
+                select(match_jobs.c.id, match_jobs.c.runner, match_jobs.c.updated_at).where(
+                    match_jobs.c.status.in_(UNFINISHED)
                 )
-            )
-        return int(result.rowcount or 0)
+            ).all()
+            dead = []
+            for job_id, runner, updated in rows:
+                runner_host, _, pid = str(runner).rpartition(":")
+                seen = updated if updated.tzinfo else updated.replace(tzinfo=UTC)  # SQLite drops the zone
+                if (
+                    runner_host == host and pid.isdigit() and not _alive(int(pid))
+                ) or now - seen > STALE_AFTER:
+                    dead.append(job_id)
+            if dead:
+                conn.execute(
+                    update(match_jobs)
+                    .where(match_jobs.c.id.in_(dead))
+                    .values(
+                        status="interrupted", finished_at=now, updated_at=now,
+                        error="the process running the job stopped before it finished; start it again",
+                    )
+                )  # fmt: skip
+        return len(dead)
 
     def push_list(self, job_id: str, rule_id: str) -> Path | None:
         """The push-list CSV a job wrote for ``rule_id``, if it got that far."""
