@@ -20,7 +20,7 @@ from service.errors import ServiceError
 from service.uploads import save_upload
 from tools.subsidies.review import review
 from tools.subsidies.rules import PolicyRule, RuleError
-from tools.subsidies.sql import DIALECTS
+from tools.subsidies.sql import DIALECTS, decision_sql, transpile
 from tools.subsidies.store import RuleStore
 from tools.users import User
 
@@ -118,9 +118,9 @@ async def rule_sql(
 ) -> Response:
     """The SQL the active rule runs as, for DuckDB or (through sqlglot) another engine."""
     rule = _rule(services, rule_id)
-    matcher = services.subsidy_matcher()
-    day = as_of or date.today()
-    sql = matcher.sql(rule, day) if dialect == "duckdb" else matcher.transpiled(rule, day, dialect)
+    sql = decision_sql(rule, as_of or date.today())
+    if dialect != "duckdb":
+        sql = await asyncio.to_thread(transpile, sql, dialect)
     return Response(sql + "\n", media_type="text/plain; charset=utf-8")
 
 
@@ -145,7 +145,7 @@ async def push_list(
     """Who gets the policy without applying (eligible enterprises with amounts); ``format=csv`` to export."""
     rule = _rule(services, rule_id)
     day = as_of or date.today()
-    matcher = services.subsidy_matcher()
+    matcher = await asyncio.to_thread(services.subsidy_matcher)  # the first use loads the registry
     if fmt == "csv":
         text, _ = await asyncio.to_thread(matcher.push_list_csv, rule, day)
         headers = {"content-disposition": f'attachment; filename="{rule_id}-{day}.csv"'}
@@ -161,7 +161,7 @@ async def explain(
     credit_code: str, user: Officer, services: Svc, as_of: date | None = None
 ) -> list[dict[str, Any]]:
     """The 政策超市 of one enterprise: every active policy's decision and each condition with its clause."""
-    matcher = services.subsidy_matcher()
+    matcher = await asyncio.to_thread(services.subsidy_matcher)  # the first use loads the registry
     try:
         decisions = await asyncio.to_thread(
             matcher.explain, credit_code.upper(), services.subsidy_rules(), as_of or date.today()
