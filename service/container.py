@@ -65,6 +65,7 @@ class Services:
     gazetteer: Gazetteer | None = field(default=None, repr=False)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
     _matcher: Any = field(default=None, repr=False)
+    _matcher_version: int = 0
     _matcher_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _jobs_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     assistant: ResidentAssistant | None = field(default=None, repr=False)
@@ -95,21 +96,19 @@ class Services:
         return self._dispatch_model
 
     def subsidy_matcher(self) -> Any:
-        """The DuckDB matcher over the registry's enterprises (loaded on first use)."""
+        """The DuckDB matcher over the registry's enterprises (loaded on first use, again after an import)."""
+        from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
+
+        registry = EnterpriseRegistry(self.engine)
+        version = registry.last_import()  # an import by any worker (or the CLI) makes the copy stale
         with self._matcher_lock:
-            if self._matcher is None:
-                from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
+            if self._matcher is None or version != self._matcher_version:
                 from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
 
                 matcher = Matcher()
-                matcher.load_rows(EnterpriseRegistry(self.engine).all_rows())
-                self._matcher = matcher
+                matcher.load_rows(registry.all_rows())
+                self._matcher, self._matcher_version = matcher, version
             return self._matcher
-
-    def reload_enterprises(self) -> None:
-        """Forget the loaded matcher: the next use reloads the registry (after an import)."""
-        with self._matcher_lock:
-            self._matcher = None
 
     @property
     def match_jobs(self) -> Any:

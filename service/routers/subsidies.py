@@ -194,8 +194,6 @@ async def import_enterprises(
         ) from exc
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)
-    if report.stored:
-        services.reload_enterprises()
     return {
         "file": file.filename, "stored": report.stored, "rejected": report.rejected_rows,
         "errors": [{"line": line, "message": message} for line, message in report.errors],

@@ -9,12 +9,26 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Boolean, Column, Date, Engine, Float, Integer, MetaData, String, Table, func, select
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Engine,
+    Float,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+)
 
 from tools.csvio import ImportReport, decode_text
 from tools.db import upsert
@@ -111,6 +125,17 @@ enterprises = Table(
     "enterprises",
     metadata,
     *[_column(name, info) for name, info in EnterpriseRecord.model_fields.items()],
+)
+
+# Every import, kept for accountability; its newest id tells each worker whether its loaded copy is stale.
+enterprise_imports = Table(
+    "enterprise_imports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(300), nullable=False),
+    Column("stored", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("imported_at", DateTime(timezone=True), nullable=False),
 )
 
 HEADERS = [str(info.alias) for info in EnterpriseRecord.model_fields.values()]
@@ -210,7 +235,19 @@ class EnterpriseRegistry:
                 batch = []
         if batch:
             report.stored += self._upsert(batch)
+        with self._engine.begin() as conn:
+            conn.execute(
+                insert(enterprise_imports).values(
+                    source=path.name[:300], stored=report.stored, rejected=report.rejected_rows,
+                    imported_at=datetime.now(UTC),
+                )
+            )  # fmt: skip
         return report
+
+    def last_import(self) -> int:
+        """The id of the newest import (0 before any): it changes whenever the registry may have."""
+        with self._engine.connect() as conn:
+            return int(conn.execute(select(func.max(enterprise_imports.c.id))).scalar() or 0)
 
     def _upsert(self, rows: list[dict[str, Any]]) -> int:
         return upsert(self._engine, enterprises, rows, "credit_code")

@@ -1,4 +1,4 @@
-"""Subsidy match jobs (state and progress of background runs); a review note on rule versions.
+"""Subsidy match jobs, the log of enterprise imports, a review note on rule versions.
 
 Revision ID: 0006
 Revises: 0005
@@ -37,6 +37,14 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_subsidy_match_jobs_status", "subsidy_match_jobs", ["status"])
+    op.create_table(
+        "enterprise_imports",
+        sa.Column("id", sa.Integer(), primary_key=True, autoincrement=True),
+        sa.Column("source", sa.String(300), nullable=False),
+        sa.Column("stored", sa.Integer(), nullable=False),
+        sa.Column("rejected", sa.Integer(), nullable=False),
+        sa.Column("imported_at", sa.DateTime(timezone=True), nullable=False),
+    )
     with op.batch_alter_table("subsidy_rules") as batch:
         batch.add_column(sa.Column("review_note", sa.Text(), nullable=True))
 
@@ -45,5 +53,6 @@ def downgrade() -> None:
     """Drop subsidy_match_jobs and the review note."""
     with op.batch_alter_table("subsidy_rules") as batch:
         batch.drop_column("review_note")
+    op.drop_table("enterprise_imports")
     op.drop_index("ix_subsidy_match_jobs_status", "subsidy_match_jobs")
     op.drop_table("subsidy_match_jobs")
