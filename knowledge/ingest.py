@@ -284,7 +284,7 @@ class Ingestor:
         self, *, batch: int = 64, limit: int | None = None, progress: Progress | None = None
     ) -> int:
         """Give chunks without a dense vector one (all of them, or ``limit``); returns how many."""
-        total_missing = self._index.count() - self._index.count(dense_only=True)
+        total_missing = self._index.count(in_force=True) - self._index.count(dense_only=True, in_force=True)
         if limit is not None:
             total_missing = min(total_missing, limit)
         done = 0
@@ -301,6 +301,6 @@ class Ingestor:
             if progress:
                 progress("dense", done, total_missing)
         self._index.flush()
-        if self._index.count(dense_only=True) == self._index.count():
+        if not self._index.missing_dense(1):
             self._registry.set_status("chunked", "ready")
         return done

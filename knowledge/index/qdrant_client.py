@@ -46,6 +46,9 @@ def _doc_filter(doc_id: str) -> models.Filter:
     return models.Filter(must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))])
 
 
+_IN_FORCE = models.FieldCondition(key="excluded", match=models.MatchValue(value=0))
+
+
 def _vectors(point: IndexPoint) -> dict[str, Any]:
     vectors: dict[str, Any] = {
         SPARSE: models.SparseVector(indices=point.sparse.indices, values=point.sparse.values)
@@ -116,7 +119,7 @@ class QdrantClientIndex:
 
     def missing_dense(self, limit: int) -> list[tuple[str, dict[str, Any]]]:
         """Points without a dense vector."""
-        flt = models.Filter(must_not=[models.HasVectorCondition(has_vector=DENSE)])
+        flt = models.Filter(must_not=[models.HasVectorCondition(has_vector=DENSE)], must=[_IN_FORCE])
         records, _ = self._call(
             "scroll", self._client.scroll, self.collection, scroll_filter=flt, limit=limit, with_payload=True
         )
@@ -165,11 +168,13 @@ class QdrantClientIndex:
             models.SparseVector(indices=vector.indices, values=vector.values), SPARSE, limit, flt
         )
 
-    def count(self, *, dense_only: bool = False) -> int:
-        """Points (with dense vectors)."""
+    def count(self, *, dense_only: bool = False, in_force: bool = False) -> int:
+        """Points (with dense vectors; in force)."""
         if not self._call("collection check", self._client.collection_exists, self.collection):
             return 0
-        flt = models.Filter(must=[models.HasVectorCondition(has_vector=DENSE)]) if dense_only else None
+        must: list[Any] = [*([models.HasVectorCondition(has_vector=DENSE)] if dense_only else []),
+                           *([_IN_FORCE] if in_force else [])]  # fmt: skip
+        flt = models.Filter(must=must) if must else None
         return int(
             self._call("count", self._client.count, self.collection, count_filter=flt, exact=True).count
         )

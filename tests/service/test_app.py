@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def test_liveness(client: TestClient) -> None:
-    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/healthz").json() == {"status": "ok", "worker": os.getpid()}
 
 
 def test_readiness_with_backend_none_reports_every_component(client: TestClient) -> None:

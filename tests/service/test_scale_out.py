@@ -74,20 +74,27 @@ def test_two_workers_share_orders_sessions_and_conversations(tmp_path: Path, sch
         CITYAGENT_VECTOR_STORE__TIMEOUT_S="2", CITYAGENT_CHAT__IP_PER_MINUTE="1000",
     )  # fmt: skip
     cli = Path(sys.executable).with_name("cityagent")
+    log = tmp_path / "serve.log"
     process = subprocess.Popen(
         [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
+
+    def worker() -> int | None:
+        try:
+            return int(httpx.get(f"{base}/healthz", timeout=5).json()["worker"])
+        except httpx.HTTPError:
+            return None
+
     try:
         pids: set[int] = set()
-        deadline = time.monotonic() + 120
-        while len(pids) < 2:  # both workers up (the kernel spreads new connections over them)
-            assert time.monotonic() < deadline, f"only workers {pids} answered"
-            try:
-                pids.add(httpx.get(f"{base}/healthz", timeout=2).json()["worker"])
-            except httpx.HTTPError:
-                time.sleep(0.3)
+        deadline = time.monotonic() + 240  # each worker imports the whole stack; slow on a loaded machine
+        while len(pids) < 2:  # both workers up (new connections are spread over the processes)
+            assert time.monotonic() < deadline, f"only workers {pids} answered:\n{log.read_text()[-3000:]}"
+            with ThreadPoolExecutor(8) as pool:
+                pids |= {pid for pid in pool.map(lambda _: worker(), range(16)) if pid}
+            time.sleep(0.3)
         login = httpx.post(f"{base}/api/auth/login", json={"username": "hotline", "password": PASSWORD})
         bearer = {"authorization": f"Bearer {login.json()['token']}"}
 
