@@ -15,7 +15,7 @@ import pytest
 from eval.bench.fast_model import ServerThread
 from service.app import create_app
 from service.settings import load_settings
-from tests.browser import ARGS, CHROMIUM, MISSING
+from tests.browser import ARGS, CHROMIUM, EXPECT_TIMEOUT_MS, MISSING
 from tests.service.conftest import PASSWORD
 from tools.db import DatabaseSettings, make_engine
 from tools.subsidies.rules import load_rule
@@ -24,6 +24,7 @@ from tools.work_orders import NewWorkOrder, WorkOrderStore
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING)
 playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)  # a loaded 2-core machine is slow
 
 BURST = "北岭区建设路98号供水管道爆裂，水喷得很高，路面已经被淹"
 

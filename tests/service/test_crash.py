@@ -99,8 +99,8 @@ def test_a_crash_mid_burst_loses_nothing_acknowledged(staffed_dir: Path, tmp_pat
     second = serve(data, port)
     try:
         bearer = token(port)
-        client = httpx.Client(
-            base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {bearer}"}
+        client = httpx.Client(  # an order's detail embeds its text: slow on a loaded machine
+            base_url=f"http://127.0.0.1:{port}", headers={"authorization": f"Bearer {bearer}"}, timeout=60
         )
         for ticket in acknowledged.values():
             assert client.get(f"/api/orders/{ticket}").status_code == 200, ticket

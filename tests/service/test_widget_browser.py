@@ -17,13 +17,14 @@ import pytest
 from eval.bench.fast_model import ServerThread
 from service.app import create_app
 from service.settings import load_settings
-from tests.browser import ARGS, CHROMIUM, MISSING
+from tests.browser import ARGS, CHROMIUM, EXPECT_TIMEOUT_MS, MISSING
 from tests.fake_openai import FakeOpenAI, Reply
 
 ANSWER = "租房提取和退休提取实行“秒批”，其他提取在三个工作日内办结〔示例市住房公积金提取管理办法 第六条〕。"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=MISSING)
 playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)  # a loaded 2-core machine is slow
 
 
 @pytest.fixture(scope="module")
