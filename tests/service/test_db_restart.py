@@ -10,41 +10,30 @@ from __future__ import annotations
 
 import shutil
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from eval.bench.fast_model import ServerThread
 from service.app import create_app
 from service.settings import load_settings
+from tests.pg import PG_ADMIN_URL, throwaway_schema
 from tests.service.conftest import PASSWORD
 from tests.service.test_faults import events
 from tests.tcp_proxy import TcpProxy
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.users import UserStore
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG = PG_ADMIN_URL
 
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    name = f"restart_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {name}"))
-    except OperationalError:
-        pytest.skip("no PostgreSQL answers on 127.0.0.1:5432")
-    yield name
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-    admin.dispose()
+    with throwaway_schema("restart") as name:
+        yield name
 
 
 def say(client: httpx.Client, message: str) -> dict[str, Any]:

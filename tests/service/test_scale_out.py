@@ -14,40 +14,29 @@ import os
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 from typer.testing import CliRunner
 
 from service.cli import app
+from tests.pg import PG_ADMIN_URL, throwaway_schema
 from tests.service.conftest import PASSWORD
 from tests.service.test_crash import _port
 from tests.service.test_db_restart import say
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.users import UserStore
 
-PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+PG = PG_ADMIN_URL
 
 
 @pytest.fixture
 def schema() -> Iterator[str]:
-    name = f"scale_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG)
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {name}"))
-    except OperationalError:
-        pytest.skip("no PostgreSQL answers on 127.0.0.1:5432")
-    yield name
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {name} CASCADE"))
-    admin.dispose()
+    with throwaway_schema("scale") as name:
+        yield name
 
 
 def test_workers_are_refused_without_shared_services(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
