@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade "pip==25.3"
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install $(PIP_FIND) \
 		-c constraints.txt -e ".[embedded,dev]"
+	$(BIN)/python -c "from knowledge.embeddings.engine import main; main()"
 	touch $(STAMP)
 
 install: $(STAMP)
