@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from knowledge.embeddings import Embedder
@@ -98,6 +98,7 @@ class PolicyRetriever:
         rrf_k: int = 60,
         rerank_top: int = 10,
         weights: Mapping[str, float] | None = None,
+        jurisdiction: Sequence[str] = (),
     ) -> None:
         self._index = index
         self._embedder = embedder
@@ -107,6 +108,7 @@ class PolicyRetriever:
         self._rrf_k = rrf_k
         self._rerank_top = rerank_top
         self.weights = dict(weights or {})
+        self.jurisdiction = tuple(jurisdiction)
         self.last_timing = Timing()
 
     def search_sync(
@@ -161,6 +163,8 @@ class PolicyRetriever:
     ) -> tuple[dict[str, list[Scored]], Timing]:
         rankings: dict[str, list[Scored]] = {}
         embed_ms = dense_ms = bm25_ms = 0.0
+        if self.jurisdiction and not flt.jurisdiction and not flt.region:
+            flt = replace(flt, jurisdiction=self.jurisdiction)
         if mode in ("hybrid", "dense"):
             started = time.perf_counter()
             vector = self._embedder.embed_query(query).tolist()

@@ -177,6 +177,7 @@ class Services:
             self._retriever = PolicyRetriever(
                 self.index, self.embedder, candidates=cfg.candidates, rrf_k=cfg.rrf_k,
                 weights={"dense": cfg.dense_weight, "bm25": cfg.bm25_weight},
+                jurisdiction=cfg.jurisdiction,
             )  # fmt: skip
         return self._retriever
 

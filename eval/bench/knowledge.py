@@ -181,7 +181,11 @@ def run_knowledge_bench(
     modes: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
     for mode in modes:
         result["latency"][mode] = _latency(retriever, queries, mode)
-    result["quality"] = {"suite": str(suite), "items": len(items)}
+    result["quality"] = {
+        "suite": str(suite), "items": len(items),
+        # retrieval.jurisdiction: national documents plus these regions' (empty: every region)
+        "jurisdiction": list(retriever.jurisdiction) or "every region",
+    }  # fmt: skip
     for mode in modes:
         scores = score_retrieval(items, _searcher(retriever, mode))
         result["quality"][mode] = {

@@ -52,20 +52,26 @@ class Scored:
 
 @dataclass(frozen=True)
 class SearchFilter:
-    """Region, category, validity on a day; repealed and superseded documents out unless asked for."""
+    """Region, category, validity on a day; repealed and superseded documents out unless asked for.
+
+    ``jurisdiction`` is a deployment's scope: national documents (no region) plus those of the regions it
+    names; empty, every region. ``region`` narrows to one region only.
+    """
 
     region: str | None = None
     category: str | None = None
     valid_on: date | None = None
     include_repealed: bool = False
+    jurisdiction: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class Condition:
-    """A filter condition in no library's types: ``key == value``, or ``key`` before/after a day."""
+    """A filter condition in no library's types: ``key == value``, ``key`` in a set, or before/after a day."""
 
     key: str
     equals: Any = None
+    any_of: tuple[str, ...] = ()
     before: str | None = None
     after: str | None = None
 
@@ -79,6 +85,8 @@ def conditions(flt: SearchFilter) -> tuple[list[Condition], list[Condition]]:
     must_not: list[Condition] = []
     if flt.region:
         must.append(Condition("region", equals=flt.region))
+    if flt.jurisdiction:
+        must.append(Condition("region", any_of=("", *flt.jurisdiction)))
     if flt.category:
         must.append(Condition("category", equals=flt.category))
     if not flt.include_repealed:

@@ -30,6 +30,8 @@ from knowledge.sparse import SparseVector
 
 
 def _condition(c: Condition) -> Any:
+    if c.any_of:
+        return qe.FieldCondition(key=c.key, match=qe.MatchAny(list(c.any_of)))
     if c.equals is not None:
         return qe.FieldCondition(key=c.key, match=qe.MatchValue(c.equals))
     return qe.FieldCondition(key=c.key, range=qe.RangeDateTime(lt=c.before, gt=c.after))

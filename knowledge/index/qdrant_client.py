@@ -28,6 +28,8 @@ from knowledge.sparse import SparseVector
 
 
 def _condition(c: Condition) -> Any:
+    if c.any_of:
+        return models.FieldCondition(key=c.key, match=models.MatchAny(any=list(c.any_of)))
     if c.equals is not None:
         return models.FieldCondition(key=c.key, match=models.MatchValue(value=c.equals))
     return models.FieldCondition(key=c.key, range=models.DatetimeRange(lt=c.before, gt=c.after))

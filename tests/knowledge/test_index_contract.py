@@ -111,6 +111,25 @@ def test_filters(index: VectorIndex) -> None:
     assert point_id("a:0") in in_2025  # no dates: always valid
 
 
+def test_a_jurisdiction_keeps_national_documents_and_its_own_regions(index: VectorIndex) -> None:
+    index.upsert(
+        [
+            make_point("n:0", "国家规定：住房公积金", [1, 0, 0, 0], region=""),
+            make_point("z:0", "浙江省规定：住房公积金", [1, 0, 0, 0], region="浙江"),
+            make_point("s:0", "山东省规定：住房公积金", [1, 0, 0, 0], region="山东"),
+        ]
+    )
+    index.flush()
+    scoped = SearchFilter(jurisdiction=("浙江",))
+    for hits in (
+        index.search_dense([1, 0, 0, 0], 5, scoped),
+        index.search_sparse(ENC.encode_query("住房公积金"), 5, scoped),
+    ):
+        assert {h.point_id for h in hits} == {point_id("n:0"), point_id("z:0")}
+    everywhere = {h.point_id for h in index.search_dense([1, 0, 0, 0], 5, SearchFilter())}
+    assert point_id("s:0") in everywhere
+
+
 def test_document_level_delete_and_payload(index: VectorIndex) -> None:
     seed(index)
     index.set_document_payload("a", {"excluded": 1, "superseded_by": "新办法"})

@@ -155,3 +155,19 @@ def test_hits_cite_the_exact_article(kb: KB) -> None:
     assert source[hit.payload["start"] : hit.payload["end"]] == hit.text
     assert hit.payload["heading_path"] == ["第二章 分类投放"]
     assert set(hit.ranks) == {"dense", "bm25"}
+
+
+def test_a_deployment_jurisdiction_leaves_other_regions_out(kb: KB, embedder: Embedder) -> None:
+    national = kb.folder / "国家绿化规定.md"
+    national.write_text("# 国家城市绿化规定\n\n第一条 城市绿化 公积金 垃圾分类。\n", encoding="utf-8")
+    for path, region in ((kb.folder / DOCS[0], "浙江"), (kb.folder / DOCS[1], "山东"), (national, None)):
+        report = kb.ingestor.ingest_paths([path], overrides={"region": region}, embed=False)
+        assert report.documents == 1
+    scoped = PolicyRetriever(kb.index, embedder, jurisdiction=["浙江"])
+    question = "公积金 垃圾分类 绿化"
+    everywhere = {h.title for h in kb.retriever.search_sync(question, mode="bm25", k=20)}
+    assert everywhere == {"示例市住房公积金提取管理办法", "示例市生活垃圾分类管理条例", "国家城市绿化规定"}
+    titles = {h.title for h in scoped.search_sync(question, mode="bm25", k=20)}
+    assert titles == {"示例市住房公积金提取管理办法", "国家城市绿化规定"}  # 浙江's and the national one
+    asked = scoped.search_sync(question, mode="bm25", k=20, flt=SearchFilter(region="山东"))
+    assert {h.title for h in asked} == {"示例市生活垃圾分类管理条例"}  # a request naming a region searches it
