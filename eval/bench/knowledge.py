@@ -42,6 +42,25 @@ def _searcher(retriever: PolicyRetriever, mode: Mode) -> Callable[[str], list[di
     return search
 
 
+def candidate_recall(
+    retriever: PolicyRetriever, items: list[RetrievalItem], depth: int = 100
+) -> dict[str, Any]:
+    """How often each path brings a gold article among its first ``depth``: what any reranker could reach."""
+    found: dict[str, int] = {"dense": 0, "bm25": 0, "either": 0}
+    for item in items:
+        hit = {
+            mode: any(
+                matches(h.payload, item.gold)
+                for h in retriever.search_sync(item.question, k=depth, mode=mode)
+            )
+            for mode in ("dense", "bm25")
+        }
+        found["dense"] += hit["dense"]
+        found["bm25"] += hit["bm25"]
+        found["either"] += hit["dense"] or hit["bm25"]
+    return {"depth": depth, **{mode: round(n / max(1, len(items)), 3) for mode, n in found.items()}}
+
+
 DENSE_WEIGHTS = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0)
 RRF_KS = (5, 20, 60)
 
@@ -193,6 +212,8 @@ def run_knowledge_bench(
             "mrr_at_10": round(scores.mrr_at_10, 3),
             "misses": list(scores.misses),
         }
+    # the ceiling of a second stage: a reranker can only reorder what the paths bring
+    result["quality"]["found_in_top_100"] = candidate_recall(retriever, items)
     if result["index"]["dense_coverage"] < 1:
         # Passages are embedded in point-id order, which is a hash: the ones done so far are a random
         # sample. The questions whose gold article already has a vector estimate the full-coverage

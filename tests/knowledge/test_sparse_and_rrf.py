@@ -93,3 +93,21 @@ def test_fusion_tuning_picks_the_weight_on_one_fold_and_scores_it_on_the_other()
     assert tuned["best_on_whole_suite"]["dense_weight"] >= 2.0
     assert tuned["cross_validated_recall_at_5"] == 1.0 > tuned["equal_weights_k60"]["recall_at_5"]
     assert [f["items"] for f in tuned["folds"]] == [5, 5]
+
+
+def test_candidate_recall_counts_gold_found_deep_on_either_path() -> None:
+    from eval.bench.knowledge import candidate_recall  # noqa: PLC0415
+    from eval.retrieval import RetrievalItem  # noqa: PLC0415
+    from knowledge.retriever import Hit  # noqa: PLC0415
+
+    class Stub:  # q0: dense finds it at 80; q1: BM25 at 3; q2: neither within the depth
+        def search_sync(self, question: str, *, k: int, mode: str) -> list[Hit]:
+            where = {("q0", "dense"): 80, ("q1", "bm25"): 3, ("q2", "dense"): 150}.get((question, mode))
+            return [
+                Hit(f"{i}", 1.0, {"title": "法", "article": "第一条" if i == where else "第九条"}, {}, {})
+                for i in range(1, k + 1)
+            ]
+
+    items = [RetrievalItem(q, q, (("法", "第一条"),)) for q in ("q0", "q1", "q2")]
+    found = candidate_recall(Stub(), items)  # type: ignore[arg-type]
+    assert found == {"depth": 100, "dense": 0.333, "bm25": 0.333, "either": 0.667}
