@@ -54,8 +54,8 @@ class RetrievalSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     candidates: int = Field(default=50, ge=5, le=1000, description="Passages each path brings to the fusion.")
-    # Tuned on the laws suite (cityagent bench knowledge --tune): on the full corpus these give recall@5 0.636
-    # (two-fold CV 0.642) against 0.558 for equal weights; see the README's knowledge-base figures.
+    # Tuned on the laws suite (cityagent bench knowledge --tune): on the full corpus these give recall@5 0.642
+    # (two-fold CV 0.655) against 0.558 for equal weights; see the README's knowledge-base figures.
     rrf_k: int = Field(default=5, ge=1, le=1000)
     dense_weight: float = Field(default=3.0, ge=0.0, le=10.0)
     bm25_weight: float = Field(default=1.0, ge=0.0, le=10.0)

@@ -13,6 +13,11 @@ from sqlalchemy.exc import OperationalError
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
+def schema_url(schema: str, url: str = PG_ADMIN_URL) -> str:
+    """``url`` with ``schema`` as the connection's search path."""
+    return f"{url}?options=-csearch_path%3D{schema}"
+
+
 @contextmanager
 def throwaway_schema(prefix: str) -> Iterator[str]:
     """Create a uniquely named schema, yield its name, drop it with everything in it."""

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import OperationalError
 
 from agents.resident import ResidentDeps, build_graph
 from agents.resident.runner import ResidentAssistant
 from service.checkpoints import Checkpoints
+from tests.pg import schema_url, throwaway_schema
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.llm import NullLLMClient
 from tools.work_orders import WorkOrderStore
@@ -25,17 +23,8 @@ def checkpoint_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     if request.param == "sqlite":
         yield None
         return
-    schema = f"cp_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG.replace("postgresql://", "postgresql+psycopg://"))
-    try:
-        with admin.begin() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-    except OperationalError:
-        pytest.skip("no PostgreSQL answers on 127.0.0.1:5432")
-    yield f"{PG}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
+    with throwaway_schema("cp") as schema:
+        yield schema_url(schema, PG)  # the checkpointer speaks psycopg directly: no SQLAlchemy dialect
 
 
 async def test_a_conversation_survives_closing_and_reopening_the_store(

@@ -20,14 +20,12 @@ import pytest
 from eval.bench.fast_model import ServerThread
 from service.app import create_app
 from service.settings import load_settings
-from tests.pg import PG_ADMIN_URL, throwaway_schema
+from tests.pg import schema_url, throwaway_schema
 from tests.service.conftest import PASSWORD
 from tests.service.test_faults import events
 from tests.tcp_proxy import TcpProxy
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.users import UserStore
-
-PG = PG_ADMIN_URL
 
 
 @pytest.fixture
@@ -56,13 +54,13 @@ def wait_ready(client: httpx.Client, component: str, status: str, seconds: float
 def test_a_database_restart_loses_no_order_and_no_conversation(
     demo_dir: Path, tmp_path: Path, schema: str
 ) -> None:
-    direct = make_engine(DatabaseSettings(url=f"{PG}?options=-csearch_path%3D{schema}"), tmp_path)
+    direct = make_engine(DatabaseSettings(url=schema_url(schema)), tmp_path)
     migrate(direct)
     UserStore(direct).add("hotline", PASSWORD, ["caseworker"], [])
     data = tmp_path / "data"
     shutil.copytree(demo_dir, data)
     with TcpProxy(("127.0.0.1", 5432)) as proxy:
-        url = f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test?options=-csearch_path%3D{schema}"
+        url = schema_url(schema, f"postgresql+psycopg://postgres@127.0.0.1:{proxy.port}/test")
         settings = load_settings(
             data_dir=data, llm={"backend": "none"}, database={"url": url, "connect_timeout_s": 2},
             chat={"checkpoint_url": url.replace("+psycopg", "")},

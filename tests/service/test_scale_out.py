@@ -23,14 +23,12 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
-from tests.pg import PG_ADMIN_URL, throwaway_schema
+from tests.pg import schema_url, throwaway_schema
 from tests.service.conftest import PASSWORD
 from tests.service.test_crash import _port
 from tests.service.test_db_restart import say
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.users import UserStore
-
-PG = PG_ADMIN_URL
 
 
 @pytest.fixture
@@ -48,7 +46,7 @@ def test_workers_are_refused_without_shared_services(tmp_path: Path, monkeypatch
 
 
 def test_two_workers_share_orders_sessions_and_conversations(tmp_path: Path, schema: str) -> None:
-    url = f"{PG}?options=-csearch_path%3D{schema}"
+    url = schema_url(schema)
     engine = make_engine(DatabaseSettings(url=url), tmp_path)
     migrate(engine)
     UserStore(engine).add("hotline", PASSWORD, ["caseworker"], [])

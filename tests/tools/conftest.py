@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tests.pg import PG_ADMIN_URL, throwaway_schema
+from tests.pg import schema_url, throwaway_schema
 from tools.db import DatabaseSettings, make_engine
 
 
@@ -21,6 +21,6 @@ def any_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engin
         eng.dispose()
         return
     with throwaway_schema("t") as schema:
-        eng = make_engine(DatabaseSettings(url=f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"), tmp_path)
+        eng = make_engine(DatabaseSettings(url=schema_url(schema)), tmp_path)
         yield eng
         eng.dispose()
