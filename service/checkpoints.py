@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from tools.db import SCHEMA_LOCK
+from tools.db import SCHEMA_ATTEMPTS, SCHEMA_LOCK
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,7 @@ class Checkpoints:
 
     async def _open_postgres(self, url: str) -> BaseCheckpointSaver[Any]:
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver  # noqa: PLC0415
+        from psycopg.errors import DeadlockDetected  # noqa: PLC0415
         from psycopg.rows import dict_row  # noqa: PLC0415
         from psycopg_pool import AsyncConnectionPool  # noqa: PLC0415
 
@@ -65,12 +67,22 @@ class Checkpoints:
             await pool.close()
             raise RuntimeError(f"cannot connect to the checkpoint database: {type(exc).__name__}") from exc
         self._conn = pool
-        async with pool.connection() as conn:  # several workers start at once: one sets up at a time
-            await conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+        for attempt in range(1, SCHEMA_ATTEMPTS + 1):
             try:
-                await AsyncPostgresSaver(conn).setup()
-            finally:
-                await conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+                async with pool.connection() as conn:  # several workers start at once: one sets up at a time
+                    await conn.execute("SELECT pg_advisory_lock(%s)", (SCHEMA_LOCK,))
+                    try:
+                        await AsyncPostgresSaver(conn).setup()
+                    finally:
+                        await conn.execute("SELECT pg_advisory_unlock(%s)", (SCHEMA_LOCK,))
+                break
+            except DeadlockDetected:
+                # The setup's CREATE INDEX CONCURRENTLY waits for every open transaction, among them another
+                # worker's migration waiting for this lock; PostgreSQL breaks the cycle. Setup is idempotent.
+                if attempt == SCHEMA_ATTEMPTS:
+                    raise
+                logger.warning("checkpoint setup met another worker's migration (deadlock); trying again")
+                await asyncio.sleep(0.5 * attempt)
         return AsyncPostgresSaver(pool)
 
     async def close(self) -> None:

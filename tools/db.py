@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -93,6 +94,10 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
 SCHEMA_LOCK = 0x63697479  # the advisory lock schema changes take on PostgreSQL ("city")
+# Workers starting at once can deadlock over it (one's checkpoint set-up builds indexes concurrently, which
+# waits for the other's migration, which waits for the lock); PostgreSQL breaks the cycle and the loser,
+# whose work is idempotent, tries again.
+SCHEMA_ATTEMPTS = 3
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:
@@ -102,11 +107,16 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    try:
-        with engine.begin() as conn:
-            if conn.dialect.name == "postgresql":  # several workers start at once: one migrates at a time
-                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
-            config.attributes["connection"] = conn
-            command.upgrade(config, revision)
-    except SQLAlchemyError as exc:
-        raise DatabaseError(f"database migration failed: {exc.__class__.__name__}: {exc}") from exc
+    for attempt in range(1, SCHEMA_ATTEMPTS + 1):
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":  # several workers start at once: one migrates at a time
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK})
+                config.attributes["connection"] = conn
+                command.upgrade(config, revision)
+            return
+        except SQLAlchemyError as exc:
+            deadlock = type(getattr(exc, "orig", None)).__name__ == "DeadlockDetected"
+            if not deadlock or attempt == SCHEMA_ATTEMPTS:
+                raise DatabaseError(f"database migration failed: {exc.__class__.__name__}: {exc}") from exc
+            time.sleep(0.5 * attempt)

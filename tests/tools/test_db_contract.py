@@ -45,3 +45,37 @@ def test_migrations_apply_twice_and_match_the_code(engine: Engine) -> None:
 
 def test_ping_names_the_dialect(engine: Engine) -> None:
     assert ping(engine) in {"sqlite", "postgresql"}
+
+
+def test_a_migration_that_loses_a_deadlock_tries_again(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time  # noqa: PLC0415
+
+    from alembic import command  # noqa: PLC0415
+    from psycopg.errors import DeadlockDetected  # noqa: PLC0415
+    from sqlalchemy.exc import OperationalError  # noqa: PLC0415
+
+    from tools import db  # noqa: PLC0415
+
+    upgrade, calls = command.upgrade, []
+
+    def first_deadlocks(*args: object, **kwargs: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:  # what PostgreSQL does to one of two workers setting up at once
+            raise OperationalError(
+                "SELECT pg_advisory_xact_lock(…)", {}, DeadlockDetected("deadlock detected")
+            )
+        upgrade(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(command, "upgrade", first_deadlocks)
+    monkeypatch.setattr(time, "sleep", lambda _: None)
+    migrate(engine)
+    assert len(calls) == 2
+
+    def down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("SELECT 1", {}, OSError("server closed the connection"))
+
+    monkeypatch.setattr(command, "upgrade", down)
+    with pytest.raises(db.DatabaseError, match="migration failed"):
+        migrate(engine)  # any other failure is not retried
