@@ -103,6 +103,11 @@ class SubsidySettings(BaseModel):
         default=None,
         description="Use the rule files of this folder instead of the approved rules in the database.",
     )
+    allow_self_approval: bool = Field(
+        default=False,
+        description="Let the author of a draft rule approve it (one-person offices); by default a second "
+        "policy officer must.",
+    )
 
 
 class Settings(BaseSettings):

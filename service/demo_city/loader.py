@@ -70,7 +70,7 @@ def _demo_rules(services: Services) -> str:
         return "kept the active rules"
     rules = load_rules(DEMO_DIR / "rules")
     for rule in rules:
-        draft = store.save_draft(rule, "demo-load")
+        draft = store.save_draft(rule, "demo-pack")  # the pack's author; loading approves it
         store.approve(draft.id, draft.version, "demo-load")
     return f"{len(rules)} rules stored and approved"
 

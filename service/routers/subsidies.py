@@ -21,7 +21,7 @@ from service.uploads import save_upload
 from tools.subsidies.review import review
 from tools.subsidies.rules import PolicyRule, RuleError
 from tools.subsidies.sql import DIALECTS, decision_sql, transpile
-from tools.subsidies.store import RuleStore
+from tools.subsidies.store import RuleStore, SelfApprovalError
 from tools.users import User
 
 router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
@@ -127,8 +127,12 @@ async def rule_sql(
 @router.post("/rules/{rule_id}/versions/{version}/approve")
 async def approve(rule_id: str, version: Version, user: Officer, services: Svc) -> dict[str, Any]:
     """Make a draft the active rule (the version before it is retired)."""
+    store = RuleStore(services.engine)
+    allow_self = services.settings.subsidies.allow_self_approval
     try:
-        rule = await asyncio.to_thread(RuleStore(services.engine).approve, rule_id, version, user.username)
+        rule = await asyncio.to_thread(store.approve, rule_id, version, user.username, allow_self=allow_self)
+    except SelfApprovalError as exc:
+        raise ServiceError(403, "self_approval", str(exc)) from exc
     except RuleError as exc:
         raise ServiceError(409, "not_approvable", str(exc)) from exc
     return {"rule_id": rule.id, "version": version, "status": "active", "approved_by": user.username}

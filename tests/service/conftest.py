@@ -39,6 +39,7 @@ STAFF = {
     "boss": (["admin"], []),
     "analyst": (["evaluator"], []),
     "officer": (["policy_officer"], []),
+    "officer2": (["policy_officer"], []),  # a second officer approves what the first drafted
 }
 
 

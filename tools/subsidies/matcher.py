@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from tools.enterprises.registry import EnterpriseRecord
 from tools.subsidies.rules import FIELDS, LABELS, Condition, PolicyRule
-from tools.subsidies.sql import decision_sql, resolve, transpile
+from tools.subsidies.sql import condition_columns, decision_sql, resolve, transpile
 
 _SQL_TYPES = {int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", date: "DATE"}
 
@@ -32,6 +32,22 @@ def _sql_type(annotation: Any) -> str:
 
 
 COLUMNS = {name: _sql_type(annotation) for name, annotation in FIELDS.items()}
+
+# The matcher's DuckDB reads only what this process hands it: no files, no URLs, no extensions,
+# no environment, and the settings cannot be switched back from SQL. A bug that let a rule's
+# text into a statement would still find nothing to read.
+LOCKED = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
+
+
+def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with external access off and its configuration locked."""
+    return duckdb.connect(str(path) if path else ":memory:", config=dict(LOCKED))
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,7 @@ class Matcher:
 
     def __init__(self, path: Path | None = None) -> None:
         # One connection per use (``_cursor``): a DuckDB connection must not be shared by threads.
-        self.db = duckdb.connect(str(path) if path else ":memory:")
+        self.db = connect(path)
         columns = ", ".join(f'"{n}" {t}' for n, t in COLUMNS.items())
         self.db.execute(f"CREATE TABLE IF NOT EXISTS enterprises ({columns}, PRIMARY KEY (credit_code))")
 
@@ -238,13 +254,14 @@ class Matcher:
             cursor = cur.execute(query, [credit_code])
             names = [d[0] for d in cursor.description]
             row = dict(zip(names, cursor.fetchone() or (), strict=True))
+            cond_cols, excl_cols = condition_columns(rule)
             results = [
-                self._result(c, row[f"c_{c.id}"], values, rule, as_of, exclusion=False)
-                for c in rule.conditions
+                self._result(c, row[col], values, rule, as_of, exclusion=False)
+                for c, col in zip(rule.conditions, cond_cols, strict=True)
             ]
             results += [
-                self._result(c, row[f"x_{c.id}"], values, rule, as_of, exclusion=True)
-                for c in rule.exclusions
+                self._result(c, row[col], values, rule, as_of, exclusion=True)
+                for c, col in zip(rule.exclusions, excl_cols, strict=True)
             ]
             decision = str(row["decision"])
             amount = row["amount"] if decision == "eligible" else None

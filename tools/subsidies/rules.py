@@ -16,6 +16,7 @@ never false: the decision is then ``missing_data`` naming the field.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,13 @@ Op = Literal[
 Mode = Literal["apply_free", "confirm", "apply"]
 FIELDS: dict[str, Any] = {name: info.annotation for name, info in EnterpriseRecord.model_fields.items()}
 LABELS: dict[str, str] = {name: str(info.alias) for name, info in EnterpriseRecord.model_fields.items()}
+NUMERIC_FIELDS = frozenset(n for n, t in FIELDS.items() if {int, float} & set(getattr(t, "__args__", (t,))))
+
+# A condition id names an output column of the rule's SQL (by position, never by its text) and
+# appears in explanations: plain identifiers only, so it can never carry SQL or markup.
+CONDITION_ID = r"^[a-z][a-z0-9_]{0,39}$"
+MAX_TEXT_VALUE = 200  # characters of one string value (industries, levels, districts)
+MAX_LIST_VALUE = 500  # items of an ``in`` / ``not_in`` list
 
 
 class RuleError(ValueError):
@@ -52,8 +60,8 @@ class Condition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str | None = None
-    label: str | None = None
+    id: str | None = Field(default=None, pattern=CONDITION_ID)
+    label: str | None = Field(default=None, max_length=200)
     field: str | None = None
     op: Op | None = None
     value: Any = None
@@ -81,8 +89,13 @@ class Condition(BaseModel):
                 raise ValueError(
                     f"{self.op} on {self.field!r} needs 'of': a known enterprise field, got {self.of!r}"
                 )
+            if self.of is not None and self.op not in ("ratio_ge", "ratio_le"):
+                raise ValueError(f"'of' is only for ratio_ge / ratio_le, not {self.op} on {self.field!r}")
             if self.op not in ("is_true", "is_false") and self.value is None:
                 raise ValueError(f"{self.op} on {self.field!r} needs a value")
+            check_value(str(self.op), self.value, where=f"condition on {self.field!r}")
+        elif self.of is not None or self.op is not None or self.value is not None:
+            raise ValueError("a group (all / any / not) has no op, value or of")
         return self
 
     def fields(self) -> list[str]:
@@ -93,15 +106,72 @@ class Condition(BaseModel):
         return [f for child in children for f in child.fields()]
 
 
+def _scalar_ok(value: Any) -> bool:
+    """A literal a rule may compare with: a finite number, a bool, a date, plain text, or 上一年度."""
+    if isinstance(value, bool | date):
+        return True
+    if isinstance(value, int):
+        return abs(value) < 10**15
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= MAX_TEXT_VALUE and not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    if isinstance(value, dict):
+        offset = value.get("year_offset")
+        return set(value) == {"year_offset"} and type(offset) is int and -100 <= offset <= 100
+    return False
+
+
+def check_value(op: str, value: Any, *, where: str) -> None:
+    """ValueError unless ``value`` has the shape ``op`` needs (scalars, pairs, lists of scalars)."""
+    if op in ("is_true", "is_false"):
+        if value is not None:
+            raise ValueError(f"{op} in {where} takes no value")
+        return
+    if op == "between":
+        ok = isinstance(value, list) and len(value) == 2 and all(_scalar_ok(v) for v in value)
+        shape = "a list [low, high] of two plain values"
+    elif op in ("in", "not_in"):
+        ok = (
+            isinstance(value, list) and 0 < len(value) <= MAX_LIST_VALUE and all(_scalar_ok(v) for v in value)
+        )
+        shape = f"a list of 1 to {MAX_LIST_VALUE} plain values"
+    elif op in ("years_since_ge", "ratio_ge", "ratio_le"):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and _scalar_ok(value)
+        ok = ok and (op != "years_since_ge" or 0 <= value <= 200)
+        shape = "a finite number" + (" of years (0 to 200)" if op == "years_since_ge" else "")
+    else:
+        ok = _scalar_ok(value)
+        shape = (
+            f"one plain value (a finite number, true/false, a date, text up to {MAX_TEXT_VALUE} characters "
+            'without control characters, or {"year_offset": n})'
+        )
+    if not ok:
+        raise ValueError(f"{op} in {where} needs {shape}, got {value!r:.80}")
+
+
 class Tier(BaseModel):
     """An amount that applies when its condition holds (first matching tier wins)."""
 
     model_config = ConfigDict(extra="forbid")
 
     when: Condition | None = None
-    amount: float | None = Field(default=None, ge=0)
-    rate: float | None = Field(default=None, ge=0, le=1)
+    amount: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
+    rate: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
     of: str | None = None  # the field the rate applies to (万元 fields are converted to yuan)
+
+    @model_validator(mode="after")
+    def _shape(self) -> Tier:
+        if (self.amount is None) == (self.rate is None):
+            raise ValueError("a tier has either an amount or a rate (with 'of'), not both or neither")
+        if self.rate is not None and self.of not in NUMERIC_FIELDS:
+            raise ValueError(
+                f"a rate needs 'of': a numeric field (one of {', '.join(sorted(NUMERIC_FIELDS))}), "
+                f"got {self.of!r:.80}"
+            )
+        if self.amount is not None and self.of is not None:
+            raise ValueError("'of' is only for a rate")
+        return self
 
 
 class Benefit(BaseModel):
@@ -109,8 +179,8 @@ class Benefit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tiers: list[Tier] = Field(min_length=1)
-    cap: float | None = Field(default=None, ge=0)
+    tiers: list[Tier] = Field(min_length=1, max_length=50)
+    cap: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
     clause: Clause
 
 
