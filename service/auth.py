@@ -75,6 +75,23 @@ def current_user(request: Request, services: Annotated[Services, Depends(get_ser
     return user
 
 
+def optional_user(request: Request, services: Services) -> User | None:
+    """The signed-in user when the request proves one (as :func:`current_user`), else None (anonymous)."""
+    if not request.headers.get("authorization") and SESSION_COOKIE not in request.cookies:
+        return None
+    try:
+        return current_user(request, services)
+    except ServiceError:
+        return None
+
+
+def viewer(user: User | None) -> dict[str, Any]:
+    """What a chat turn may show this user of enterprises' shared data (see ``User.speaks_for``)."""
+    if user is None:
+        return {"staff": False, "speaks_for": []}
+    return {"staff": user.has("policy_officer"), "speaks_for": [user.enterprise] if user.enterprise else []}
+
+
 def require(*roles: str) -> Callable[..., Coroutine[Any, Any, User]]:
     """A dependency: the signed-in user, who must hold one of ``roles`` (admin holds all)."""
 

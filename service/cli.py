@@ -647,10 +647,14 @@ def _user_store() -> Any:
 def users_add(
     username: str,
     role: Annotated[
-        list[str], typer.Option(help="caseworker, policy_officer, evaluator or admin (repeatable).")
+        list[str],
+        typer.Option(help="caseworker, policy_officer, evaluator, admin or enterprise (repeatable)."),
     ],
     department: Annotated[
         list[str] | None, typer.Option(help="Limit a caseworker to these departments (repeatable).")
+    ] = None,
+    enterprise: Annotated[
+        str | None, typer.Option(help="The 统一社会信用代码 an enterprise account speaks for.")
     ] = None,
     password_env: Annotated[
         str | None, typer.Option(help="Read the password from this environment variable (else prompt).")
@@ -669,12 +673,13 @@ def users_add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     store = _user_store()
     try:
-        user = store.add(username, password, role, department or [])
+        user = store.add(username, password, role, department or [], enterprise=enterprise)
     except UserError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(
         f"added {user.username}: {', '.join(user.roles)}"
         + (f" ({', '.join(user.departments)})" if user.departments else "")
+        + (f" (enterprise {user.enterprise})" if user.enterprise else "")
     )
 
 

@@ -134,11 +134,20 @@ class Services:
         folder = self.settings.subsidies.rules_dir
         return load_rules(folder) if folder else RuleStore(self.engine).active()
 
-    def explain_subsidies(self, credit_code: str, stated: dict[str, str] | None = None) -> list[Any]:
-        """The matcher's explained decisions for one enterprise today (with facts it stated, unverified)."""
-        from tools.subsidies.matcher import coerce_facts  # noqa: PLC0415
+    def explain_subsidies(
+        self, credit_code: str, stated: dict[str, str] | None = None, *, shared_data: bool = True
+    ) -> list[Any]:
+        """The matcher's explained decisions for one enterprise today (with facts it stated, unverified).
 
-        matcher, rules, today = self.subsidy_matcher(), self.subsidy_rules(), date.today()
+        ``shared_data=False`` (a visitor who does not speak for the enterprise): the decisions rest
+        on the stated facts alone, and the registry's record is not read at all.
+        """
+        from tools.subsidies.matcher import Matcher, coerce_facts  # noqa: PLC0415
+
+        rules, today = self.subsidy_rules(), date.today()
+        if not shared_data:
+            return Matcher.explain_declared(credit_code, coerce_facts(stated or {}), rules, today)
+        matcher = self.subsidy_matcher()
         if stated:
             return list(matcher.explain_with(credit_code, coerce_facts(stated), rules, today))
         return list(matcher.explain(credit_code, rules, today))

@@ -2,7 +2,9 @@
 
 Residents have no account (the chat is anonymous). A caseworker may be limited to some
 departments: they then see only orders dispatched to those; a caseworker with no
-department (the 12345 hotline's own dispatchers) and an admin see every order.
+department (the 12345 hotline's own dispatchers) and an admin see every order. An
+``enterprise`` account is bound to one 统一社会信用代码: signed in, the chat shows that
+enterprise (and no other) what the city's shared data says about it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-Role = Literal["caseworker", "policy_officer", "evaluator", "admin"]
+from tools.enterprises.credit_code import is_valid
+
+Role = Literal["caseworker", "policy_officer", "evaluator", "admin", "enterprise"]
 ROLES: tuple[str, ...] = get_args(Role)
 MIN_PASSWORD = 10
 _NAME = re.compile(r"^[A-Za-z0-9_.\-\u4e00-\u9fff]{2,64}$")
@@ -46,6 +50,7 @@ staff_users = Table(
     Column("roles", String(128), nullable=False),
     Column("departments", Text, nullable=False),
     Column("disabled", Integer, nullable=False, default=0),
+    Column("enterprise", String(18), nullable=True),  # the credit code an enterprise account speaks for
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
@@ -63,6 +68,13 @@ class User:
     roles: tuple[str, ...]
     departments: tuple[str, ...]
     disabled: bool = False
+    enterprise: str | None = None  # the credit code of an ``enterprise`` account
+
+    def speaks_for(self, credit_code: str) -> bool:
+        """Whether this account may see the non-public facts of ``credit_code``'s enterprise."""
+        if self.has("policy_officer"):  # officers (and admins) work with the shared data
+            return True
+        return "enterprise" in self.roles and self.enterprise is not None and self.enterprise == credit_code
 
     def has(self, *roles: str) -> bool:
         """Whether the user holds one of ``roles`` (admin holds them all)."""
@@ -83,6 +95,7 @@ def _user(row: object) -> User:
         tuple(r for r in row.roles.split(",") if r),  # type: ignore[attr-defined]
         tuple(json.loads(row.departments)),  # type: ignore[attr-defined]
         bool(row.disabled),  # type: ignore[attr-defined]
+        row.enterprise,  # type: ignore[attr-defined]
     )
 
 
@@ -93,9 +106,18 @@ class UserStore:
         self._engine = engine
 
     def add(
-        self, username: str, password: str, roles: list[str], departments: list[str] | None = None
+        self,
+        username: str,
+        password: str,
+        roles: list[str],
+        departments: list[str] | None = None,
+        *,
+        enterprise: str | None = None,
     ) -> User:
-        """Create an account; refuse a bad name, an unknown role, a short password or a taken name."""
+        """Create an account; refuse a bad name, an unknown role, a short password or a taken name.
+
+        An ``enterprise`` account needs the valid 统一社会信用代码 it speaks for (and no other role).
+        """
         if not _NAME.match(username):
             raise UserError(f"username {username!r}: 2-64 letters, digits, Chinese, '_', '.', '-'")
         unknown = [r for r in roles if r not in ROLES]
@@ -103,10 +125,17 @@ class UserStore:
             raise UserError(f"roles must be among {', '.join(ROLES)}; got {', '.join(roles) or 'none'}")
         if len(password) < MIN_PASSWORD:
             raise UserError(f"the password must have at least {MIN_PASSWORD} characters")
+        if ("enterprise" in roles) != (enterprise is not None):
+            raise UserError("an enterprise account needs --enterprise CREDIT_CODE, and only it takes one")
+        if enterprise is not None and (roles != ["enterprise"] or not is_valid(enterprise)):
+            raise UserError(
+                f"enterprise {enterprise!r:.40}: a valid 统一社会信用代码, on an account with no other role"
+            )
         now = datetime.now(UTC)
         values = {
             "username": username, "password_hash": _HASHER.hash(password), "roles": ",".join(roles),
             "departments": json.dumps(departments or [], ensure_ascii=False), "disabled": 0,
+            "enterprise": enterprise,
             "created_at": now, "updated_at": now,
         }  # fmt: skip
         try:
@@ -114,7 +143,7 @@ class UserStore:
                 conn.execute(insert(staff_users).values(**values))
         except IntegrityError as exc:
             raise UserError(f"user {username!r} already exists") from exc
-        return User(username, tuple(roles), tuple(departments or []))
+        return User(username, tuple(roles), tuple(departments or []), enterprise=enterprise)
 
     def set_disabled(self, username: str, disabled: bool = True) -> None:
         """Disable (or enable) an account; a disabled user's sessions stop working at once."""

@@ -28,6 +28,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.resident.runner import ResidentAssistant, TurnEvent
+from service.auth import optional_user, viewer
 from service.container import Services
 from service.deps import get_services
 from service.errors import ServiceError
@@ -148,7 +149,8 @@ async def chat(
     sid, new = _session(request)
     _check_limits(services, sid, request, body.message)
     assistant = _assistant(services)
-    events = _observed(request, assistant.turn(_conversation(sid), body.message.strip()))
+    who = viewer(optional_user(request, services))  # from the sign-in, never from the message
+    events = _observed(request, assistant.turn(_conversation(sid), body.message.strip(), who))
     if body.stream:
 
         async def stream() -> AsyncIterator[bytes]:

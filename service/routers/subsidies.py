@@ -26,6 +26,7 @@ from tools.users import User
 
 router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
 Officer = Annotated[User, Depends(require("policy_officer"))]
+OfficerOrEnterprise = Annotated[User, Depends(require("policy_officer", "enterprise"))]
 Svc = Annotated[Services, Depends(get_services)]
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -162,9 +163,14 @@ async def push_list(
 
 @router.get("/enterprises/{credit_code}")
 async def explain(
-    credit_code: str, user: Officer, services: Svc, as_of: date | None = None
+    credit_code: str, user: OfficerOrEnterprise, services: Svc, as_of: date | None = None
 ) -> list[dict[str, Any]]:
-    """The 政策超市 of one enterprise: every active policy's decision and each condition with its clause."""
+    """The 政策超市 of one enterprise: every active policy's decision and each condition with its clause.
+
+    Policy officers see any enterprise; an enterprise account sees only its own.
+    """
+    if not user.speaks_for(credit_code.upper()):
+        raise ServiceError(403, "forbidden", "企业账号只能查看本企业的政策匹配结果。", "credit_code")
     matcher = await asyncio.to_thread(services.subsidy_matcher)  # the first use loads the registry
     try:
         decisions = await asyncio.to_thread(

@@ -139,6 +139,11 @@ def coerce_facts(stated: dict[str, str]) -> dict[str, Any]:
     return values
 
 
+def _cell(text: str) -> str:
+    """Text a spreadsheet will not run as a formula (a name starting with = + - @ is quoted)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 class Matcher:
     """A DuckDB database of enterprises (in memory by default, or a file) and the rules to run on it."""
 
@@ -205,9 +210,10 @@ class Matcher:
         writer.writerow(["统一社会信用代码", "名称", "政策", "兑现方式", "金额元", "依据"])
         cite = f"〔{rule.document} {rule.benefit.clause.article}〕"
         for code, name, amount in rows:
-            writer.writerow(
-                [code, name, rule.document, rule.mode, "" if amount is None else round(amount, 2), cite]
-            )
+            writer.writerow([
+                code, _cell(name), _cell(rule.document), rule.mode,
+                "" if amount is None else round(amount, 2), _cell(cite),
+            ])  # fmt: skip
         return out.getvalue(), len(rows)
 
     def export_push_list(self, rule: PolicyRule, as_of: date, out: Path) -> int:
@@ -237,6 +243,22 @@ class Matcher:
             raise ValueError(f"unknown enterprise fields {', '.join(unknown)}")
         scratch = Matcher()
         scratch.load_rows([{**dict(zip(COLUMNS, row, strict=True)), **values}])
+        return scratch.explain(credit_code, rules, as_of)
+
+    @staticmethod
+    def explain_declared(
+        credit_code: str, values: dict[str, Any], rules: Sequence[PolicyRule], as_of: date
+    ) -> list[Decision]:
+        """The decisions on ``values`` alone (facts a visitor typed), never on the stored record.
+
+        For visitors who do not speak for the enterprise: the shared data's non-public facts stay
+        out, every field not stated is missing, so the result names what each policy needs.
+        """
+        unknown = sorted(set(values) - set(COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown enterprise fields {', '.join(unknown)}")
+        scratch = Matcher()
+        scratch.load_rows([{**dict.fromkeys(COLUMNS), **values, "credit_code": credit_code, "name": ""}])
         return scratch.explain(credit_code, rules, as_of)
 
     def _explain(
