@@ -65,7 +65,7 @@ class Services:
     gazetteer: Gazetteer | None = field(default=None, repr=False)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
     _matcher: Any = field(default=None, repr=False)
-    _matcher_version: int = 0
+    _matcher_version: tuple[int, str] = (0, "")
     _matcher_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _jobs_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     assistant: ResidentAssistant | None = field(default=None, repr=False)
@@ -95,17 +95,25 @@ class Services:
             self._dispatch_model = model
         return self._dispatch_model
 
+    def enterprise_dictionary(self) -> Any:
+        """The city's enterprise data dictionary in force (NoDictionaryError before a city pack is loaded)."""
+        from tools.enterprises.dictionary import current_dictionary  # noqa: PLC0415
+
+        return current_dictionary(self.engine)
+
     def subsidy_matcher(self) -> Any:
         """The DuckDB matcher over the registry's enterprises (loaded on first use, again after an import)."""
         from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
 
-        registry = EnterpriseRegistry(self.engine)
-        version = registry.last_import()  # an import by any worker (or the CLI) makes the copy stale
+        dictionary = self.enterprise_dictionary()
+        registry = EnterpriseRegistry(self.engine, dictionary)
+        # an import (or a new dictionary) by any worker or the CLI makes the loaded copy stale
+        version = (registry.last_import(), dictionary.model_dump_json())
         with self._matcher_lock:
             if self._matcher is None or version != self._matcher_version:
                 from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
 
-                matcher = Matcher()
+                matcher = Matcher(dictionary)
                 matcher.load_rows(registry.all_rows())
                 self._matcher, self._matcher_version = matcher, version
             return self._matcher
@@ -128,11 +136,11 @@ class Services:
 
     def subsidy_rules(self) -> list[Any]:
         """The rules in force: the approved ones in the database, or the folder ``subsidies.rules_dir``."""
-        from tools.subsidies.rules import load_rules  # noqa: PLC0415
+        from tools.subsidies.rules import load_rules  # noqa: PLC0415 - rules read with the city's fields
         from tools.subsidies.store import RuleStore  # noqa: PLC0415
 
         folder = self.settings.subsidies.rules_dir
-        return load_rules(folder) if folder else RuleStore(self.engine).active()
+        return load_rules(folder, self.enterprise_dictionary()) if folder else RuleStore(self.engine).active()
 
     def explain_subsidies(
         self, credit_code: str, stated: dict[str, str] | None = None, *, shared_data: bool = True
@@ -144,12 +152,14 @@ class Services:
         """
         from tools.subsidies.matcher import Matcher, coerce_facts  # noqa: PLC0415
 
-        rules, today = self.subsidy_rules(), date.today()
+        rules, today, fields = self.subsidy_rules(), date.today(), self.enterprise_dictionary()
         if not shared_data:
-            return Matcher.explain_declared(credit_code, coerce_facts(stated or {}), rules, today)
+            return Matcher.explain_declared(
+                fields, credit_code, coerce_facts(stated or {}, fields), rules, today
+            )
         matcher = self.subsidy_matcher()
         if stated:
-            return list(matcher.explain_with(credit_code, coerce_facts(stated), rules, today))
+            return list(matcher.explain_with(credit_code, coerce_facts(stated, fields), rules, today))
         return list(matcher.explain(credit_code, rules, today))
 
     def dispatch_deps(self) -> DispatchDeps | None:

@@ -12,6 +12,7 @@ VectorStoreUnavailableError  503     ``vector_store_unavailable``
 EmbeddingUnavailableError    503     ``embeddings_unavailable``
 DatabaseError, a dropped
 database connection          503     ``database_unavailable``
+NoDictionaryError            409     ``no_enterprise_dictionary`` (load a city pack)
 HTTP errors (404, 405, …)    same    ``not_found``, ``method_not_allowed``, …
 anything else                500     ``internal_error`` (logged with the request id)
 ===========================  ======  ==========================================
@@ -36,6 +37,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowledge.errors import EmbeddingUnavailableError, VectorStoreUnavailableError
 from tools.db import DatabaseError
+from tools.enterprises.dictionary import NoDictionaryError
 from tools.llm.errors import LLMUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -112,6 +114,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
         return error_response(request, exc.status, exc.code, exc.message, exc.field)
+
+    @app.exception_handler(NoDictionaryError)
+    async def _no_dictionary(request: Request, exc: NoDictionaryError) -> JSONResponse:
+        return error_response(request, 409, "no_enterprise_dictionary", str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -24,9 +24,9 @@ from agents.resident.runner import ResidentAssistant, TurnEvent
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit
 from service.demo_city import DEMO_DIR, ENTERPRISES_CSV
+from tests.cities import DEMO_FIELDS
 from tools.audit import AuditLog
 from tools.db import DatabaseSettings, make_engine, migrate
-from tools.enterprises.registry import EnterpriseRecord
 from tools.llm import ChatResult, LLMUnavailableError, NullLLMClient
 from tools.subsidies.matcher import ConditionResult, Decision, Matcher, coerce_facts
 from tools.subsidies.rules import load_rules
@@ -389,22 +389,20 @@ async def test_a_credit_code_gets_the_matchers_decisions_and_nothing_else(make: 
 
 
 async def test_missing_facts_are_asked_for_and_the_answer_reruns_the_matcher(make: Any) -> None:
-    rules = [r for r in load_rules(DEMO_RULES) if r.id == "job-retention-refund"]
+    rules = [r for r in load_rules(DEMO_RULES, DEMO_FIELDS) if r.id == "job-retention-refund"]
     row = next(csv.DictReader(ENTERPRISES_CSV.read_text(encoding="utf-8-sig").splitlines()))
-    record = EnterpriseRecord.model_validate(
-        {**row, "参保人数": "40", "上年裁员人数": "", "上年失业保险缴费万元": "10"}
-    )
-    matcher = Matcher()
-    matcher.load([record])
+    record = DEMO_FIELDS.parse({**row, "参保人数": "40", "上年裁员人数": "", "上年失业保险缴费万元": "10"})
+    matcher = Matcher(DEMO_FIELDS)
+    matcher.load_rows([record])
     day = date(2026, 3, 1)
     calls: list[dict[str, str]] = []
 
     def explain(code: str, stated: dict[str, str], *, shared_data: bool) -> list[Any]:
         calls.append(stated)
         if not shared_data:
-            return Matcher.explain_declared(code, coerce_facts(stated), rules, day)
+            return Matcher.explain_declared(DEMO_FIELDS, code, coerce_facts(stated, DEMO_FIELDS), rules, day)
         if stated:
-            return matcher.explain_with(code, coerce_facts(stated), rules, day)
+            return matcher.explain_with(code, coerce_facts(stated, DEMO_FIELDS), rules, day)
         return matcher.explain(code, rules, day)
 
     llm = ScriptedLLM()
@@ -413,8 +411,8 @@ async def test_missing_facts_are_asked_for_and_the_answer_reruns_the_matcher(mak
         ResidentDeps(retriever=lambda: h.retriever, llm=lambda: llm, store=h.store, subsidies=explain),
         AsyncSqliteSaver(h.conn),
     )
-    me = {"staff": False, "speaks_for": [record.credit_code]}
-    first = final(await h.say(f"{record.credit_code} 能享受稳岗返还吗", viewer=me), "answer")["text"]
+    me = {"staff": False, "speaks_for": [record["credit_code"]]}
+    first = final(await h.say(f"{record['credit_code']} 能享受稳岗返还吗", viewer=me), "answer")["text"]
     assert "还缺少：上年裁员人数。" in first and "40" not in first
     second = final(await h.say("上年裁员人数 3，参保人数是 40", viewer=me), "answer")["text"]
     assert calls[-1] == {"上年裁员人数": "3"}  # only the facts that were asked for

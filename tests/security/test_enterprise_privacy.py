@@ -22,6 +22,7 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.demo_city import DEMO_DIR, ENTERPRISES_CSV
 from service.settings import load_settings
+from tests.cities import DEMO_FIELDS
 from tests.service.conftest import PASSWORD
 from tools.audit import AuditLog
 from tools.db import make_engine
@@ -36,9 +37,9 @@ RD_RULE = DEMO_DIR / "rules" / "rd-subsidy.yaml"  # 10% of R&D spending: the amo
 
 def _eligible_enterprise(client: TestClient, officer: dict[str, str]) -> tuple[str, dict[str, Any]]:
     """An enterprise the shared data makes eligible for the R&D subsidy today, and that decision."""
-    matcher = Matcher()
+    matcher = Matcher(DEMO_FIELDS)
     matcher.load_rows(EnterpriseRegistry(client.app.state.services.engine).all_rows())  # type: ignore[attr-defined]
-    code, _, _ = matcher.push_list(load_rule(RD_RULE), date.today())[0]
+    code, _, _ = matcher.push_list(load_rule(RD_RULE, DEMO_FIELDS), date.today())[0]
     (decision,) = [
         d
         for d in client.get(f"/api/subsidies/enterprises/{code}", headers=officer).json()
@@ -54,7 +55,7 @@ def client(staffed_dir: Path, tmp_path: Path) -> Iterator[TestClient]:
     shutil.copytree(staffed_dir, data)
     settings = load_settings(data_dir=data, llm={"backend": "none"})
     rules = RuleStore(make_engine(settings.database, settings.data_dir))
-    draft = rules.save_draft(load_rule(RD_RULE), "officer")
+    draft = rules.save_draft(load_rule(RD_RULE, DEMO_FIELDS), "officer")
     rules.approve(draft.id, draft.version, "officer2")
     with TestClient(create_app(settings)) as c:
         yield c

@@ -25,10 +25,11 @@ from fastapi.testclient import TestClient
 from service.app import create_app
 from service.demo_city import DEMO_DIR
 from service.settings import load_settings
+from tests.cities import DEMO_FIELDS
 from tests.service.conftest import PASSWORD
 from tools.subsidies.matcher import Matcher
 from tools.subsidies.rules import PolicyRule, RuleError
-from tools.subsidies.sql import condition_sql, decision_sql, verify
+from tools.subsidies.sql import Columns, condition_sql, decision_sql, verify
 
 RULE: dict[str, Any] = json.loads(
     json.dumps(yaml.safe_load((DEMO_DIR / "rules" / "hightech-award.yaml").read_text("utf-8")), default=str)
@@ -183,10 +184,10 @@ def test_a_rule_that_skipped_validation_still_compiles_to_nothing() -> None:
         tier = good.benefit.tiers[0].model_construct(rate=0.1, of=payload, amount=None, when=None)
         benefit = good.benefit.model_copy(update={"tiers": [tier]})
         with pytest.raises(RuleError):
-            decision_sql(good.model_copy(update={"benefit": benefit}), date(2025, 3, 1))
+            decision_sql(good.model_copy(update={"benefit": benefit}), date(2025, 3, 1), DEMO_FIELDS)
         leaf = good.exclusions[0].model_copy(update={"field": payload})
         with pytest.raises(RuleError):
-            decision_sql(good.model_copy(update={"exclusions": [leaf]}), date(2025, 3, 1))
+            decision_sql(good.model_copy(update={"exclusions": [leaf]}), date(2025, 3, 1), DEMO_FIELDS)
 
 
 def test_the_compiler_itself_emits_columns_only_from_the_field_list() -> None:
@@ -195,20 +196,23 @@ def test_the_compiler_itself_emits_columns_only_from_the_field_list() -> None:
     for payload in PAYLOADS:
         leaf = good.exclusions[0].model_copy(update={"field": payload})
         with pytest.raises(RuleError, match="unknown enterprise field"):
-            condition_sql(leaf, date(2025, 3, 1))
+            condition_sql(leaf, date(2025, 3, 1), Columns.of(DEMO_FIELDS))
         ratio = leaf.model_copy(
             update={"field": "rd_expense_10k", "op": "ratio_ge", "value": 0.03, "of": payload}
         )
         with pytest.raises(RuleError, match="unknown enterprise field"):
-            condition_sql(ratio, date(2025, 3, 1))
+            condition_sql(ratio, date(2025, 3, 1), Columns.of(DEMO_FIELDS))
     with pytest.raises(RuleError, match=r"sub-selects|may not use"):
-        verify("SELECT credit_code, (SELECT 1) AS c_0 FROM enterprises", extra_columns=["c_0"])
+        verify("SELECT credit_code, (SELECT 1) AS c_0 FROM enterprises", known=["credit_code", "c_0"])
     with pytest.raises(RuleError, match="may not use"):
-        verify("SELECT credit_code, read_text('/etc/passwd') AS c_0 FROM enterprises", extra_columns=["c_0"])
+        verify(
+            "SELECT credit_code, read_text('/etc/passwd') AS c_0 FROM enterprises",
+            known=["credit_code", "c_0"],
+        )
 
 
 def test_condition_ids_never_reach_sql() -> None:
-    sql = decision_sql(PolicyRule.model_validate(RULE), date(2025, 3, 1))
+    sql = decision_sql(PolicyRule.model_validate(RULE), date(2025, 3, 1), DEMO_FIELDS)
     assert "registered_here" not in sql and "dishonest AS" not in sql
     assert "AS c_0" in sql and "AS x_0" in sql
 
@@ -227,7 +231,7 @@ def test_condition_ids_never_reach_sql() -> None:
 )
 def test_the_matchers_duckdb_reads_no_file_and_no_environment(statement: str) -> None:
     """Defence in depth: even SQL written by a future bug runs with external access off and locked."""
-    matcher = Matcher()
+    matcher = Matcher(DEMO_FIELDS)
     with pytest.raises(duckdb.Error):
         matcher.db.execute(statement).fetchall()
     assert not PWNED.exists() and not Path("/tmp/cityagent-pwned.duckdb").exists()

@@ -162,7 +162,7 @@ def test_enterprises_import_through_the_api_with_a_report_of_bad_rows(client: Te
     )  # fmt: skip
     assert (
         headless.status_code == 422
-        and "missing columns 统一社会信用代码" in headless.json()["error"]["message"]
+        and "required columns missing: 统一社会信用代码" in headless.json()["error"]["message"]
     )
     caseworker = sign_in(client, "hotline")
     assert (

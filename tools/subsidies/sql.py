@@ -23,26 +23,35 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from tools.subsidies.rules import FIELDS, Condition, PolicyRule, RuleError, Tier
+from tools.enterprises.dictionary import Dictionary
+from tools.subsidies.rules import Condition, PolicyRule, RuleError, Tier
 
 _CMP = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _PLAIN = re.compile(r"^[a-z][a-z0-9_]*$")
-# The only spellings of columns that ever reach SQL: built from the field list, not from a rule.
-QUOTED: dict[str, str] = {name: f'"{name}"' for name in FIELDS if _PLAIN.match(name)}
-if len(QUOTED) != len(FIELDS):  # pragma: no cover - a field list that is not plain identifiers
-    raise RuntimeError(
-        f"enterprise field names must be plain identifiers: {sorted(set(FIELDS) - set(QUOTED))}"
-    )
 _OUTPUT = ("credit_code", "name", "decision", "amount")
 TABLE = "enterprises"
 
 
-def column(name: str | None) -> str:
-    """The quoted column of a known enterprise field (RuleError for anything else)."""
-    quoted = QUOTED.get(name or "")
-    if quoted is None:
-        raise RuleError(f"unknown enterprise field {name!r:.80}")
-    return quoted
+class Columns:
+    """The only spellings of columns that ever reach SQL: built from the city's field list, not a rule."""
+
+    def __init__(self, names: list[str]) -> None:
+        plain = [n for n in names if _PLAIN.match(n)]
+        if len(plain) != len(names):
+            raise RuleError(f"field names must be plain identifiers: {sorted(set(names) - set(plain))}")
+        self.quoted = {n: f'"{n}"' for n in plain}
+
+    @classmethod
+    def of(cls, dictionary: Dictionary) -> Columns:
+        """The columns of a city's enterprise data dictionary."""
+        return cls(dictionary.names)
+
+    def __call__(self, name: str | None) -> str:
+        """The quoted column of a known enterprise field (RuleError for anything else)."""
+        quoted = self.quoted.get(name or "")
+        if quoted is None:
+            raise RuleError(f"unknown enterprise field {name!r:.80}")
+        return quoted
 
 
 def literal(value: Any, as_of: date) -> str:
@@ -76,14 +85,14 @@ def resolve(value: Any, as_of: date) -> Any:
     return value
 
 
-def condition_sql(c: Condition, as_of: date) -> str:  # noqa: PLR0911 - one return per operator
+def condition_sql(c: Condition, as_of: date, column: Columns) -> str:  # noqa: PLR0911 - one per operator
     """The condition as a SQL boolean (NULL when a value it needs is missing)."""
     if c.all is not None:
-        return "(" + " AND ".join(condition_sql(x, as_of) for x in c.all) + ")"
+        return "(" + " AND ".join(condition_sql(x, as_of, column) for x in c.all) + ")"
     if c.any is not None:
-        return "(" + " OR ".join(condition_sql(x, as_of) for x in c.any) + ")"
+        return "(" + " OR ".join(condition_sql(x, as_of, column) for x in c.any) + ")"
     if c.not_ is not None:
-        return f"(NOT {condition_sql(c.not_, as_of)})"
+        return f"(NOT {condition_sql(c.not_, as_of, column)})"
     col = column(c.field)
     op = c.op
     if op in _CMP:
@@ -113,17 +122,17 @@ def _number(value: float | None) -> str:
     return repr(float(value))
 
 
-def _tier_amount(t: Tier) -> str:
+def _tier_amount(t: Tier, column: Columns) -> str:
     if t.amount is not None:
         return _number(t.amount)
     factor = 10000.0 if t.of and t.of.endswith("_10k") else 1.0
     return f"({column(t.of)} * {_number(t.rate)} * {factor})"
 
 
-def amount_sql(rule: PolicyRule, as_of: date) -> str:
+def amount_sql(rule: PolicyRule, as_of: date, column: Columns) -> str:
     """The benefit in yuan: the first tier whose condition holds, capped."""
     whens = " ".join(
-        f"WHEN {condition_sql(t.when, as_of) if t.when else 'TRUE'} THEN {_tier_amount(t)}"
+        f"WHEN {condition_sql(t.when, as_of, column) if t.when else 'TRUE'} THEN {_tier_amount(t, column)}"
         for t in rule.benefit.tiers
     )
     amount = f"(CASE {whens} ELSE NULL END)"
@@ -147,30 +156,33 @@ def condition_columns(rule: PolicyRule) -> tuple[list[str], list[str]]:
     return [f"c_{i}" for i in range(len(rule.conditions))], [f"x_{i}" for i in range(len(rule.exclusions))]
 
 
-def decision_sql(rule: PolicyRule, as_of: date) -> str:
+def decision_sql(rule: PolicyRule, as_of: date, dictionary: Dictionary) -> str:
     """One row per enterprise: the decision, the amount, and every condition's TRUE / FALSE / NULL.
 
-    Checked (:func:`verify`) before it is returned; cached per rule version and day.
+    Every field is checked against ``dictionary`` (RuleError names one it lacks), and the statement
+    against :func:`verify` before it is returned; cached per rule version, day and dictionary.
     """
-    return _decision_sql(rule.model_dump_json(by_alias=True), as_of)
+    return _decision_sql(rule.model_dump_json(by_alias=True), as_of, dictionary.model_dump_json())
 
 
 @lru_cache(maxsize=256)
-def _decision_sql(body: str, as_of: date) -> str:
-    try:  # validated again: a rule built without validation (model_construct) is still checked
-        rule = PolicyRule.model_validate_json(body)
+def _decision_sql(body: str, as_of: date, fields: str) -> str:
+    dictionary = Dictionary.model_validate_json(fields)
+    try:  # validated again, against the city's fields: a rule built without validation is still checked
+        rule = PolicyRule.model_validate_json(body, context={"dictionary": dictionary})
     except ValidationError as exc:
         raise RuleError(f"not a valid rule: {exc.errors()[0]['msg']}") from exc
-    sql = _compose(rule, as_of)
+    column = Columns.of(dictionary)
+    sql = _compose(rule, as_of, column)
     conds, excls = condition_columns(rule)
-    verify(sql, extra_columns=[*_OUTPUT, *conds, *excls])
+    verify(sql, known=[*column.quoted, *_OUTPUT, *conds, *excls])
     return sql
 
 
-def _compose(rule: PolicyRule, as_of: date) -> str:
+def _compose(rule: PolicyRule, as_of: date, column: Columns) -> str:
     cond_names, excl_names = condition_columns(rule)
-    conds = [(n, condition_sql(c, as_of)) for n, c in zip(cond_names, rule.conditions, strict=True)]
-    excls = [(n, condition_sql(c, as_of)) for n, c in zip(excl_names, rule.exclusions, strict=True)]
+    conds = [(n, condition_sql(c, as_of, column)) for n, c in zip(cond_names, rule.conditions, strict=True)]
+    excls = [(n, condition_sql(c, as_of, column)) for n, c in zip(excl_names, rule.exclusions, strict=True)]
     every_cond = " AND ".join(e for _, e in conds) or "TRUE"
     any_excl = " OR ".join(e for _, e in excls) or "FALSE"
     columns = ",\n  ".join(f"{expr} AS {name}" for name, expr in [*conds, *excls])
@@ -178,7 +190,7 @@ def _compose(rule: PolicyRule, as_of: date) -> str:
   CASE WHEN ({every_cond}) = FALSE OR ({any_excl}) = TRUE THEN 'not_eligible'
        WHEN ({every_cond}) IS NULL OR ({any_excl}) IS NULL THEN 'missing_data'
        ELSE 'eligible' END AS decision,
-  {amount_sql(rule, as_of)} AS amount,
+  {amount_sql(rule, as_of, column)} AS amount,
   {columns}
 FROM {TABLE}"""
 
@@ -191,7 +203,7 @@ _ALLOWED_NODES = frozenset({
 })  # fmt: skip
 
 
-def verify(sql: str, *, extra_columns: list[str]) -> None:
+def verify(sql: str, *, known: list[str]) -> None:
     """RuleError unless ``sql`` is one SELECT over the enterprise table using known columns only.
 
     A second line of defence behind the typed construction above: no sub-select, no table but
@@ -207,7 +219,7 @@ def verify(sql: str, *, extra_columns: list[str]) -> None:
     if len(statements) != 1 or not isinstance(statements[0], exp.Select):
         raise RuleError("the rule must compile to exactly one SELECT")
     tree = statements[0]
-    known = set(QUOTED) | set(extra_columns)
+    allowed = set(known)
     selects = list(tree.find_all(exp.Select))
     tables = {t.name for t in tree.find_all(exp.Table)}
     if len(selects) != 1 or tables != {TABLE}:
@@ -217,7 +229,7 @@ def verify(sql: str, *, extra_columns: list[str]) -> None:
             raise RuleError(
                 f"the rule's SQL holds something rules may not use: {node.key} {node.sql()!r:.60}"
             )
-        if isinstance(node, exp.Column) and (node.table or node.name not in known):
+        if isinstance(node, exp.Column) and (node.table or node.name not in allowed):
             raise RuleError(f"the rule's SQL names an unknown column {node.sql()!r:.80}")
         if isinstance(node, exp.DataType) and node.this != exp.DataType.Type.DATE:
             raise RuleError(f"the rule's SQL casts to {node.sql()!r:.40}: only dates are written as casts")
