@@ -21,6 +21,16 @@ from pathlib import Path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 EMBEDDABLE = ("/", "/widget.js", "/api/chat")  # exact paths, and what is below the /api/ ones
+# FastAPI's API browsers load their scripts from a CDN and start them inline: they alone may
+# (they show only the OpenAPI schema; nothing on them comes from a user).
+API_DOCS = ("/docs", "/docs/oauth2-redirect", "/redoc")
+_DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' https://cdn.jsdelivr.net 'unsafe-inline'; "
+    "style-src 'self' https://cdn.jsdelivr.net https://fonts.googleapis.com 'unsafe-inline'; "
+    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https://fastapi.tiangolo.com "
+    "https://cdn.redoc.ly; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'self'; frame-ancestors 'self'"
+)
 _INLINE_SCRIPT = re.compile(r"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.S | re.I)
 
 
@@ -67,6 +77,8 @@ class SecurityHeadersMiddleware:
                   (b"referrer-policy", b"strict-origin-when-cross-origin")]  # fmt: skip
         own = content_security_policy([], hashes).encode()
         self._staff = [*common, (b"content-security-policy", own), (b"x-frame-options", b"SAMEORIGIN")]
+        self._docs = [*common, (b"content-security-policy", _DOCS_POLICY.encode()),
+                      (b"x-frame-options", b"SAMEORIGIN")]  # fmt: skip
         if origins:
             shared = content_security_policy(origins, hashes).encode()
             self._residents = [*common, (b"content-security-policy", shared)]
@@ -78,7 +90,8 @@ class SecurityHeadersMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        extra = self._residents if embeddable(str(scope.get("path", ""))) else self._staff
+        path = str(scope.get("path", ""))
+        extra = self._docs if path in API_DOCS else self._residents if embeddable(path) else self._staff
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":

@@ -291,6 +291,10 @@ def test_security_headers_and_framing(data_dir: Path) -> None:
         assert inline is not None
         digest = base64.b64encode(hashlib.sha256(inline.group(1).encode()).digest()).decode()
         assert f"'sha256-{digest}'" in csp  # the page's own inline script, and no other, may run
+        assert "cdn.jsdelivr.net" not in csp
+        docs = c.get("/docs")  # the API browser alone may load its CDN scripts; nobody may frame it
+        assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+        assert docs.headers["x-frame-options"] == "SAMEORIGIN"
     with client(data_dir) as alone:  # no city site configured: nothing may frame anything
         assert alone.get("/").headers["x-frame-options"] == "SAMEORIGIN"
 
