@@ -100,23 +100,30 @@ def serve(
     import uvicorn
 
     from service.app import create_app
+    from service.secret_key import bind_problem, signing_secret
 
     settings = _settings()
+    host = host or settings.server.host
+    if problem := bind_problem(host, settings):
+        raise _fail(problem)
+    _run(lambda: signing_secret(settings))  # a refused key file: one line now, not a worker's traceback
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app decides
+    # (server.trusted_proxies, service.client_address)
     if workers > 1:
         problems = settings.scale_out_problems()
         if problems:
             raise _fail("several workers need shared services:\n  " + "\n  ".join(problems))
         uvicorn.run(  # each worker builds its app from the same environment
-            "service.app:create_app", factory=True, workers=workers,
-            host=host or settings.server.host, port=port or settings.server.port,
-            log_level=settings.log_level.lower(),
+            "service.app:create_app", factory=True, workers=workers, host=host,
+            port=port or settings.server.port, log_level=settings.log_level.lower(), proxy_headers=False,
         )  # fmt: skip
         return
     uvicorn.run(
         create_app(settings),
-        host=host or settings.server.host,
+        host=host,
         port=port or settings.server.port,
         log_level=settings.log_level.lower(),
+        proxy_headers=False,
     )
 
 

@@ -25,6 +25,7 @@ from knowledge.index import VectorIndex, open_index
 from knowledge.retriever import PolicyRetriever
 from service.checkpoints import Checkpoints
 from service.ratelimit import RateLimiter
+from service.secret_key import signing_secret
 from service.settings import Settings
 from tools.audit import AuditLog
 from tools.db import DatabaseError, make_engine, migrate
@@ -72,10 +73,15 @@ class Services:
     session_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
     ip_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
     login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
+    account_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(5))
+    secret: str = field(default="", repr=False)  # signs sessions: see service.secret_key
 
     def __post_init__(self) -> None:
         self.session_limiter = RateLimiter(self.settings.chat.session_per_minute)
         self.ip_limiter = RateLimiter(self.settings.chat.ip_per_minute)
+        self.login_limiter = RateLimiter(self.settings.auth.login_per_minute)
+        self.account_limiter = RateLimiter(self.settings.auth.account_login_per_minute)
+        self.secret = self.secret or signing_secret(self.settings)
 
     @property
     def store(self) -> WorkOrderStore:

@@ -23,6 +23,7 @@ Nothing below ``service/`` raises ``HTTPException``; domain code raises its own 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -53,9 +54,22 @@ _UPSTREAM: list[tuple[type[Exception], str]] = [
 class ServiceError(Exception):
     """An error a route reports as it is: status, stable code, message, and the field at fault."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
+
+
+def rate_limited(message: str, wait_s: float) -> ServiceError:
+    """A 429 in the envelope with ``Retry-After`` (whole seconds, at least 1)."""
+    return ServiceError(429, "rate_limited", message, headers={"Retry-After": str(max(1, math.ceil(wait_s)))})
 
 
 class ErrorBody(BaseModel):
@@ -113,7 +127,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(request, exc.status, exc.code, exc.message, exc.field)
+        response = error_response(request, exc.status, exc.code, exc.message, exc.field)
+        response.headers.update(exc.headers)
+        return response
 
     @app.exception_handler(NoDictionaryError)
     async def _no_dictionary(request: Request, exc: NoDictionaryError) -> JSONResponse:

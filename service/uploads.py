@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Collection
 from pathlib import Path
@@ -23,7 +24,11 @@ def save_upload(upload: UploadFile, folder: Path, allowed: Collection[str], fiel
             f"{upload.filename}: readable types are {', '.join(sorted(allowed))}",
             field,
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    # uploads may be unpublished drafts or enterprise data: the service's user only (uploads/, the batch)
+    for level in (folder.parent, folder):
+        level.mkdir(parents=True, exist_ok=True, mode=0o700)
+        level.chmod(0o700)
     path = folder / name
-    path.write_bytes(upload.file.read())
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
+        out.write(upload.file.read())
     return path

@@ -9,6 +9,7 @@ enterprise (and no other) what the city's shared data says about it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     insert,
     select,
     update,
@@ -53,6 +55,16 @@ staff_users = Table(
     Column("enterprise", String(18), nullable=True),  # the credit code an enterprise account speaks for
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+# Tokens signed out before they expire; a row can go once its token would have expired anyway.
+revoked_tokens = Table(
+    "staff_revoked_tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("username", String(64), nullable=False),
+    Column("expires", Integer, nullable=False, index=True),  # Unix time
+    Column("revoked_at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -167,6 +179,24 @@ class UserStore:
         with self._engine.connect() as conn:
             rows = conn.execute(select(staff_users).order_by(staff_users.c.username)).all()
         return [_user(r) for r in rows]
+
+    def revoke(self, token_id: str, username: str, expires: int) -> None:
+        """End a token before it expires (idempotent); drop the rows of tokens expired since."""
+        now = datetime.now(UTC)
+        with self._engine.begin() as conn:
+            conn.execute(delete(revoked_tokens).where(revoked_tokens.c.expires < int(now.timestamp())))
+        row = {"token_id": token_id, "username": username, "expires": expires, "revoked_at": now}
+        # signed out twice, or twice at once: revoked either way
+        with contextlib.suppress(IntegrityError), self._engine.begin() as conn:
+            conn.execute(insert(revoked_tokens).values(**row))
+
+    def is_revoked(self, token_id: str) -> bool:
+        """Whether the token was signed out."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(revoked_tokens.c.token_id).where(revoked_tokens.c.token_id == token_id)
+            ).first()
+        return row is not None
 
     def authenticate(self, username: str, password: str) -> User | None:
         """The user if the password is right and the account enabled; the same work either way."""
