@@ -2,7 +2,8 @@
 
 Residents have no account (the chat is anonymous). A caseworker may be limited to some
 departments: they then see only orders dispatched to those; a caseworker with no
-department (the 12345 hotline's own dispatchers) and an admin see every order.
+department (the 12345 hotline's own dispatchers) and an admin see every order
+(:mod:`tools.work_orders.access` is where that is decided).
 """
 
 from __future__ import annotations
@@ -67,10 +68,6 @@ class User:
     def has(self, *roles: str) -> bool:
         """Whether the user holds one of ``roles`` (admin holds them all)."""
         return "admin" in self.roles or any(r in self.roles for r in roles)
-
-    def sees_department(self, department: str | None) -> bool:
-        """Whether an order of ``department`` is visible to this user."""
-        return "admin" in self.roles or not self.departments or department in self.departments
 
 
 _HASHER = PasswordHasher()
