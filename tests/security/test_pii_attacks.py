@@ -318,3 +318,14 @@ def test_over_http_history_and_checkpoints_are_masked_and_the_console_shows_the_
     assert len(showings) == 1 and showings[0].thread == ticket
     assert showings[0].tool_calls[0]["actor"] == "hotline"
     assert leaks(audit_text(audit)) == []
+
+
+def test_a_conversation_checkpointed_before_the_fix_is_masked_when_shown(client: TestClient) -> None:
+    chat(client, "你好")
+    conversation = f"web:{client.cookies['cityagent_session']}"
+    graph = client.app.state.services.assistant._graph  # type: ignore[attr-defined]
+    old = {"messages": [{"role": "user", "content": f"电话{RAW_PHONE}，身份证{VALID_ID}"}]}
+    client.portal.call(graph.aupdate_state, {"configurable": {"thread_id": conversation}}, old)  # type: ignore[union-attr]
+    history = client.get("/api/chat/history")
+    assert MASKED_PHONE in history.text and "110101********4514" in history.text
+    assert leaks(history.text) == []
