@@ -18,6 +18,7 @@ from tools.enterprises.registry import metadata as enterprise_metadata
 from tools.subsidies.jobs import metadata as match_job_metadata
 from tools.subsidies.store import metadata as subsidy_metadata
 from tools.users import metadata as user_metadata
+from tools.work_orders.contacts import metadata as contact_metadata
 from tools.work_orders.store import metadata as work_order_metadata
 
 
@@ -30,11 +31,11 @@ def test_migrations_apply_twice_and_match_the_code(engine: Engine) -> None:
     migrate(engine)
     migrate(engine)
     tables = {"kb_documents", "enterprises", "dispatch_history", "work_orders", "work_order_events",
-              "audit_turns", "staff_users"}  # fmt: skip
+              "audit_turns", "staff_users", "pending_contacts"}  # fmt: skip
     assert tables <= set(inspect(engine).get_table_names())
     combined = MetaData()
     every = (knowledge_metadata, enterprise_metadata, dispatch_metadata, work_order_metadata, audit_metadata,
-             user_metadata, subsidy_metadata, match_job_metadata)  # fmt: skip
+             user_metadata, subsidy_metadata, match_job_metadata, contact_metadata)  # fmt: skip
     for md in every:
         for table in md.tables.values():
             table.to_metadata(combined)
