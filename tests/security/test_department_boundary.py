@@ -180,6 +180,9 @@ def test_every_path_to_another_departments_order_answers_not_found(
     ]
     for response in attempts:
         assert_hidden(response, BURST_AGAIN, STREET)
+    missing = client.get("/api/orders/SL20990101999999").json()["error"]
+    hidden = client.get(f"/api/orders/{street}").json()["error"]
+    assert hidden["message"] == missing["message"].replace("SL20990101999999", street)  # no tell
     listed = client.get("/api/orders").json()["orders"]
     assert [o["ticket"] for o in listed] == [world["water"]]
     for flt in ("?department=" + STREET, "?state=派发", "?overdue=true"):
