@@ -35,6 +35,7 @@ from tools.dispatch.location import Gazetteer
 from tools.dispatch.model import DispatchModel, load_model
 from tools.llm import LLMError, LLMRuntime
 from tools.work_orders import WorkOrderStore
+from tools.work_orders.contacts import PendingContacts
 
 logger = logging.getLogger(__name__)
 
@@ -226,6 +227,7 @@ class Services:
         except (OSError, RuntimeError) as exc:
             logger.error("conversation checkpoints unavailable, chat disabled: %s", exc)
             return
+        contacts = PendingContacts(self.engine)
         deps = ResidentDeps(
             retriever=lambda: self.retriever,
             llm=lambda: self.llm.client,
@@ -234,10 +236,13 @@ class Services:
             subsidies=self.explain_subsidies,
             min_dense_score=chat.min_dense_score,
             min_bm25_score=chat.min_bm25_score,
+            contacts=contacts,
         )
         self.checkpointer = saver
         graph = build_resident_graph(deps, saver)
-        self.assistant = ResidentAssistant(graph, self.audit, describe_model=self.llm.client.describe)
+        self.assistant = ResidentAssistant(
+            graph, self.audit, describe_model=self.llm.client.describe, contacts=contacts
+        )
 
     async def ensure_schema(self) -> bool:
         """Migrate the database once it answers; False (logged) while it does not."""

@@ -2,9 +2,10 @@
 
 Residents have no account (the chat is anonymous). A caseworker may be limited to some
 departments: they then see only orders dispatched to those; a caseworker with no
-department (the 12345 hotline's own dispatchers) and an admin see every order. An
-``enterprise`` account is bound to one 统一社会信用代码: signed in, the chat shows that
-enterprise (and no other) what the city's shared data says about it.
+department (the 12345 hotline's own dispatchers) and an admin see every order
+(:mod:`tools.work_orders.access` is where that is decided). An ``enterprise`` account is bound
+to one 统一社会信用代码: signed in, the chat shows that enterprise (and no other) what the city's
+shared data says about it.
 """
 
 from __future__ import annotations
@@ -91,10 +92,6 @@ class User:
     def has(self, *roles: str) -> bool:
         """Whether the user holds one of ``roles`` (admin holds them all)."""
         return "admin" in self.roles or any(r in self.roles for r in roles)
-
-    def sees_department(self, department: str | None) -> bool:
-        """Whether an order of ``department`` is visible to this user."""
-        return "admin" in self.roles or not self.departments or department in self.departments
 
 
 _HASHER = PasswordHasher()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -18,7 +19,7 @@ from tools.dispatch.history import DispatchHistory
 from tools.dispatch.location import Gazetteer, extract_location
 from tools.dispatch.model import DispatchModel
 from tools.llm import LLMClient
-from tools.work_orders import State, WorkOrderStore
+from tools.work_orders import State, WorkOrder, WorkOrderStore
 from tools.work_orders.lifecycle import FINAL
 
 logger = logging.getLogger(__name__)
@@ -72,15 +73,18 @@ class DispatchNodes:
         """Location, recent duplicates and the model's suggestion."""
         return await asyncio.to_thread(self.enrich_now, state["ticket"])
 
-    def enrich_now(self, ticket: str) -> DispatchState:
-        """Location, recent duplicates and the suggestion of one order (also for the console)."""
+    def enrich_now(self, ticket: str, visible: Callable[[WorkOrder], bool] | None = None) -> DispatchState:
+        """Location, recent duplicates and the suggestion of one order (also for the console).
+
+        ``visible``: the orders the reader may see; others are never offered as duplicates.
+        """
         deps = self.deps
         order = deps.store.get(ticket)
         location = extract_location(f"{order.address} {order.text}", deps.gazetteer)
         recent = [
             RecentOrder(o.ticket, o.text, o.created_at)
             for o in deps.store.list(limit=500)
-            if o.ticket != ticket and o.state not in FINAL
+            if o.ticket != ticket and o.state not in FINAL and (visible is None or visible(o))
         ]
         duplicates = find_duplicates(order.text, order.created_at, recent, gazetteer=deps.gazetteer)
         suggestion = deps.model.suggest(order.title, order.text)

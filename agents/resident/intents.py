@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from tools.privacy import is_public_credit_code
+
 Route = Literal["question", "report", "followup", "subsidy", "out_of_scope", "abuse", "privacy", "greeting"]
 
 # Fire, gas, injury, people trapped, and the like: 119/120/110 comes first.
@@ -74,9 +76,16 @@ def ticket_in(text: str) -> str | None:
 
 
 def credit_code_in(text: str) -> str | None:
-    """A unified social credit code written in the text (18 characters)."""
-    match = _CREDIT_CODE.search(text.upper())
-    return match.group(1) if match else None
+    """A unified social credit code written in the text (18 characters, its check character right).
+
+    A resident ID number has the same length and may be all digits: it is told apart by the check
+    characters (GB 32100's mod 31 against the ID's MOD 11-2 and birth date), so a report that gives
+    an ID number stays a report and is never taken to the subsidy matcher.
+    """
+    for match in _CREDIT_CODE.finditer(text.upper()):
+        if is_public_credit_code(match.group(1)):
+            return match.group(1)
+    return None
 
 
 _FACT_VALUE = r"\s*(?:[:：=]|是|为|有)?\s*(-?\d+(?:\.\d+)?|是|否|有|无|[ABCD](?=级|\b|$))"

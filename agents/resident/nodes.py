@@ -29,6 +29,7 @@ from tools.dispatch.location import Gazetteer
 from tools.llm import LLMBusyError, LLMClient, LLMError
 from tools.privacy import mask_pii
 from tools.work_orders import OrderNotFoundError, WorkOrderError, WorkOrderStore
+from tools.work_orders.contacts import PendingContacts
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,8 @@ class ResidentDeps:
     # ``shared_data``: whether the registry's (non-public) record may be used; else the stated facts alone
     subsidies: Callable[..., list[Any]] | None = None
     answer_max_tokens: int = 320
+    # raw call-back numbers by conversation, until filed (None: orders are filed without one)
+    contacts: PendingContacts | None = None
 
 
 def _clause(hit: Hit) -> dict[str, Any]:
@@ -87,10 +90,15 @@ class ResidentNodes:
 
     # -- routing ---------------------------------------------------------------------------------
     async def screen(self, state: ResidentState) -> ResidentState:
-        """Read the message: an emergency first, then the route (a pending report takes the reply)."""
-        text = state["text"]
+        """Read the message: an emergency first, then the route (a pending report takes the reply).
+
+        The runner hands the message in masked; it is masked again here, so a caller that did not
+        still leaves no raw number in the state the next steps write.
+        """
+        text = mask_pii(state["text"])
         reading = intents.read(text)
         turn: ResidentState = {
+            "text": text,
             "route": reading.route, "notice": "", "query": "", "clauses": [], "reply": "", "citations": [],
             "ticket": "", "prompt_ids": [], "tool_calls": [], "model": "", "model_ms": 0.0, "error": "",
             "facts": {},
@@ -293,7 +301,11 @@ class ResidentNodes:
         return await self._file(draft, thread, state)
 
     async def _file(self, draft: drafts.Draft, thread: str, state: ResidentState) -> ResidentState:
-        new = drafts.work_order(draft, thread)
+        contacts = self.deps.contacts
+        raw = None
+        if draft.get("phone") and contacts is not None:
+            raw = await asyncio.to_thread(contacts.get, thread)
+        new = drafts.work_order(draft, thread, raw)
         call: dict[str, Any] = {
             "tool": "work_orders.create",
             "client_key": new.client_key,
@@ -310,7 +322,12 @@ class ResidentNodes:
                 "tool_calls": [call],
                 "error": str(exc)[:300],
             }
-        call.update(ticket=order.ticket, created=created)
+        call.update(ticket=order.ticket, created=created, contact=bool(new.contact_phone))
+        if contacts is not None:
+            try:  # the number is in the order now: it has no other place to be
+                await asyncio.to_thread(contacts.clear, thread)
+            except (SQLAlchemyError, DatabaseError, OSError) as exc:
+                logger.warning("held call-back number of %s not dropped yet: %s", thread, type(exc).__name__)
         due = f"{order.close_due:%Y-%m-%d}" if order.close_due else ""
         tickets = [*state.get("tickets", []), order.ticket]
         return {

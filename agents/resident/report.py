@@ -3,6 +3,10 @@
 The draft lives in the conversation's checkpointed state, so it survives a restart and a
 work-order store that is down: the resident is told, and "重试" submits it later. The
 client key is fixed when the draft is made, so a retried submission never makes two orders.
+
+The draft sees the resident's messages masked (the runner masks them as they arrive): it keeps
+the call-back number masked (``138****5678``), and the raw number, taken from the message before
+masking, waits in :class:`tools.work_orders.contacts.PendingContacts` until the order is filed.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import uuid
 from typing import Literal, TypedDict
 
 from tools.dispatch.location import Gazetteer, extract_location
+from tools.privacy import mask_phone
 from tools.work_orders import NewWorkOrder
+from tools.work_orders.contacts import tail
 from tools.work_orders.lifecycle import Urgency
 
 Asking = Literal["what", "where", "when", "confirm", "retry"]
@@ -24,6 +30,7 @@ _WHEN = re.compile(
 )
 _MOBILE = re.compile(r"(?<!\d)(?:\+?86[ -]?)?(1[3-9]\d[ -]?\d{4}[ -]?\d{4})(?!\d)")
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?\d{7,8})(?!\d)")
+_MASKED_PHONE = re.compile(r"(?<![\d*])(1[3-9]\d\*{4}\d{4}|0\d{2,3}-?\*{4}\d{4})(?![\d*])")
 _YES = re.compile(
     r"^(?:确认|确定|是的?|对的?|没错|好的?|可以|提交|确认提交|ok|yes)|确认|提交吧", re.IGNORECASE
 )
@@ -44,7 +51,7 @@ class Draft(TypedDict, total=False):
     district: str
     street: str
     when: str
-    phone: str
+    phone: str  # masked (138****5678): the raw number is never in the draft
     emergency: bool
     asking: Asking
 
@@ -63,6 +70,14 @@ def phone_in(text: str) -> str | None:
     """A call-back number the resident wrote (mobile or landline), digits only."""
     match = _MOBILE.search(text) or _LANDLINE.search(text)
     return re.sub(r"[ \-+]", "", match.group(1)) if match else None
+
+
+def phone_mention(text: str) -> str | None:
+    """The call-back number a message gives, masked as the draft keeps it (raw or masked text)."""
+    if match := _MASKED_PHONE.search(text):
+        return match.group(1).replace("-", "")
+    raw = phone_in(text)
+    return mask_phone(raw) if raw else None
 
 
 def start(text: str, *, emergency: bool, gazetteer: Gazetteer | None = None) -> Draft:
@@ -111,7 +126,7 @@ def answers_draft(draft: Draft, text: str, gazetteer: Gazetteer | None = None) -
         return True
     if asking == "when" and _WHEN.search(text):
         return True
-    if asking in ("confirm", "retry") and (_YES.search(text) or phone_in(text)):
+    if asking in ("confirm", "retry") and (_YES.search(text) or phone_mention(text)):
         return True
     from agents.resident.intents import looks_like_question  # noqa: PLC0415 - intents imports nothing of ours
 
@@ -137,7 +152,7 @@ def answer(draft: Draft, text: str, gazetteer: Gazetteer | None = None) -> Outco
     elif asking == "when":
         draft["when"] = (m.group(0) if (m := _WHEN.search(text)) else text.strip())[:40]
     else:  # confirm: yes (with an optional call-back number), or an amendment
-        phone = phone_in(text)
+        phone = phone_mention(text)
         if phone:
             draft["phone"] = phone
         if _YES.search(text) or (phone and len(text.strip()) <= 20):
@@ -148,8 +163,14 @@ def answer(draft: Draft, text: str, gazetteer: Gazetteer | None = None) -> Outco
     return "ask"
 
 
-def work_order(draft: Draft, thread: str) -> NewWorkOrder:
-    """The order to create; the client key makes a retried submission return the same order."""
+def work_order(draft: Draft, thread: str, phone: str | None = None) -> NewWorkOrder:
+    """The order to create; the client key makes a retried submission return the same order.
+
+    ``phone`` is the raw call-back number held for the conversation: it goes to the order only
+    when it is the number the draft names (same last four digits), never from the draft itself.
+    """
+    wanted = draft.get("phone", "")
+    contact = phone if phone and wanted and tail(phone) == tail(wanted) else None
     what = draft.get("what", "")
     text = f"{what}（时间：{draft.get('when') or '未说明'}；地点：{draft.get('where') or '未说明'}）"
     return NewWorkOrder(
@@ -160,6 +181,6 @@ def work_order(draft: Draft, thread: str) -> NewWorkOrder:
         street=draft.get("street", ""),
         urgency=Urgency.URGENT if draft.get("emergency") else Urgency.NORMAL,
         channel="web-chat",
-        contact_phone=draft.get("phone") or None,
+        contact_phone=contact,
         client_key=f"chat:{thread[-40:]}:{draft['key']}"[:128],
     )

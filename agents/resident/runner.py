@@ -7,6 +7,12 @@ runner read them directly. Order of events in a turn::
 
 ``answer`` carries the final, verified text: a client shows the tokens as they come and
 then replaces them with it (the guard may have taken out an unsupported number).
+
+A message is masked (:func:`tools.privacy.mask_pii`) the moment it arrives, before anything is
+written: the graph, its checkpoints, the history and the audit trail only ever see the masked
+text. A call-back number in it is taken out raw first and held in
+:class:`~tools.work_orders.contacts.PendingContacts` for the report's order, and dropped after the
+turn unless the report draft still waits for it.
 """
 
 from __future__ import annotations
@@ -23,10 +29,13 @@ import psycopg
 from sqlalchemy.exc import DBAPIError
 
 from agents.resident.graph import thread as run_config
+from agents.resident.report import phone_in
 from agents.resident.state import ChatMessage
 from knowledge.errors import KnowledgeError
 from tools.audit import AuditLog, AuditRecord
 from tools.db import DatabaseError
+from tools.privacy import mask_pii
+from tools.work_orders.contacts import PendingContacts, tail
 
 logger = logging.getLogger(__name__)
 # The stores a turn reads and writes (checkpoints, work orders) failing: a restart, a network cut.
@@ -47,9 +56,17 @@ class TurnEvent:
 class ResidentAssistant:
     """Runs turns of the resident graph, one at a time per conversation, and audits each."""
 
-    def __init__(self, graph: Any, audit: AuditLog | None, *, describe_model: str = "") -> None:
+    def __init__(
+        self,
+        graph: Any,
+        audit: AuditLog | None,
+        *,
+        describe_model: str = "",
+        contacts: PendingContacts | None = None,
+    ) -> None:
         self._graph = graph
         self._audit = audit
+        self._contacts = contacts
         self._describe_model = describe_model
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -78,11 +95,16 @@ class ResidentAssistant:
         if not lock.locked():
             self._locks.pop(conversation, None)
 
-    async def _turn(self, conversation: str, text: str, viewer: dict[str, Any]) -> AsyncIterator[TurnEvent]:
+    async def _turn(
+        self, conversation: str, raw_text: str, viewer: dict[str, Any]
+    ) -> AsyncIterator[TurnEvent]:
         started = time.perf_counter()
         config = run_config(conversation)
         failure = ""
+        text = mask_pii(raw_text)
+        held: tuple[bool, str | None] = (False, None)
         try:
+            held = await self._hold_contact(conversation, raw_text)
             async for mode, chunk in self._graph.astream(
                 {"text": text, "thread": conversation, "viewer": viewer},
                 config,
@@ -125,6 +147,7 @@ class ResidentAssistant:
         if not failure:
             snapshot = await self._graph.aget_state(config)
             values = dict(snapshot.values or {})
+            await self._settle_contact(conversation, values, raw_text, held)
             yield TurnEvent("answer", {"text": values.get("reply", ""), "route": values.get("route", "")})
             yield TurnEvent("citations", values.get("citations", []))
             if values.get("ticket"):
@@ -140,6 +163,47 @@ class ResidentAssistant:
             },
         )
         await self._record(conversation, text, values, latency_ms, model_ms, failure)
+
+    async def _hold_contact(self, conversation: str, raw_text: str) -> tuple[bool, str | None]:
+        """Hold the message's call-back number raw when a report waits for its confirmation.
+
+        Returns whether a number was held, and the number held before it (if any).
+        """
+        phone = phone_in(raw_text)
+        if self._contacts is None or phone is None:
+            return False, None
+        draft = (await self.last_turn(conversation)).get("draft") or {}
+        if draft.get("asking") != "confirm":  # only the confirmation takes a call-back number
+            return False, None
+        earlier = await asyncio.to_thread(self._contacts.get, conversation)
+        await asyncio.to_thread(self._contacts.hold, conversation, phone)
+        return True, earlier
+
+    async def _settle_contact(
+        self, conversation: str, values: dict[str, Any], raw_text: str, held: tuple[bool, str | None]
+    ) -> None:
+        """Keep the held number only while the report draft names it; else drop it."""
+        if self._contacts is None:
+            return
+        wanted = str((values.get("draft") or {}).get("phone") or "")
+        held_now, earlier = held
+        try:
+            if held_now:
+                latest = phone_in(raw_text) or ""
+                if wanted and tail(latest) == tail(wanted):
+                    return
+                if wanted and earlier and tail(earlier) == tail(wanted):  # another number in passing
+                    await asyncio.to_thread(self._contacts.hold, conversation, earlier)
+                    return
+                await asyncio.to_thread(self._contacts.clear, conversation)
+            elif (  # filed or cancelled this turn
+                not wanted
+                and values.get("route") == "report"
+                and await asyncio.to_thread(self._contacts.get, conversation) is not None
+            ):
+                await asyncio.to_thread(self._contacts.clear, conversation)
+        except STORAGE_ERRORS as exc:  # the row expires with its TTL
+            logger.warning("held call-back number of %s not settled: %s", conversation, type(exc).__name__)
 
     async def _record(  # noqa: PLR0917 - private, called once
         self,

@@ -36,6 +36,7 @@ from service.auth import optional_user, sign, viewer
 from service.container import Services
 from service.deps import get_services
 from service.errors import ServiceError, rate_limited
+from tools.privacy import mask_pii
 
 router = APIRouter(tags=["chat"])
 
@@ -229,7 +230,8 @@ async def history(request: Request, services: Annotated[Services, Depends(get_se
     """The session's conversation, so the widget can show it again after a reload or a restart."""
     sid, _ = _session(request, services)
     values = await _assistant(services).last_turn(_conversation(sid))  # one read of the checkpoint
-    messages = [dict(m) for m in values.get("messages", [])]
+    # stored masked; masked again for conversations checkpointed before messages were masked on arrival
+    messages = [{**m, "content": mask_pii(str(m.get("content", "")))} for m in values.get("messages", [])]
     return HistoryResponse(session=sid, messages=messages, tickets=list(values.get("tickets", [])))
 
 

@@ -2,7 +2,12 @@
 
 Every route needs a signed-in caseworker (or admin). A caseworker limited to departments sees
 and acts on only those departments' orders; one without departments (the hotline's
-dispatchers) and an admin see all. Reviews go through the dispatch graph (agents/dispatch):
+dispatchers) and an admin see all. Every path to an order asks the one check,
+:func:`tools.work_orders.access.can_see`: the detail, the list, the duplicates offered (another
+department's are left out, not redacted: they could not be merged into anyway), transitions and
+reviews (and their merge target), an idempotent replay (409, nothing of the order), the
+call-back number (each showing audited) and the dashboard. An order the caseworker may not see
+answers exactly as one that does not exist. Reviews go through the dispatch graph (agents/dispatch):
 the order is enriched, the suggestion put to the caseworker (LangGraph interrupt), and the
 decision resumes the graph, which dispatches and records the decision for retraining.
 """
@@ -24,6 +29,7 @@ from service.auth import require
 from service.container import Services
 from service.deps import get_services
 from service.errors import ServiceError
+from tools.audit import AuditRecord
 from tools.users import User
 from tools.work_orders import (
     IdempotencyConflictError,
@@ -34,6 +40,7 @@ from tools.work_orders import (
     Urgency,
     WorkOrder,
 )
+from tools.work_orders.access import can_see, may_replay, visible_departments
 from tools.work_orders.stats import Dashboard, dashboard
 
 router = APIRouter(prefix="/api", tags=["work orders"])
@@ -90,6 +97,13 @@ class ReviewRequest(BaseModel):
     reason: str = Field(default="", max_length=500)
 
 
+class ContactView(BaseModel):
+    """The resident's call-back number of one order (shown to a caseworker on request, audited)."""
+
+    ticket: str
+    contact_phone: str | None
+
+
 class ReviewResult(BaseModel):
     """What the dispatch graph did with the decision."""
 
@@ -106,9 +120,14 @@ def _visible(services: Services, user: User, ticket: str) -> WorkOrder:
         order = services.store.get(ticket)
     except OrderNotFoundError as exc:
         raise ServiceError(404, "order_not_found", f"工单 {ticket} 不存在。", "ticket") from exc
-    if not user.sees_department(order.department):
-        raise ServiceError(404, "order_not_found", f"工单 {ticket} 不存在或不属于您的部门。", "ticket")
+    if not can_see(user, order):  # the same answer as a missing order: nothing is confirmed
+        raise ServiceError(404, "order_not_found", f"工单 {ticket} 不存在。", "ticket")
     return order
+
+
+def _departments(user: User) -> list[str] | None:
+    allowed = visible_departments(user)
+    return None if allowed is None else sorted(allowed)
 
 
 def _merge_target(services: Services, user: User, ticket: str, target: str) -> None:
@@ -134,7 +153,7 @@ async def list_orders(
 ) -> OrderList:
     """The queue: nearest deadline first, then urgency; filter by state, department, urgency, overdue."""
     now = datetime.now(UTC)
-    mine = None if user.sees_department(None) else list(user.departments)
+    mine = _departments(user)
     orders = await asyncio.to_thread(
         services.store.list, state=state, department=department, urgency=urgency,
         overdue_at=now if overdue else None, limit=limit, offset=offset, departments=mine,
@@ -145,11 +164,17 @@ async def list_orders(
 @router.post("/orders", response_model=OrderView, status_code=201)
 async def create_order(body: NewWorkOrder, user: Caseworker, services: Svc, response: Response) -> OrderView:
     """Register an order (a phone call, a walk-in); with a known ``client_key`` the existing order (200)."""
+    conflict = ServiceError(
+        409, "idempotency_conflict", f"client_key {body.client_key!r} 已用于另一件诉求。", "client_key"
+    )
     try:
         order, created = await asyncio.to_thread(services.store.create, body, user.username)
     except IdempotencyConflictError as exc:
-        raise ServiceError(409, "idempotency_conflict", str(exc), "client_key") from exc
+        raise conflict from exc
     if not created:
+        creator = await asyncio.to_thread(services.store.created_by, order.ticket)
+        if not may_replay(user, order, creator):  # another's order: the same answer as another text
+            raise conflict
         response.status_code = 200
     return _view(order, datetime.now(UTC))
 
@@ -163,7 +188,8 @@ async def get_order(ticket: str, user: Caseworker, services: Svc, request: Reque
     enriched: dict[str, Any] = {}
     pending = False
     if deps is not None:
-        enriched = dict(await asyncio.to_thread(DispatchNodes(deps).enrich_now, ticket))
+        mine = DispatchNodes(deps).enrich_now
+        enriched = dict(await asyncio.to_thread(mine, ticket, lambda other: can_see(user, other)))
         top = enriched["suggestion"]["departments"][:1]
         if top:
             request.app.state.metrics.dispatch_confidence.observe(top[0]["confidence"])
@@ -184,6 +210,8 @@ async def get_order(ticket: str, user: Caseworker, services: Svc, request: Reque
 async def transition(ticket: str, body: TransitionRequest, user: Caseworker, services: Svc) -> OrderView:
     """One move of the closed loop (illegal moves: 409 naming both states)."""
     await asyncio.to_thread(_visible, services, user, ticket)
+    if body.to == State.MERGED and body.merged_into:  # the same rule as a merge by review
+        await asyncio.to_thread(_merge_target, services, user, ticket, body.merged_into)
     try:
         order = await asyncio.to_thread(
             services.store.transition, ticket, body.to, user.username, reason=body.reason,
@@ -229,9 +257,25 @@ async def review(ticket: str, body: ReviewRequest, user: Caseworker, services: S
     return ReviewResult(outcome=str(result.get("outcome", "")), order=_view(order, datetime.now(UTC)))
 
 
+@router.get("/orders/{ticket}/contact", response_model=ContactView)
+async def get_contact(ticket: str, user: Caseworker, services: Svc, response: Response) -> ContactView:
+    """The resident's call-back number, to a caseworker who may see the order; every showing is audited."""
+    order = await asyncio.to_thread(_visible, services, user, ticket)
+    phone = await asyncio.to_thread(services.store.contact, ticket)
+    record = AuditRecord(
+        thread=order.ticket, agent="console", route="contact_shown", user_text="", reply="",
+        model="", latency_ms=0.0,
+        tool_calls=[{"tool": "orders.contact", "ticket": order.ticket, "actor": user.username,
+                     "has_number": phone is not None}],
+    )  # fmt: skip
+    await asyncio.to_thread(services.audit.record, record)  # no record, no number
+    response.headers["Cache-Control"] = "no-store"
+    return ContactView(ticket=order.ticket, contact_phone=phone)
+
+
 @router.get("/dashboard")
 async def get_dashboard(user: Caseworker, services: Svc) -> dict[str, Any]:
     """Volume by category and department, dispatch sources, overdue count, median times."""
-    mine = None if user.sees_department(None) else list(user.departments)
+    mine = _departments(user)
     figures: Dashboard = await asyncio.to_thread(dashboard, services.engine, mine)
     return dataclasses.asdict(figures)

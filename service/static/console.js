@@ -192,6 +192,7 @@
     var loc = d.location || {};
     box.append(el("p", "地点：" + ([loc.district, loc.street, loc.community, loc.address].filter(Boolean).join(" ") || o.address || "未识别"), "muted"));
     box.append(el("p", "状态：" + o.state + "　紧急程度：" + o.urgency + "　承办：" + (o.department || "未派发") + "　时限：" + fmt(o.close_due || o.dispatch_due), "muted"));
+    box.append(contactRow(o.ticket));
     var s = d.suggestion;
     if (s) {
       box.append(el("h3", "派单建议" + (s.category ? "（类别：" + s.category.label + "，" + Math.round(s.category.confidence * 100) + "%）" : "")));
@@ -226,8 +227,23 @@
       ev.append(el("li", fmt(e.at) + "　" + (e.from_state || "—") + " → " + e.to_state + "　" + e.actor + (e.reason ? "（" + e.reason + "）" : "")));
     });
     box.append(ev);
-    var first = box.querySelector("button");
+    var first = box.querySelector(".actions button") || box.querySelector("button");
     if (first) first.focus();
+  }
+
+  /* The call-back number is fetched only on request: each showing is a deliberate, audited act. */
+  function contactRow(ticket) {
+    var row = el("p", "回电号码：", "muted contact");
+    var show = el("button", "查看回电号码（查看将被记录）", "plain"); show.type = "button";
+    show.addEventListener("click", function () {
+      api("GET", "/api/orders/" + encodeURIComponent(ticket) + "/contact").then(function (c) {
+        var value = el(c.contact_phone ? "b" : "span", c.contact_phone || "市民未留回电号码");
+        value.className = "contact-phone";
+        show.replaceWith(value);
+      }).catch(function (e) { say(e.message, true); });
+    });
+    row.append(show);
+    return row;
   }
 
   function actions(d) {

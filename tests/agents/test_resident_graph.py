@@ -31,6 +31,7 @@ from tools.llm import ChatResult, LLMUnavailableError, NullLLMClient
 from tools.subsidies.matcher import ConditionResult, Decision, Matcher, coerce_facts
 from tools.subsidies.rules import load_rules
 from tools.work_orders import State, Urgency, WorkOrderStore
+from tools.work_orders.contacts import PendingContacts
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "resident_graph.mmd"
 
@@ -107,14 +108,21 @@ class Harness:
         self.llm = llm
         self.retriever = retriever
         self.audit = AuditLog(self.engine)
+        self.contacts = PendingContacts(self.engine)
         self.path = tmp_path / "checkpoints.db"
         self.conn: aiosqlite.Connection | None = None
         self.assistant: ResidentAssistant | None = None
 
     async def start(self) -> None:
         self.conn = await aiosqlite.connect(self.path)
-        deps = ResidentDeps(retriever=lambda: self.retriever, llm=lambda: self.llm, store=self.store)  # type: ignore[arg-type,return-value]
-        self.assistant = ResidentAssistant(build_graph(deps, AsyncSqliteSaver(self.conn)), self.audit)
+        deps = ResidentDeps(
+            retriever=lambda: self.retriever,  # type: ignore[arg-type,return-value]
+            llm=lambda: self.llm,
+            store=self.store,
+            contacts=self.contacts,
+        )
+        graph = build_graph(deps, AsyncSqliteSaver(self.conn))
+        self.assistant = ResidentAssistant(graph, self.audit, contacts=self.contacts)
 
     async def restart(self) -> None:
         assert self.conn is not None

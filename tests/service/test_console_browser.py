@@ -35,7 +35,8 @@ def console(staffed_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     shutil.copytree(staffed_dir, data)
     engine = make_engine(DatabaseSettings(), data)
     store = WorkOrderStore(engine)
-    ticket = store.create(NewWorkOrder(text=BURST, title="供水管道爆裂"), "resident")[0].ticket
+    burst = NewWorkOrder(text=BURST, title="供水管道爆裂", contact_phone="13812345678")
+    ticket = store.create(burst, "resident")[0].ticket
     store.create(NewWorkOrder(text="东湖区湖滨路小区门口垃圾堆了三天没人清运"), "resident")
     rule = load_rule(Path(__file__).resolve().parents[2] / "service/demo_city/rules/hightech-award.yaml")
     drafted = json.loads(rule.model_dump_json(by_alias=True))
@@ -76,6 +77,9 @@ def test_a_caseworker_signs_in_opens_an_order_by_keyboard_and_approves(console: 
         expect(page.locator("#msg")).to_contain_text("review:approved")
         expect(detail).to_contain_text("状态：派发")
         expect(detail).to_contain_text("受理 → 派发　hotline")
+        expect(detail).not_to_contain_text("13812345678")  # the call-back number only on request
+        detail.get_by_role("button", name=re.compile("查看回电号码")).click()
+        expect(detail.locator(".contact-phone")).to_have_text("13812345678")
         expect(page.locator("#dashboard")).to_contain_text("人工改派占比")
         browser.close()
 

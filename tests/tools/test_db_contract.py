@@ -19,6 +19,7 @@ from tools.enterprises.registry import metadata as enterprise_metadata
 from tools.subsidies.jobs import metadata as match_job_metadata
 from tools.subsidies.store import metadata as subsidy_metadata
 from tools.users import metadata as user_metadata
+from tools.work_orders.contacts import metadata as contact_metadata
 from tools.work_orders.store import metadata as work_order_metadata
 
 
@@ -31,12 +32,13 @@ def test_migrations_apply_twice_and_match_the_code(engine: Engine) -> None:
     migrate(engine)
     migrate(engine)
     tables = {"kb_documents", "enterprise_records", "enterprise_dictionaries", "dispatch_history",
-              "work_orders", "work_order_events", "audit_turns", "staff_users"}  # fmt: skip
+              "work_orders", "work_order_events", "audit_turns", "staff_users",
+              "pending_contacts"}  # fmt: skip
     assert tables <= set(inspect(engine).get_table_names())
     combined = MetaData()
     every = (knowledge_metadata, enterprise_metadata, dictionary_metadata, dispatch_metadata,
              work_order_metadata, audit_metadata, user_metadata, subsidy_metadata,
-             match_job_metadata)  # fmt: skip
+             match_job_metadata, contact_metadata)  # fmt: skip
     for md in every:
         for table in md.tables.values():
             table.to_metadata(combined)

@@ -6,7 +6,14 @@ import logging
 
 import pytest
 
-from tools.privacy import MaskingFilter, install_log_masking, mask_pii
+from tools.privacy import (
+    MaskingFilter,
+    install_log_masking,
+    is_public_credit_code,
+    is_resident_id,
+    mask_phone,
+    mask_pii,
+)
 
 
 @pytest.mark.parametrize(
@@ -17,6 +24,8 @@ from tools.privacy import MaskingFilter, install_log_masking, mask_pii
         ("身份证110101199003071234", "身份证110101********1234"),
         ("身份证11010119900307123X", "身份证110101********123X"),
         ("座机0571-87654321", "座机0571-****4321"),
+        ("座机057187654321", "座机0571****4321"),
+        ("北京01012345678", "北京010****5678"),
         ("卡号6222021234567890123", "卡号6222 **** **** 0123"),
         ("邮箱 zhang.san@example.com", "邮箱 z***@example.com"),
         ("车牌浙A12345", "车牌浙A***45"),
@@ -27,6 +36,18 @@ from tools.privacy import MaskingFilter, install_log_masking, mask_pii
 )
 def test_masks(raw: str, masked: str) -> None:
     assert mask_pii(raw) == masked
+
+
+def test_an_id_number_is_masked_and_a_credit_code_kept() -> None:
+    from tools.enterprises.credit_code import check_char  # noqa: PLC0415
+
+    code = "91330100MA2B3C4D5" + check_char("91330100MA2B3C4D5")
+    valid_id = "110101199003074514"  # check character 4 by MOD 11-2
+    assert is_resident_id(valid_id) and not is_resident_id("110101199003074518")
+    assert is_public_credit_code(code) and not is_public_credit_code(valid_id)
+    text = f"企业{code}，法人身份证{valid_id}，错号110101199003074518"
+    assert mask_pii(text) == f"企业{code}，法人身份证110101********4514，错号110101********4518"
+    assert mask_phone("13812345678") == "138****5678" and mask_phone("057187654321") == "0571****4321"
 
 
 @pytest.mark.parametrize(

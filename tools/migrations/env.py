@@ -13,6 +13,7 @@ from tools.enterprises.registry import metadata as enterprise_metadata
 from tools.subsidies.jobs import metadata as match_job_metadata
 from tools.subsidies.store import metadata as subsidy_metadata
 from tools.users import metadata as user_metadata
+from tools.work_orders.contacts import metadata as contact_metadata
 from tools.work_orders.store import metadata as work_order_metadata
 
 
@@ -28,6 +29,7 @@ def target_metadata() -> list[MetaData]:
         user_metadata,
         subsidy_metadata,
         match_job_metadata,
+        contact_metadata,
     ]
 
 

@@ -274,6 +274,29 @@ class WorkOrderStore:
             raise OrderNotFoundError(f"no work order {ticket}")
         return _order(row)
 
+    def contact(self, ticket: str) -> str | None:
+        """The resident's call-back number (raw: only for a caseworker who may see the order)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(work_orders.c.contact_phone).where(work_orders.c.ticket == ticket)
+            ).first()
+        if row is None:
+            raise OrderNotFoundError(f"no work order {ticket}")
+        return str(row.contact_phone) if row.contact_phone is not None else None
+
+    def created_by(self, ticket: str) -> str:
+        """Who registered the order (the actor of its first event, as recorded)."""
+        query = (
+            select(work_order_events.c.actor)
+            .join(work_orders, work_orders.c.id == work_order_events.c.order_id)
+            .where(work_orders.c.ticket == ticket, work_order_events.c.seq == 1)
+        )
+        with self._engine.connect() as conn:
+            actor = conn.execute(query).scalar()
+        if actor is None:
+            raise OrderNotFoundError(f"no work order {ticket}")
+        return str(actor)
+
     def events(self, ticket: str) -> list[Event]:
         """The order's history, oldest first."""
         query = (
