@@ -19,7 +19,7 @@ from service.deps import get_services
 from service.errors import ServiceError
 from service.uploads import save_upload
 from tools.enterprises.dictionary import Dictionary, NoDictionaryError
-from tools.subsidies.review import review
+from tools.subsidies.review import review, validity_problems
 from tools.subsidies.rules import PolicyRule, RuleError, parse_rule
 from tools.subsidies.sql import DIALECTS, decision_sql, transpile
 from tools.subsidies.store import RuleStore, SelfApprovalError
@@ -95,6 +95,7 @@ async def review_version(rule_id: str, version: Version, user: Officer, services
         "rule_id": rule.id, "version": version, "status": status, "document": rule.document,
         "doc_number": rule.doc_number, "mode": rule.mode, "valid_from": rule.valid_from,
         "valid_to": rule.valid_to, "document_found": document is not None, "items": rows,
+        "validity_problems": validity_problems(rule, document),
         "flagged": sum(1 for r in rows if r["quote_found"] is False),
     }  # fmt: skip
 

@@ -402,7 +402,7 @@ async def test_missing_facts_are_asked_for_and_the_answer_reruns_the_matcher(mak
     record = DEMO_FIELDS.parse({**row, "参保人数": "40", "上年裁员人数": "", "上年失业保险缴费万元": "10"})
     matcher = Matcher(DEMO_FIELDS)
     matcher.load_rows([record])
-    day = date(2026, 3, 1)
+    day = date(2025, 6, 1)  # the 细则 is in force from 2025-03-01 to 2025-12-31
     calls: list[dict[str, str]] = []
 
     def explain(code: str, stated: dict[str, str], *, shared_data: bool) -> list[Any]:

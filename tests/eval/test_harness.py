@@ -60,7 +60,15 @@ def test_shipped_suites_load_cleanly_and_have_enough_unanswerable_questions() ->
         assert unanswerable / len(qa) >= 0.2, name
         total += len(qa)
     assert total >= 150
-    for name in ("demo_qa.v1", "laws_qa.v1", "demo_dispatch.v1", "demo_chat.v1", "demo_subsidy.v1"):
+    shipped = ("demo_qa.v1", "laws_qa.v1", "demo_dispatch.v1", "demo_chat.v1", "demo_subsidy.v1", "demo_subsidy.v2")
+    for name in shipped:
+        "demo_qa.v1",
+        "laws_qa.v1",
+        "demo_dispatch.v1",
+        "demo_chat.v1",
+        "demo_subsidy.v1",
+        "demo_subsidy.v2",
+    ):
         assert load_suite(SUITES / f"{name}.jsonl").errors == []
 
 
@@ -242,7 +250,7 @@ async def test_the_subsidy_suite_runs_on_the_matcher_and_scores_its_decisions(tm
     rules = load_rules(Path(__file__).resolve().parents[2] / "service" / "demo_city" / "rules", DEMO_FIELDS)
     base = vars(services(CountingModel()))
     svc = SimpleNamespace(**base, subsidy_rules=lambda: rules, enterprise_dictionary=lambda: DEMO_FIELDS)
-    suite = load_suite(SUITES / "demo_subsidy.v1.jsonl")
+    suite = load_suite(SUITES / "demo_subsidy.v2.jsonl")
     assert len(suite.items) >= 30
     out = tmp_path / "run"
     await Runner(svc, RunConfig(out=out)).run([suite])
@@ -250,7 +258,7 @@ async def test_the_subsidy_suite_runs_on_the_matcher_and_scores_its_decisions(tm
     wrong = [(r["id"], r["output"]["decision"] if r["output"] else r["error"]) for r in rows
              if not r["output"] or r["output"]["decision"] != r["input"]["decision"]]  # fmt: skip
     assert wrong == []
-    summary = write_summary(out)["suites"]["demo_subsidy.v1"]
+    summary = write_summary(out)["suites"]["demo_subsidy.v2"]
     assert summary["metrics"]["decision_accuracy"]["mean"] == 1.0
     assert summary["metrics"]["missing_fields_exact"]["mean"] == 1.0
     assert summary["metrics"]["amount_abs_error"]["mean"] == 0.0

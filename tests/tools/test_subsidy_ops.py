@@ -22,7 +22,7 @@ from tools.db import migrate
 from tools.enterprises.registry import EnterpriseRegistry
 from tools.subsidies.jobs import MatchJobs, match_jobs
 from tools.subsidies.matcher import Matcher
-from tools.subsidies.review import articles, review
+from tools.subsidies.review import articles, document_validity, review, validity_problems
 from tools.subsidies.rules import load_rule, load_rules
 from tools.subsidies.sql import transpile
 
@@ -238,3 +238,33 @@ def test_articles_are_cut_at_the_next_article_heading() -> None:
     found = articles(text)
     assert list(found) == ["第一条", "第二条", "第三条"]
     assert found["第二条"].endswith("（二）采矿业。") and "第三条" not in found["第二条"]
+
+
+def test_a_rule_outside_its_window_never_yields_eligible(matcher: Matcher) -> None:
+    """An expired (or not yet valid) policy: no push list, no eligible count, no chat decision."""
+    (rule,) = [r for r in load_rules(RULES, DEMO_FIELDS) if r.id == "job-retention-refund"]
+    inside, after, before = date(2025, 6, 1), date(2026, 1, 1), date(2025, 2, 28)
+    assert matcher.counts(rule, inside).get("eligible", 0) > 0
+    for day in (after, before):
+        assert matcher.counts(rule, day) == {"not_in_force": 2400}
+        assert matcher.push_list(rule, day) == []
+        code = matcher.push_list(rule, inside)[0][0]
+        assert matcher.explain(code, [rule], day) == []
+
+
+def test_the_review_flags_a_validity_window_its_document_does_not_state() -> None:
+    document = (DOCS / "26-稳岗返还政策实施细则.md").read_text(encoding="utf-8")
+    assert document_validity(document) == (date(2025, 3, 1), date(2025, 12, 31))
+    rule = load_rule(RULES / "job-retention-refund.yaml", DEMO_FIELDS)
+    assert validity_problems(rule, document) == []
+    open_ended = rule.model_copy(update={"valid_from": date(2024, 1, 1), "valid_to": None})
+    problems = validity_problems(open_ended, document)
+    assert problems == [
+        "规则自 2024-01-01 起生效，文件写明自 2025-03-01 起施行。",
+        "规则未写截止日期，文件写明有效期至 2025-12-31。",
+    ]
+    assert validity_problems(rule, None) == ["找不到政策文件原文，无法核对规则的有效期。"]
+    for path in sorted(RULES.glob("*.yaml")):  # every shipped rule agrees with its document
+        shipped = load_rule(path, DEMO_FIELDS)
+        text = next(p for p in DOCS.glob("*.md") if shipped.document in p.read_text(encoding="utf-8")[:200])
+        assert validity_problems(shipped, text.read_text(encoding="utf-8")) == [], path.name

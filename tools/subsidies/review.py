@@ -8,7 +8,7 @@ ignored), and the article's full text from the document, so the two can be read 
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from tools.enterprises.dictionary import Dictionary
@@ -17,6 +17,46 @@ from tools.subsidies.matcher import expected_words
 from tools.subsidies.rules import Condition, PolicyRule
 
 _ARTICLE = re.compile(r"^\s*(第[一二三四五六七八九十百零〇\d]+条)", re.MULTILINE)
+_DAY = r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"
+_FROM = re.compile(rf"自\s*{_DAY}\s*起(?:施行|实施|执行|生效)|施行日期[:：]\s*{_DAY}")
+_TO = re.compile(rf"有效期至\s*{_DAY}|(?:截止|止于|失效日期[:：])\s*{_DAY}")
+_YEARS = re.compile(r"有效期\s*([一二三四五六七八九十\d]+)\s*年")
+_NUMERALS = {c: i for i, c in enumerate("零一二三四五六七八九十")}
+
+
+def _day(groups: tuple[str | None, ...]) -> date | None:
+    parts = [g for g in groups if g is not None][:3]
+    try:
+        return date(int(parts[0]), int(parts[1]), int(parts[2])) if len(parts) == 3 else None
+    except ValueError:
+        return None
+
+
+def document_validity(document: str) -> tuple[date | None, date | None]:
+    """The in-force window a policy document states (``自…起施行``, ``有效期至…``, ``有效期N年``)."""
+    start = next((d for m in _FROM.finditer(document) if (d := _day(m.groups()))), None)
+    end = next((d for m in _TO.finditer(document) if (d := _day(m.groups()))), None)
+    if end is None and start is not None and (years := _YEARS.search(document)):
+        n = int(years.group(1)) if years.group(1).isdigit() else _NUMERALS.get(years.group(1), 0)
+        if n:
+            end = date(start.year + n, start.month, start.day) - timedelta(days=1)
+    return start, end
+
+
+def validity_problems(rule: PolicyRule, document: str | None) -> list[str]:
+    """Where the rule's validity window disagrees with the one its document states (empty: they agree)."""
+    if document is None:
+        return ["找不到政策文件原文，无法核对规则的有效期。"]
+    start, end = document_validity(document)
+    problems = []
+    if start is not None and rule.valid_from != start:
+        problems.append(f"规则自 {rule.valid_from} 起生效，文件写明自 {start} 起施行。")
+    if end is not None and rule.valid_to != end:
+        have = f"至 {rule.valid_to} 止" if rule.valid_to else "未写截止日期"
+        problems.append(f"规则{have}，文件写明有效期至 {end}。")
+    if end is None and rule.valid_to is not None:
+        problems.append(f"规则至 {rule.valid_to} 止，文件中没有写明有效期。")
+    return problems
 
 
 def articles(document: str) -> dict[str, str]:

@@ -1,5 +1,8 @@
 """Rules compiled to SQL: one boolean expression per condition, with SQL's three-valued logic.
 
+A rule outside its validity window on the evaluation day (``valid_from`` / ``valid_to``) gives every
+enterprise ``not_in_force``: an expired or not-yet-valid policy never yields ``eligible``.
+
 A leaf over a NULL field is NULL (unknown), and AND / OR / NOT treat NULL the way the decision
 needs (FALSE AND NULL is FALSE; TRUE OR NULL is TRUE), so ``missing_data`` falls out of the
 SQL itself. The generated SQL is plain ANSI with ``CASE``: it runs on DuckDB by default and can
@@ -186,8 +189,10 @@ def _compose(rule: PolicyRule, as_of: date, column: Columns) -> str:
     every_cond = " AND ".join(e for _, e in conds) or "TRUE"
     any_excl = " OR ".join(e for _, e in excls) or "FALSE"
     columns = ",\n  ".join(f"{expr} AS {name}" for name, expr in [*conds, *excls])
+    # A policy not in force on the day decides nothing: no enterprise is eligible, in any list.
+    in_force = "" if rule.valid_on(as_of) else "WHEN TRUE THEN 'not_in_force'\n       "
     return f"""SELECT credit_code, name,
-  CASE WHEN ({every_cond}) = FALSE OR ({any_excl}) = TRUE THEN 'not_eligible'
+  CASE {in_force}WHEN ({every_cond}) = FALSE OR ({any_excl}) = TRUE THEN 'not_eligible'
        WHEN ({every_cond}) IS NULL OR ({any_excl}) IS NULL THEN 'missing_data'
        ELSE 'eligible' END AS decision,
   {amount_sql(rule, as_of, column)} AS amount,
