@@ -76,6 +76,7 @@ class IngestReport:
     embedded: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     held: list[tuple[str, str, int]] = field(default_factory=list)  # (path, doc id, flagged sentences)
+    ingested: list[str] = field(default_factory=list)  # paths of the files stored by this run
     seconds_text: float = 0.0
     seconds_dense: float = 0.0
 
@@ -246,6 +247,7 @@ class Ingestor:
                 texts[doc.doc_id] = doc.text
             report.documents += 1
             report.chunks += len(chunks)
+            report.ingested.append(str(path))
             if len(pending) >= self._batch_points:
                 self._commit(pending, pending_docs)
                 pending, pending_docs = [], []
