@@ -6,7 +6,7 @@ the detector (:mod:`knowledge.injection`) is scored beside its baseline, the phr
 resident guard used before (kept here, verbatim, for that purpose only).
 
 ``--dev`` instead cross-validates the threshold on the development sentences
-(``knowledge/data/injection_dev.jsonl``): for each of k folds, the threshold with the best
+(``knowledge/data/injection_dev*.jsonl``): for each of k folds, the threshold with the best
 balanced accuracy on the other folds is applied to the held-out fold. This is how
 :data:`knowledge.injection.THRESHOLD` was chosen; the frozen suite is only ever reported on.
 """
@@ -25,6 +25,9 @@ from knowledge import injection
 ROOT = Path(__file__).resolve().parents[2]
 FROZEN_SUITE = ROOT / "eval" / "suites" / "injection.v1.jsonl"
 DEV_SET = ROOT / "knowledge" / "data" / "injection_dev.jsonl"
+# The second development round, written after the first frozen-suite figure (never from its items).
+DEV_SET_2 = ROOT / "knowledge" / "data" / "injection_dev2.jsonl"
+DEV_SETS = (DEV_SET, DEV_SET_2)
 
 # The phrase list of agents/resident/guard.py before knowledge.injection (the baseline).
 PHRASE_LIST = re.compile(
@@ -102,9 +105,9 @@ def _balanced(items: Sequence[Item], scores: Sequence[float], threshold: float) 
     return (sum(pos) / max(1, len(pos)) + sum(neg) / max(1, len(neg))) / 2
 
 
-def cross_validate(path: Path = DEV_SET, folds: int = 5) -> dict[str, Any]:
-    """k-fold choice of the threshold on the development set; held-out figures and the full-set choice."""
-    items = load_items(path)
+def cross_validate(paths: Sequence[Path] = DEV_SETS, folds: int = 5) -> dict[str, Any]:
+    """k-fold choice of the threshold on the development sets; held-out figures and the full-set choice."""
+    items = [item for path in paths for item in load_items(path)]
     scores = [injection.score(text)[0] for text, _ in items]
     grid = [round(0.5 + 0.05 * i, 2) for i in range(31)]
 
@@ -128,7 +131,7 @@ def cross_validate(path: Path = DEV_SET, folds: int = 5) -> dict[str, Any]:
         held_out_alarms += sum(1 for i in test if not items[i][1] and scores[i] >= threshold)
     positives = sum(1 for _, bad in items if bad)
     return {
-        "dev_set": path.name,
+        "dev_sets": [path.name for path in paths],
         "items": len(items),
         "fold_thresholds": chosen,
         "held_out_detection_rate": round(held_out_hits / positives, 3),
