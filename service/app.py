@@ -12,10 +12,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import FileResponse, HTMLResponse
 
+from service.client_address import ClientAddressMiddleware
 from service.container import Services, build_services
 from service.errors import ErrorEnvelope, RequestContextMiddleware, ServiceError, install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
 from service.routers import chat, evaluation, health, knowledge, orders, staff, subsidies
+from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings, load_settings
 from tools.privacy import install_log_masking
 
@@ -69,6 +71,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         stream_paths=(knowledge.UPLOAD_PATH,),
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
+    app.add_middleware(
+        SecurityHeadersMiddleware, allowed_origins=settings.server.cors_origins, static_dir=STATIC
+    )
+    # outermost: everything inside (limits, metrics, the access log) sees the resolved client address
+    app.add_middleware(ClientAddressMiddleware, trusted_proxies=settings.server.trusted_proxies)
     app.include_router(health.router)
     app.include_router(knowledge.router)
     app.include_router(chat.router)

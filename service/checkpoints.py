@@ -9,7 +9,7 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
-from tools.db import SCHEMA_ATTEMPTS, SCHEMA_LOCK
+from tools.db import SCHEMA_ATTEMPTS, SCHEMA_LOCK, owner_only_file
 
 logger = logging.getLogger(__name__)
 
@@ -38,7 +38,7 @@ class Checkpoints:
         import aiosqlite  # noqa: PLC0415 - only the SQLite setting needs it
         from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver  # noqa: PLC0415
 
-        self.sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        owner_only_file(self.sqlite_path)  # conversations: only the service's user reads them
         self._conn = await aiosqlite.connect(self.sqlite_path)
         await self._conn.execute("PRAGMA journal_mode=WAL")
         await self._conn.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: safe against a process crash

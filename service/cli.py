@@ -67,11 +67,12 @@ def _run(fn: Callable[[], T]) -> T:
     """Run ``fn``; turn the project's own errors into one line on stderr."""
     from knowledge.errors import KnowledgeError
     from tools.db import DatabaseError
+    from tools.enterprises.dictionary import NoDictionaryError
     from tools.llm import LLMError
 
     try:
         return fn()
-    except (LLMError, KnowledgeError, DatabaseError, OSError, ValueError) as exc:
+    except (LLMError, KnowledgeError, DatabaseError, NoDictionaryError, OSError, ValueError) as exc:
         raise _fail(str(exc)) from exc
 
 
@@ -99,23 +100,30 @@ def serve(
     import uvicorn
 
     from service.app import create_app
+    from service.secret_key import bind_problem, signing_secret
 
     settings = _settings()
+    host = host or settings.server.host
+    if problem := bind_problem(host, settings):
+        raise _fail(problem)
+    _run(lambda: signing_secret(settings))  # a refused key file: one line now, not a worker's traceback
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app decides
+    # (server.trusted_proxies, service.client_address)
     if workers > 1:
         problems = settings.scale_out_problems()
         if problems:
             raise _fail("several workers need shared services:\n  " + "\n  ".join(problems))
         uvicorn.run(  # each worker builds its app from the same environment
-            "service.app:create_app", factory=True, workers=workers,
-            host=host or settings.server.host, port=port or settings.server.port,
-            log_level=settings.log_level.lower(),
+            "service.app:create_app", factory=True, workers=workers, host=host,
+            port=port or settings.server.port, log_level=settings.log_level.lower(), proxy_headers=False,
         )  # fmt: skip
         return
     uvicorn.run(
         create_app(settings),
-        host=host or settings.server.host,
+        host=host,
         port=port or settings.server.port,
         log_level=settings.log_level.lower(),
+        proxy_headers=False,
     )
 
 
@@ -475,11 +483,14 @@ def bench_subsidies(
 ) -> None:
     """N generated enterprises × 100 active policies on DuckDB: time, pairs/s, peak memory."""
     from eval.bench.subsidies import run_subsidy_bench
-    from service.demo_city import DEMO_DIR
+    from service.demo_city import DEMO_DICTIONARY, DEMO_DIR
 
     result = _run(
         lambda: run_subsidy_bench(
-            DEMO_DIR / "rules", size or [10_000, 100_000, 1_000_000], as_of=_date(as_of) or date.today()
+            DEMO_DICTIONARY,
+            DEMO_DIR / "rules",
+            size or [10_000, 100_000, 1_000_000],
+            as_of=_date(as_of) or date.today(),
         )
     )
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -494,10 +505,12 @@ def bench_subsidy_import(
     import tempfile
 
     from eval.bench.subsidies import run_import_bench
-    from service.demo_city import ENTERPRISES_CSV
+    from service.demo_city import DEMO_DICTIONARY, ENTERPRISES_CSV
 
     with tempfile.TemporaryDirectory() as folder:
-        result = _run(lambda: run_import_bench(ENTERPRISES_CSV, rows, bad_share, Path(folder)))
+        result = _run(
+            lambda: run_import_bench(DEMO_DICTIONARY, ENTERPRISES_CSV, rows, bad_share, Path(folder))
+        )
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
@@ -506,7 +519,8 @@ def bench_subsidy_draft() -> None:
     """Draft the demo policies' rules with the model; compare with the hand-written ones; flagged quotes."""
     import time
 
-    from service.demo_city import DEMO_DIR, DOCUMENTS_DIR
+    from service.demo_city import DEMO_DICTIONARY, DEMO_DIR, DOCUMENTS_DIR
+    from tools.enterprises.dictionary import load_dictionary
     from tools.subsidies.draft import agreement
     from tools.subsidies.rules import load_rules
 
@@ -514,7 +528,7 @@ def bench_subsidy_draft() -> None:
         p.read_text(encoding="utf-8").splitlines()[0].lstrip("# "): p for p in DOCUMENTS_DIR.glob("*.md")
     }
     results = []
-    for written in _run(lambda: load_rules(DEMO_DIR / "rules")):
+    for written in _run(lambda: load_rules(DEMO_DIR / "rules", load_dictionary(DEMO_DICTIONARY))):
         text = documents[written.document].read_text(encoding="utf-8")
         started = time.perf_counter()
         draft = _run(lambda t=text, i=written.id: asyncio.run(_draft_with_model(t, i)))  # type: ignore[misc]
@@ -668,10 +682,14 @@ def _user_store() -> Any:
 def users_add(
     username: str,
     role: Annotated[
-        list[str], typer.Option(help="caseworker, policy_officer, evaluator or admin (repeatable).")
+        list[str],
+        typer.Option(help="caseworker, policy_officer, evaluator, admin or enterprise (repeatable)."),
     ],
     department: Annotated[
         list[str] | None, typer.Option(help="Limit a caseworker to these departments (repeatable).")
+    ] = None,
+    enterprise: Annotated[
+        str | None, typer.Option(help="The 统一社会信用代码 an enterprise account speaks for.")
     ] = None,
     password_env: Annotated[
         str | None, typer.Option(help="Read the password from this environment variable (else prompt).")
@@ -690,12 +708,13 @@ def users_add(
         password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
     store = _user_store()
     try:
-        user = store.add(username, password, role, department or [])
+        user = store.add(username, password, role, department or [], enterprise=enterprise)
     except UserError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(
         f"added {user.username}: {', '.join(user.roles)}"
         + (f" ({', '.join(user.departments)})" if user.departments else "")
+        + (f" (enterprise {user.enterprise})" if user.enterprise else "")
     )
 
 
@@ -730,7 +749,8 @@ def _subsidy_matcher(rules_dir: Path | None) -> tuple[Any, list[Any]]:
     matcher = _run(services.subsidy_matcher)
     if not matcher.size():
         raise _fail("no enterprises: import them first (cityagent demo load, or the enterprise import)")
-    rules = _run(lambda: load_rules(rules_dir)) if rules_dir else _run(services.subsidy_rules)
+    fields = _run(services.enterprise_dictionary)
+    rules = _run(lambda: load_rules(rules_dir, fields)) if rules_dir else _run(services.subsidy_rules)
     if not rules:
         raise _fail(
             "no active rules: approve drafts (POST /api/subsidies/rules/…/approve) or run cityagent demo load"
@@ -750,7 +770,8 @@ async def _draft_with_model(document: str, rule_id: str = "drafted-policy") -> A
     try:
         if not services.llm.client.available:
             raise ValueError("drafting needs a model (llm.backend); without one, write the rule by hand")
-        return await draft_rule(services.llm.client, document, rule_id=rule_id)
+        fields = await asyncio.to_thread(services.enterprise_dictionary)
+        return await draft_rule(services.llm.client, document, fields, rule_id=rule_id)
     finally:
         await services.close()
 
@@ -823,7 +844,10 @@ def subsidy_match(
 def subsidy_import(
     file: Annotated[Path, typer.Argument(help="Enterprises as CSV (UTF-8 or GB18030) or Parquet.")],
 ) -> None:
-    """Import enterprises (统一社会信用代码, 名称, …): good rows stored, bad rows listed by line and field."""
+    """Import enterprises through the city's data dictionary: good rows stored, bad ones listed by line.
+
+    A column the dictionary does not know refuses the file (named); a field with no column is missing.
+    """
     from tools.db import make_engine, migrate
     from tools.enterprises import EnterpriseRegistry
 

@@ -25,6 +25,7 @@ from knowledge.index import VectorIndex, open_index
 from knowledge.retriever import PolicyRetriever
 from service.checkpoints import Checkpoints
 from service.ratelimit import RateLimiter
+from service.secret_key import signing_secret
 from service.settings import Settings
 from tools.audit import AuditLog
 from tools.db import DatabaseError, make_engine, migrate
@@ -65,17 +66,22 @@ class Services:
     gazetteer: Gazetteer | None = field(default=None, repr=False)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
     _matcher: Any = field(default=None, repr=False)
-    _matcher_version: int = 0
+    _matcher_version: tuple[int, str] = (0, "")
     _matcher_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _jobs_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     assistant: ResidentAssistant | None = field(default=None, repr=False)
     session_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
     ip_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
     login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
+    account_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(5))
+    secret: str = field(default="", repr=False)  # signs sessions: see service.secret_key
 
     def __post_init__(self) -> None:
         self.session_limiter = RateLimiter(self.settings.chat.session_per_minute)
         self.ip_limiter = RateLimiter(self.settings.chat.ip_per_minute)
+        self.login_limiter = RateLimiter(self.settings.auth.login_per_minute)
+        self.account_limiter = RateLimiter(self.settings.auth.account_login_per_minute)
+        self.secret = self.secret or signing_secret(self.settings)
 
     @property
     def store(self) -> WorkOrderStore:
@@ -95,17 +101,25 @@ class Services:
             self._dispatch_model = model
         return self._dispatch_model
 
+    def enterprise_dictionary(self) -> Any:
+        """The city's enterprise data dictionary in force (NoDictionaryError before a city pack is loaded)."""
+        from tools.enterprises.dictionary import current_dictionary  # noqa: PLC0415
+
+        return current_dictionary(self.engine)
+
     def subsidy_matcher(self) -> Any:
         """The DuckDB matcher over the registry's enterprises (loaded on first use, again after an import)."""
         from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
 
-        registry = EnterpriseRegistry(self.engine)
-        version = registry.last_import()  # an import by any worker (or the CLI) makes the copy stale
+        dictionary = self.enterprise_dictionary()
+        registry = EnterpriseRegistry(self.engine, dictionary)
+        # an import (or a new dictionary) by any worker or the CLI makes the loaded copy stale
+        version = (registry.last_import(), dictionary.model_dump_json())
         with self._matcher_lock:
             if self._matcher is None or version != self._matcher_version:
                 from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
 
-                matcher = Matcher()
+                matcher = Matcher(dictionary)
                 matcher.load_rows(registry.all_rows())
                 self._matcher, self._matcher_version = matcher, version
             return self._matcher
@@ -128,19 +142,30 @@ class Services:
 
     def subsidy_rules(self) -> list[Any]:
         """The rules in force: the approved ones in the database, or the folder ``subsidies.rules_dir``."""
-        from tools.subsidies.rules import load_rules  # noqa: PLC0415
+        from tools.subsidies.rules import load_rules  # noqa: PLC0415 - rules read with the city's fields
         from tools.subsidies.store import RuleStore  # noqa: PLC0415
 
         folder = self.settings.subsidies.rules_dir
-        return load_rules(folder) if folder else RuleStore(self.engine).active()
+        return load_rules(folder, self.enterprise_dictionary()) if folder else RuleStore(self.engine).active()
 
-    def explain_subsidies(self, credit_code: str, stated: dict[str, str] | None = None) -> list[Any]:
-        """The matcher's explained decisions for one enterprise today (with facts it stated, unverified)."""
-        from tools.subsidies.matcher import coerce_facts  # noqa: PLC0415
+    def explain_subsidies(
+        self, credit_code: str, stated: dict[str, str] | None = None, *, shared_data: bool = True
+    ) -> list[Any]:
+        """The matcher's explained decisions for one enterprise today (with facts it stated, unverified).
 
-        matcher, rules, today = self.subsidy_matcher(), self.subsidy_rules(), date.today()
+        ``shared_data=False`` (a visitor who does not speak for the enterprise): the decisions rest
+        on the stated facts alone, and the registry's record is not read at all.
+        """
+        from tools.subsidies.matcher import Matcher, coerce_facts  # noqa: PLC0415
+
+        rules, today, fields = self.subsidy_rules(), date.today(), self.enterprise_dictionary()
+        if not shared_data:
+            return Matcher.explain_declared(
+                fields, credit_code, coerce_facts(stated or {}, fields), rules, today
+            )
+        matcher = self.subsidy_matcher()
         if stated:
-            return list(matcher.explain_with(credit_code, coerce_facts(stated), rules, today))
+            return list(matcher.explain_with(credit_code, coerce_facts(stated, fields), rules, today))
         return list(matcher.explain(credit_code, rules, today))
 
     def dispatch_deps(self) -> DispatchDeps | None:

@@ -12,6 +12,7 @@ VectorStoreUnavailableError  503     ``vector_store_unavailable``
 EmbeddingUnavailableError    503     ``embeddings_unavailable``
 DatabaseError, a dropped
 database connection          503     ``database_unavailable``
+NoDictionaryError            409     ``no_enterprise_dictionary`` (load a city pack)
 HTTP errors (404, 405, …)    same    ``not_found``, ``method_not_allowed``, …
 anything else                500     ``internal_error`` (logged with the request id)
 ===========================  ======  ==========================================
@@ -22,6 +23,7 @@ Nothing below ``service/`` raises ``HTTPException``; domain code raises its own 
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from http import HTTPStatus
 from typing import Any
@@ -36,6 +38,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from knowledge.errors import EmbeddingUnavailableError, VectorStoreUnavailableError
 from tools.db import DatabaseError
+from tools.enterprises.dictionary import NoDictionaryError
 from tools.llm.errors import LLMUnavailableError
 
 logger = logging.getLogger(__name__)
@@ -51,9 +54,22 @@ _UPSTREAM: list[tuple[type[Exception], str]] = [
 class ServiceError(Exception):
     """An error a route reports as it is: status, stable code, message, and the field at fault."""
 
-    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        field: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message, self.field = status, code, message, field
+        self.headers = headers or {}
+
+
+def rate_limited(message: str, wait_s: float) -> ServiceError:
+    """A 429 in the envelope with ``Retry-After`` (whole seconds, at least 1)."""
+    return ServiceError(429, "rate_limited", message, headers={"Retry-After": str(max(1, math.ceil(wait_s)))})
 
 
 class ErrorBody(BaseModel):
@@ -111,7 +127,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ServiceError)
     async def _service(request: Request, exc: ServiceError) -> JSONResponse:
-        return error_response(request, exc.status, exc.code, exc.message, exc.field)
+        response = error_response(request, exc.status, exc.code, exc.message, exc.field)
+        response.headers.update(exc.headers)
+        return response
+
+    @app.exception_handler(NoDictionaryError)
+    async def _no_dictionary(request: Request, exc: NoDictionaryError) -> JSONResponse:
+        return error_response(request, 409, "no_enterprise_dictionary", str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:

@@ -14,28 +14,43 @@ Examples::
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge.config import EmbeddingSettings, RetrievalSettings, VectorStoreSettings
 from tools.db import DatabaseSettings
 from tools.llm.config import LLMSettings
 
-DEV_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - refused outside dev by _refuse_default_secret
-_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change", DEV_SECRET}
-_MIN_SECRET_LENGTH = 32
+# The public default of earlier versions: refused everywhere, it signs and verifies nothing.
+OLD_PUBLIC_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - a refused value, not a secret
+_PLACEHOLDERS = {"", "changeme", "change-me", "secret", "please-change", OLD_PUBLIC_SECRET}
+MIN_SECRET_LENGTH = 32
+
+
+def is_placeholder_secret(value: str) -> bool:
+    """Whether ``value`` is empty or a well-known placeholder (never a usable key)."""
+    return value.strip().lower() in _PLACEHOLDERS
 
 
 class AuthSettings(BaseModel):
-    """Signing secret and session lifetime for signed-in staff."""
+    """Signing secret, session lifetime and sign-in limits for staff."""
 
     model_config = ConfigDict(extra="forbid")
 
-    secret_key: SecretStr = SecretStr(DEV_SECRET)
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs sessions; unset: a random key generated into data_dir/secret_key (0600). "
+        "Required outside dev and to listen beyond loopback.",
+    )
     session_ttl_minutes: int = Field(default=480, ge=5, le=7 * 24 * 60)
+    login_per_minute: int = Field(default=10, ge=1, description="Sign-in attempts per client address.")
+    account_login_per_minute: int = Field(
+        default=5, ge=1, description="Sign-in attempts per account (username), from any address."
+    )
     admin_token: SecretStr | None = Field(
         default=None,
         description="Bearer token of the admin endpoints until staff sign-in exists; unset: disabled.",
@@ -60,6 +75,21 @@ class ServerSettings(BaseModel):
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token for /metrics; unset: only loopback clients may scrape."
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Addresses or CIDRs of reverse proxies whose X-Forwarded-For / X-Real-IP are believed; "
+        "empty: the TCP peer is the client.",
+    )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError as exc:
+                raise ValueError(f"trusted_proxies: {entry!r} is not an IP address or CIDR") from exc
+        return [entry.strip() for entry in value]
 
 
 class ChatSettings(BaseModel):
@@ -105,6 +135,11 @@ class SubsidySettings(BaseModel):
     rules_dir: Path | None = Field(
         default=None,
         description="Use the rule files of this folder instead of the approved rules in the database.",
+    )
+    allow_self_approval: bool = Field(
+        default=False,
+        description="Let the author of a draft rule approve it (one-person offices); by default a second "
+        "policy officer must.",
     )
 
 
@@ -152,12 +187,17 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
-        secret = self.auth.secret_key.get_secret_value()
-        if self.env != "dev" and (secret.lower() in _PLACEHOLDERS or len(secret) < _MIN_SECRET_LENGTH):
+        secret = self.auth.secret_key.get_secret_value() if self.auth.secret_key else None
+        generate = "(generate one: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        if secret and secret.strip() and is_placeholder_secret(secret):  # empty counts as unset
             raise ValueError(
-                f"CITYAGENT_AUTH__SECRET_KEY must be set to a random value of at least {_MIN_SECRET_LENGTH} "
-                f"characters when CITYAGENT_ENV={self.env} (generate one: python -c "
-                "'import secrets; print(secrets.token_urlsafe(48))')"
+                "CITYAGENT_AUTH__SECRET_KEY is a well-known placeholder: unset it (a random key is then "
+                f"generated in the data dir) or set a random value {generate}"
+            )
+        if self.env != "dev" and (not secret or len(secret.strip()) < MIN_SECRET_LENGTH):
+            raise ValueError(
+                f"CITYAGENT_AUTH__SECRET_KEY must be set to a random value of at least {MIN_SECRET_LENGTH} "
+                f"characters when CITYAGENT_ENV={self.env} {generate}"
             )
         return self
 

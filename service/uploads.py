@@ -7,6 +7,7 @@ uploads do not pile up in the data dir.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from collections.abc import Collection, Iterable, Sequence
@@ -38,9 +39,12 @@ def check_type(upload: UploadFile, allowed: Collection[str], field: str) -> None
 def save_upload(upload: UploadFile, folder: Path, allowed: Collection[str], field: str) -> Path:
     """Write ``upload`` under ``folder`` with a sanitised name; 415 when its suffix is not ``allowed``."""
     check_type(upload, allowed, field)
-    folder.mkdir(parents=True, exist_ok=True)
+    # uploads may be unpublished drafts or enterprise data: the service's user only (uploads/, the batch)
+    for level in (folder.parent, folder):
+        level.mkdir(parents=True, exist_ok=True, mode=0o700)
+        level.chmod(0o700)
     path = folder / safe_name(upload)
-    with path.open("wb") as out:
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as out:
         shutil.copyfileobj(upload.file, out, 1 << 20)
     return path
 

@@ -25,6 +25,7 @@ class ImportReport:
     stored: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)
     rejected: int = 0  # every rejected row; ``errors`` may keep only the first ones
+    notes: list[str] = field(default_factory=list)  # about the whole file (e.g. fields it has no column for)
 
     @property
     def rejected_rows(self) -> int:
@@ -34,7 +35,8 @@ class ImportReport:
     def summary(self) -> str:
         """One line, then one line per rejected row (at most 20)."""
         head = f"{self.source}: {self.stored} {self.what} stored, {self.rejected_rows} rows rejected"
-        lines = [f"  line {line}: {reason}" for line, reason in self.errors[:20]]
+        lines = [f"  note: {note}" for note in self.notes]
+        lines += [f"  line {line}: {reason}" for line, reason in self.errors[:20]]
         if self.rejected_rows > 20:
             lines.append(f"  … and {self.rejected_rows - 20} more")
         return "\n".join([head, *lines])

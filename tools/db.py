@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -42,11 +44,27 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def owner_only_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 if it is missing; take group/other access off if not.
+
+    SQLite gives its ``-wal`` and ``-shm`` files the database file's mode, so they follow.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        if mode & 0o077:
+            path.chmod(mode & 0o700)
+
+
 def make_engine(settings: DatabaseSettings, data_dir: Path) -> Engine:
-    """An engine for the configured database (SQLite in WAL mode with foreign keys on)."""
+    """An engine for the configured database (SQLite in WAL mode with foreign keys on, owner-only)."""
     url = settings.effective_url(data_dir)
     if url.startswith("sqlite"):
-        data_dir.mkdir(parents=True, exist_ok=True)
+        data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not settings.url:  # the default file in the data dir (a URL of one's own: one's own modes)
+            owner_only_file(data_dir / "cityagent.db")
         engine = create_engine(url, connect_args={"timeout": settings.connect_timeout_s})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine

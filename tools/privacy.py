@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping
 
 _ID_CARD = re.compile(r"(?<![0-9A-Za-z])(\d{6})(\d{8})(\d{3}[\dXx])(?![0-9A-Za-z])")
 _BANK_CARD = re.compile(r"(?<![\d*])(?:\d[ -]?){15,18}\d(?![\d*])")
@@ -33,6 +34,10 @@ _PLATE = re.compile(
 _CALLER_NAME = re.compile(
     r"((?:来电人|联系人|反映人|诉求人|姓名)[:：]\s*)([\u4e00-\u9fa5]{1,4}?)((?:先生|女士)?)(?=[，,。；;）)\s]|$)"
 )
+
+
+# Loggers whose formatter unpacks record.args (their string arguments are masked one by one).
+_ARGS_READ_BY_FORMATTER = frozenset({"uvicorn.access"})
 
 
 def _mask_name(match: re.Match[str]) -> str:
@@ -60,18 +65,35 @@ def mask_pii(text: str) -> str:
     return _CALLER_NAME.sub(_mask_name, text)
 
 
+def _mask_arg(value: object) -> object:
+    """A string argument masked; anything else as it is (a ``%d`` still gets its number)."""
+    return mask_pii(value) if isinstance(value, str) else value
+
+
 class MaskingFilter(logging.Filter):
-    """A logging filter that masks personal data in every record's formatted message."""
+    """A logging filter that masks personal data in every record, keeping its arguments usable.
+
+    The message and each string argument are masked in place, so a formatter that reads
+    ``record.args`` itself still works (uvicorn's access formatter unpacks them as a 5-tuple).
+    If personal data still shows in the formatted message (a number or an object argument),
+    the record is flattened to the masked text, except for the access log's own records.
+    """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        """Rewrite the message in place; never drops a record."""
+        """Mask the record in place; never drops one."""
+        if isinstance(record.msg, str):
+            record.msg = mask_pii(record.msg)
+        if isinstance(record.args, tuple):
+            record.args = tuple(_mask_arg(a) for a in record.args)
+        elif isinstance(record.args, Mapping):
+            record.args = {k: _mask_arg(v) for k, v in record.args.items()}
         try:
             message = record.getMessage()
         except (TypeError, ValueError):  # a malformed %-format: leave it to the handler to report
             return True
         masked = mask_pii(message)
-        if masked != message or record.args:
-            record.msg, record.args = masked, None
+        if masked != message and record.name not in _ARGS_READ_BY_FORMATTER:
+            record.msg, record.args = masked, ()
         return True
 
 

@@ -55,7 +55,8 @@ class ResidentDeps:
     min_bm25_score: float = 12.0
     enterprise_category: str | None = "惠企政策"
     # (credit code, facts the enterprise stated by Chinese field name) -> the matcher's explained decisions
-    subsidies: Callable[[str, dict[str, str]], list[Any]] | None = None
+    # ``shared_data``: whether the registry's (non-public) record may be used; else the stated facts alone
+    subsidies: Callable[..., list[Any]] | None = None
     answer_max_tokens: int = 320
 
 
@@ -336,11 +337,16 @@ class ResidentNodes:
         same = code == pending.get("code")
         # facts answering an earlier question about this enterprise add up over the conversation
         facts = {**pending.get("stated", {}), **(state.get("facts") or {})} if same else {}
-        call: dict[str, Any] = {"tool": "subsidies.explain", "credit_code": code, "stated": sorted(facts)}
+        # Non-public facts of an enterprise only for that enterprise signed in, or for staff.
+        viewer = state.get("viewer") or {}
+        shared = code in viewer.get("speaks_for", ()) or bool(viewer.get("staff"))
+        call: dict[str, Any] = {
+            "tool": "subsidies.explain", "credit_code": code, "stated": sorted(facts), "shared_data": shared,
+        }  # fmt: skip
         if self.deps.subsidies is None:
             return {**self._say(prompts.SUBSIDIES_OFF), "tool_calls": [{**call, "error": "no matcher"}]}
         try:
-            decisions = await asyncio.to_thread(self.deps.subsidies, code, facts)
+            decisions = await asyncio.to_thread(self.deps.subsidies, code, facts, shared_data=shared)
         except KeyError:
             return {
                 **self._say(prompts.unknown_enterprise(code)),
@@ -348,7 +354,11 @@ class ResidentNodes:
             }
         except ValueError as exc:  # a stated value that does not fit its field
             return {**self._say(prompts.bad_fact(str(exc))), "tool_calls": [{**call, "error": str(exc)}]}
-        reply = prompts.subsidy_decisions(decisions, stated=facts)
+        reply = (
+            prompts.subsidy_decisions(decisions, stated=facts)
+            if shared
+            else prompts.subsidy_declared(decisions, stated=facts)
+        )
         missing = {f for d in decisions if d.decision == "missing_data" for f in d.missing_fields}
         asked = sorted(missing | (set(pending.get("missing", [])) if same else set()))
         cards = [

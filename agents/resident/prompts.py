@@ -129,6 +129,39 @@ def subsidy_decisions(decisions: Sequence[Any], stated: dict[str, str] | None = 
     return "\n".join(lines)
 
 
+def subsidy_declared(decisions: Sequence[Any], stated: dict[str, str] | None = None) -> str:
+    """For a visitor who does not speak for the enterprise: the policies' conditions with their clauses.
+
+    A result is given only where the figures the visitor typed (self-declared) decide it.
+
+    The city's shared data about the enterprise is not used (it holds non-public facts).
+    """
+    if not decisions:
+        return "目前没有正在执行的企业政策。"
+    lines = [
+        "企业的经营、纳税、参保、研发等数据不对外公开，只向登录的企业本身或工作人员展示，因此这里不使用共享数据。"
+        + (
+            f"按您自报的信息（{'；'.join(f'{k} {v}' for k, v in stated.items())}，自报、未核验）试算："
+            if stated
+            else "以下是各项政策的条件："
+        )
+    ]
+    for d in decisions:
+        if stated and d.decision != "missing_data":
+            amount = f"，金额约 {d.amount:,.0f} 元" if d.decision == "eligible" and d.amount else ""
+            lines.append(f"· {d.document}：按自报信息{_WORDS[d.decision]}{amount}")
+            continue
+        conditions = "；".join(f"{c.label}{c.citation}" for c in d.conditions)
+        lines.append(f"· {d.document}（{_MODES[d.mode]}）：{conditions}")
+    missing = sorted({f for d in decisions if d.decision == "missing_data" for f in d.missing_fields})
+    if missing:
+        lines.append(
+            f"如需试算，请回复这些信息：{'、'.join(missing)}（例如“参保人数 35”）；结果仅依据您自报的数字。"
+        )
+    lines.append("企业登录后可查看依据本市共享数据的正式比对结果，最终以主管部门审核为准。")
+    return "\n".join(lines)
+
+
 def confirm(draft: dict[str, Any]) -> str:
     """The summary the resident confirms before anything is filed."""
     return (

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 STORAGE_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error, DBAPIError, DatabaseError)
 
 AGENT = "resident"
+ANONYMOUS: dict[str, Any] = {"staff": False, "speaks_for": []}
 
 
 @dataclass(frozen=True)
@@ -61,22 +62,29 @@ class ResidentAssistant:
         snapshot = await self._graph.aget_state(run_config(conversation))
         return dict(snapshot.values or {})
 
-    async def turn(self, conversation: str, text: str) -> AsyncIterator[TurnEvent]:
-        """Run one turn; yield its events as they happen."""
+    async def turn(
+        self, conversation: str, text: str, viewer: dict[str, Any] | None = None
+    ) -> AsyncIterator[TurnEvent]:
+        """Run one turn; yield its events as they happen.
+
+        ``viewer``: who is asking, as the service signed them in (``{"staff": bool, "speaks_for":
+        [credit codes]}``); anonymous when None. It decides what of an enterprise's shared data
+        the turn may show, and is set again on every turn.
+        """
         lock = self._locks.setdefault(conversation, asyncio.Lock())
         async with lock:
-            async for event in self._turn(conversation, text):
+            async for event in self._turn(conversation, text, viewer or ANONYMOUS):
                 yield event
         if not lock.locked():
             self._locks.pop(conversation, None)
 
-    async def _turn(self, conversation: str, text: str) -> AsyncIterator[TurnEvent]:
+    async def _turn(self, conversation: str, text: str, viewer: dict[str, Any]) -> AsyncIterator[TurnEvent]:
         started = time.perf_counter()
         config = run_config(conversation)
         failure = ""
         try:
             async for mode, chunk in self._graph.astream(
-                {"text": text, "thread": conversation},
+                {"text": text, "thread": conversation, "viewer": viewer},
                 config,
                 stream_mode=["custom", "updates"],
                 durability="exit",

@@ -31,6 +31,8 @@ class ResidentState(TypedDict, total=False):
     thread: str
     # this turn
     text: str
+    # who asks, from the sign-in (never from the message): {"staff": bool, "speaks_for": [codes]}
+    viewer: dict[str, Any]
     route: Route
     notice: str
     query: str

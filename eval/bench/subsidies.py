@@ -1,8 +1,9 @@
 """``cityagent bench subsidies``: N generated enterprises × 100 active policies on DuckDB.
 
 Enterprises are generated inside DuckDB from a seed (hash of the row number and the seed per
-column, about 3% of optional values missing); the 100 policies are the demo city's rules with
-their thresholds and years varied. Every enterprise gets a decision and an amount under every
+column, about 3% of optional values missing), field by field from a city's enterprise data
+dictionary (texts drawn from the values its rules compare with); the 100 policies are that city's
+rules with their thresholds and years varied. Every enterprise gets a decision and an amount under every
 policy (the push lists' counts are read back), timed end to end at each size.
 """
 
@@ -14,58 +15,67 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tools.subsidies.matcher import COLUMNS, Matcher
-from tools.subsidies.rules import PolicyRule, load_rules
-
-_CHOICES = {
-    "industry_sector": ["制造业", "批发和零售业", "信息传输、软件和信息技术服务业", "住宿和餐饮业", "建筑业"],
-    "scale": ["大型", "中型", "小型", "小型", "微型", "微型"],
-    "district": ["东湖区", "西城区", "南山区", "北岭区", "示例高新区"],
-    "credit_rating": ["A", "A", "B", "C", "D"],
-    "high_tech_kind": ["首次", "重新认定"],
-}
-_REQUIRED = {
-    "credit_code",
-    "name",
-    "industry_sector",
-    "industry_code",
-    "scale",
-    "district",
-    "founded",
-    "employees",
-}
+from tools.enterprises.dictionary import Dictionary, load_dictionary
+from tools.subsidies.matcher import Matcher
+from tools.subsidies.rules import Condition, PolicyRule, load_rules
 
 
-def _expression(name: str, kind: str, k: int, seed: int) -> str:
+def _choices(dictionary: Dictionary, rules: list[PolicyRule]) -> dict[str, list[str]]:
+    """Values to draw for each text field: an enum's values, else the texts the rules compare it with."""
+    found: dict[str, list[str]] = {f.name: list(f.values) for f in dictionary.fields if f.values}
+
+    def walk(c: Condition) -> None:
+        if c.field and dictionary.field(c.field).type == "text" and c.field not in found:
+            values = c.value if isinstance(c.value, list) else [c.value]
+            texts = [v for v in values if isinstance(v, str)]
+            if texts:
+                found[c.field] = [*texts, "其他"]
+        for child in [*(c.all or []), *(c.any or []), *([c.not_] if c.not_ else [])]:
+            walk(child)
+
+    for rule in rules:
+        for c in [*rule.conditions, *rule.exclusions, *(t.when for t in rule.benefit.tiers if t.when)]:
+            walk(c)
+    return found
+
+
+def _quoted(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _expression(spec: Any, k: int, seed: int, choices: dict[str, list[str]]) -> str:
     h = f"hash(i, {seed * 100 + k})"
+    name, kind = spec.name, spec.type
     if name == "credit_code":
         return "printf('BENCH%013d', i)"
     if name == "name":
         return "'企业' || i"
-    if name in _CHOICES:
-        items = ", ".join(f"'{v}'" for v in _CHOICES[name])
-        value = f"[{items}][1 + ({h} % {len(_CHOICES[name])})::INT]"
-    elif name == "industry_code":
-        value = "'C' || (13 + " + h + " % 30)::INT"
-    elif kind == "BOOLEAN":
+    if name in choices:
+        items = ", ".join(_quoted(v) for v in choices[name])
+        value = f"[{items}][1 + ({h} % {len(choices[name])})::INT]"
+    elif kind == "boolean":
         value = f"({h} % 5 = 0)"
-    elif kind == "DATE":
+    elif kind == "date":
         value = f"DATE '1995-01-01' + ({h} % 11000)::INT"
-    elif kind == "BIGINT":
-        value = f"2015 + ({h} % 11)::BIGINT" if name.endswith("_year") else f"({h} % 300)::BIGINT"
-    elif kind == "DOUBLE":
+    elif kind == "year":
+        value = f"2015 + ({h} % 11)::BIGINT"
+    elif kind == "integer":
+        value = f"({h} % 300)::BIGINT"
+    elif kind == "number":
         value = f"({h} % 500000) / 100.0"
     else:
-        value = "NULL"
-    if name in _REQUIRED:
+        value = f"'x' || ({h} % 10)::INT"
+    if spec.required:
         return value
     return f"CASE WHEN hash(i, {seed * 100 + k + 50}) % 33 = 0 THEN NULL ELSE {value} END"
 
 
-def generate(matcher: Matcher, count: int, seed: int = 7) -> None:
-    """Replace the enterprises with ``count`` generated ones."""
+def generate(matcher: Matcher, count: int, rules: list[PolicyRule], seed: int = 7) -> None:
+    """Replace the enterprises with ``count`` generated ones (about 3% of optional values missing)."""
+    dictionary = matcher.dictionary
+    choices = _choices(dictionary, rules)
     matcher.db.execute("DELETE FROM enterprises")
-    columns = ", ".join(_expression(n, t, k, seed) for k, (n, t) in enumerate(COLUMNS.items()))
+    columns = ", ".join(_expression(f, k, seed, choices) for k, f in enumerate(dictionary.fields))
     matcher.db.execute(f"INSERT INTO enterprises SELECT {columns} FROM range({int(count)}) t(i)")  # noqa: S608
 
 
@@ -83,17 +93,19 @@ def policies(base: list[PolicyRule], count: int = 100) -> list[PolicyRule]:
 
 
 def run_subsidy_bench(
-    rules_dir: Path, sizes: list[int], *, as_of: date, threads: int | None = None
+    dictionary_file: Path, rules_dir: Path, sizes: list[int], *, as_of: date, threads: int | None = None
 ) -> dict[str, Any]:
-    """Time decisions for every enterprise × every policy at each size."""
-    active = policies(load_rules(rules_dir))
-    matcher = Matcher()
+    """Time decisions for every enterprise × every policy at each size (a city's dictionary and rules)."""
+    dictionary = load_dictionary(dictionary_file)
+    base = load_rules(rules_dir, dictionary)
+    active = policies(base)
+    matcher = Matcher(dictionary)
     if threads:
         matcher.db.execute(f"SET threads = {threads}")
     results = []
     for size in sizes:
         started = time.perf_counter()
-        generate(matcher, size)
+        generate(matcher, size, base)
         generated = time.perf_counter() - started
         started = time.perf_counter()
         eligible = 0
@@ -109,11 +121,14 @@ def run_subsidy_bench(
     return {"as_of": as_of.isoformat(), "runs": results, "peak_rss_mb": round(peak_mb)}
 
 
-def run_import_bench(enterprises_csv: Path, rows: int, bad_share: float, folder: Path) -> dict[str, Any]:
+def run_import_bench(
+    dictionary_file: Path, enterprises_csv: Path, rows: int, bad_share: float, folder: Path
+) -> dict[str, Any]:
     """Import ``rows`` enterprises from Parquet into a fresh SQLite registry; ``bad_share`` of them broken.
 
-    The rows are the demo city's, repeated under new valid credit codes; every broken row has a
-    negative 员工数, so the report must name exactly those lines.
+    The rows are the city's own (``enterprises_csv``), repeated under new valid credit codes; every
+    broken row has an impossible value in its first numeric column with a minimum, so the report must
+    name exactly those lines.
     """
     import csv  # noqa: PLC0415
 
@@ -124,17 +139,24 @@ def run_import_bench(enterprises_csv: Path, rows: int, bad_share: float, folder:
     from tools.enterprises.credit_code import check_char  # noqa: PLC0415
     from tools.enterprises.registry import EnterpriseRegistry  # noqa: PLC0415
 
+    dictionary = load_dictionary(dictionary_file)
     with enterprises_csv.open(encoding="utf-8-sig") as f:
         demo = list(csv.DictReader(f))
+    mapping = dictionary.columns(demo[0].keys())
+    code_header = next(h for h, n in mapping.items() if n == "credit_code")
+    bad_header = next(
+        h for h, n in mapping.items()
+        if dictionary.field(n).minimum is not None and dictionary.field(n).required
+    )  # fmt: skip
     table: dict[str, list[str]] = {k: [] for k in demo[0]}
     step = max(1, round(1 / bad_share)) if bad_share else 0
     broken = []
     for i in range(rows):
         row = dict(demo[i % len(demo)])
         first17 = f"91990100{i:09d}"
-        row["统一社会信用代码"] = first17 + check_char(first17)
+        row[code_header] = first17 + check_char(first17)
         if step and i % step == step - 1:
-            row["员工数"] = "-1"
+            row[bad_header] = "-1"
             broken.append(i + 1)
         for k, v in row.items():
             table[k].append(v)
@@ -143,7 +165,7 @@ def run_import_bench(enterprises_csv: Path, rows: int, bad_share: float, folder:
     engine = make_engine(DatabaseSettings(), folder)
     migrate(engine)
     started = time.perf_counter()
-    report = EnterpriseRegistry(engine).import_file(path)
+    report = EnterpriseRegistry(engine, dictionary).import_file(path)
     seconds = time.perf_counter() - started
     engine.dispose()
     return {

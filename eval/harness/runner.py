@@ -162,18 +162,18 @@ class Runner:
 
     def _subsidy(self, item: Item) -> dict[str, Any]:
         """The matcher's decision for the item's enterprise under its policy (on its ``as_of`` day)."""
-        from tools.enterprises.registry import EnterpriseRecord  # noqa: PLC0415
         from tools.subsidies.matcher import Matcher  # noqa: PLC0415
 
         policy = str(item.data["policy"])
         rules = [r for r in self.services.subsidy_rules() if policy in (r.id, r.document)]
         if not rules:
             raise LookupError(f"no active rule for policy {policy!r}")
-        record = EnterpriseRecord.model_validate(item.data["enterprise"])
+        dictionary = self.services.enterprise_dictionary()
+        record = dictionary.parse(item.data["enterprise"])  # the city's headers, as an export has them
         day = date.fromisoformat(str(item.data.get("as_of") or date.today().isoformat()))
-        matcher = Matcher()
-        matcher.load([record])
-        decision = matcher.explain(record.credit_code, rules[:1], day)
+        matcher = Matcher(dictionary)
+        matcher.load_rows([record])
+        decision = matcher.explain(record["credit_code"], rules[:1], day)
         if not decision:
             return {"decision": "not_in_force", "amount": None, "missing": [], "failed": []}
         d = decision[0]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from pathlib import Path
 
 from knowledge.ingest import Ingestor, IngestReport
 from knowledge.registry import DocumentRegistry
 from service.container import Services
-from service.demo_city import DEMO_DIR, DOCUMENTS_DIR, ENTERPRISES_CSV, WORK_ORDERS_CSV
+from service.demo_city import DEMO_DICTIONARY, DEMO_DIR, DOCUMENTS_DIR, ENTERPRISES_CSV, WORK_ORDERS_CSV
 from tools.csvio import ImportReport
 from tools.db import migrate
 from tools.dispatch import DispatchHistory
@@ -16,6 +17,7 @@ from tools.dispatch.duties import DutyTable
 from tools.dispatch.history import read_history
 from tools.dispatch.model import DispatchModel, TrainingOrder, load_model
 from tools.enterprises import EnterpriseRegistry
+from tools.enterprises.dictionary import load_dictionary, save_dictionary
 from tools.subsidies.rules import load_rules
 from tools.subsidies.store import RuleStore
 from tools.users import UserStore
@@ -51,7 +53,7 @@ def load_demo_city(services: Services) -> DemoLoadReport:
     migrate(services.engine)
     ingestor = Ingestor(services.index, DocumentRegistry(services.engine), services.embedder)
     documents = ingestor.ingest_paths([DOCUMENTS_DIR])
-    enterprises = EnterpriseRegistry(services.engine).import_csv(ENTERPRISES_CSV)
+    enterprises = load_enterprises(services, DEMO_DICTIONARY, ENTERPRISES_CSV)
     history = DispatchHistory(services.engine).import_csv(WORK_ORDERS_CSV)
     return DemoLoadReport(
         documents,
@@ -63,14 +65,21 @@ def load_demo_city(services: Services) -> DemoLoadReport:
     )
 
 
+def load_enterprises(services: Services, dictionary_file: Path, data_file: Path) -> ImportReport:
+    """A city's enterprise data dictionary made the one in force, then its enterprise export imported."""
+    dictionary = load_dictionary(dictionary_file)
+    save_dictionary(services.engine, dictionary, str(dictionary_file))
+    return EnterpriseRegistry(services.engine, dictionary).import_file(data_file)
+
+
 def _demo_rules(services: Services) -> str:
     """The demo policies' hand-written rules, stored and approved, unless rules are already active."""
     store = RuleStore(services.engine)
     if store.active():
         return "kept the active rules"
-    rules = load_rules(DEMO_DIR / "rules")
+    rules = load_rules(DEMO_DIR / "rules", services.enterprise_dictionary())
     for rule in rules:
-        draft = store.save_draft(rule, "demo-load")
+        draft = store.save_draft(rule, "demo-pack")  # the pack's author; loading approves it
         store.approve(draft.id, draft.version, "demo-load")
     return f"{len(rules)} rules stored and approved"
 

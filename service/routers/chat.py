@@ -1,7 +1,10 @@
 """The residents' chat: ``POST /api/chat`` (server-sent events or one JSON answer), history, reset.
 
-Residents are anonymous: a random session id in an HttpOnly cookie names the conversation
-(its LangGraph thread), so a conversation continues across page loads and service restarts.
+Residents are anonymous: a random session id, issued by the server and signed with the service's
+key, names the conversation (its LangGraph thread). It travels only in an HttpOnly, SameSite=Lax
+cookie (``id.signature``), so a conversation continues across page loads, workers and restarts, and
+a session id the client makes up (or one without a valid signature) is replaced by a new one.
+Dropping the cookie starts a new session but escapes no limit: the per-address limit still counts.
 
 Streamed events (``text/event-stream``), in order::
 
@@ -17,6 +20,7 @@ Streamed events (``text/event-stream``), in order::
 
 from __future__ import annotations
 
+import hmac
 import json
 import re
 import secrets
@@ -28,14 +32,15 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from agents.resident.runner import ResidentAssistant, TurnEvent
+from service.auth import optional_user, sign, viewer
 from service.container import Services
 from service.deps import get_services
-from service.errors import ServiceError
+from service.errors import ServiceError, rate_limited
 
 router = APIRouter(tags=["chat"])
 
 COOKIE = "cityagent_session"
-_SESSION = re.compile(r"^[A-Za-z0-9_-]{20,64}$")
+_SESSION = re.compile(r"^([A-Za-z0-9_-]{32})\.([A-Za-z0-9_-]{43})$")
 
 
 class ChatRequest(BaseModel):
@@ -86,18 +91,22 @@ class HistoryResponse(BaseModel):
     tickets: list[str]
 
 
-def _session(request: Request) -> tuple[str, bool]:
-    """The session id from the cookie, or a new one (and whether it is new)."""
-    sid = request.cookies.get(COOKIE, "")
-    if _SESSION.match(sid):
-        return sid, False
+def _signature(services: Services, sid: str) -> str:
+    return sign(services.secret, f"chat-session:{sid}")
+
+
+def _session(request: Request, services: Services) -> tuple[str, bool]:
+    """The session id of a validly signed cookie, or a new one (and whether it is new)."""
+    match = _SESSION.match(request.cookies.get(COOKIE, ""))
+    if match and hmac.compare_digest(match.group(2), _signature(services, match.group(1))):
+        return match.group(1), False
     return secrets.token_urlsafe(24), True
 
 
 def _set_cookie(response: Response, sid: str, services: Services) -> None:
     response.set_cookie(
-        COOKIE, sid, max_age=services.settings.chat.session_days * 86400, httponly=True,
-        samesite="lax", secure=services.settings.env != "dev",
+        COOKIE, f"{sid}.{_signature(services, sid)}", max_age=services.settings.chat.session_days * 86400,
+        httponly=True, samesite="lax", secure=services.settings.env != "dev",
     )  # fmt: skip
 
 
@@ -129,7 +138,7 @@ def _check_limits(services: Services, sid: str, request: Request, message: str) 
     ):
         wait = limiter.hit(key)
         if wait:
-            raise ServiceError(429, "rate_limited", f"{who}发送过于频繁，请 {wait:.0f} 秒后再试。")
+            raise rate_limited(f"{who}发送过于频繁，请 {wait:.0f} 秒后再试。", wait)
 
 
 def _sse(kind: str, data: Any) -> bytes:
@@ -145,10 +154,11 @@ async def chat(
     body: ChatRequest, request: Request, services: Annotated[Services, Depends(get_services)]
 ) -> Response:
     """Ask a question or report a problem; the answer streams as server-sent events unless not ``stream``."""
-    sid, new = _session(request)
+    sid, new = _session(request, services)
     _check_limits(services, sid, request, body.message)
     assistant = _assistant(services)
-    events = _observed(request, assistant.turn(_conversation(sid), body.message.strip()))
+    who = viewer(optional_user(request, services))  # from the sign-in, never from the message
+    events = _observed(request, assistant.turn(_conversation(sid), body.message.strip(), who))
     if body.stream:
 
         async def stream() -> AsyncIterator[bytes]:
@@ -217,7 +227,7 @@ async def _collect(sid: str, events: AsyncIterator[TurnEvent]) -> ChatReply:
 @router.get("/api/chat/history", response_model=HistoryResponse)
 async def history(request: Request, services: Annotated[Services, Depends(get_services)]) -> HistoryResponse:
     """The session's conversation, so the widget can show it again after a reload or a restart."""
-    sid, _ = _session(request)
+    sid, _ = _session(request, services)
     values = await _assistant(services).last_turn(_conversation(sid))  # one read of the checkpoint
     messages = [dict(m) for m in values.get("messages", [])]
     return HistoryResponse(session=sid, messages=messages, tickets=list(values.get("tickets", [])))

@@ -18,14 +18,16 @@ from service.container import Services
 from service.deps import get_services
 from service.errors import ServiceError
 from service.uploads import save_upload
+from tools.enterprises.dictionary import Dictionary, NoDictionaryError
 from tools.subsidies.review import review
-from tools.subsidies.rules import PolicyRule, RuleError
+from tools.subsidies.rules import PolicyRule, RuleError, parse_rule
 from tools.subsidies.sql import DIALECTS, decision_sql, transpile
-from tools.subsidies.store import RuleStore
+from tools.subsidies.store import RuleStore, SelfApprovalError
 from tools.users import User
 
 router = APIRouter(prefix="/api/subsidies", tags=["subsidies"])
 Officer = Annotated[User, Depends(require("policy_officer"))]
+OfficerOrEnterprise = Annotated[User, Depends(require("policy_officer", "enterprise"))]
 Svc = Annotated[Services, Depends(get_services)]
 Version = Annotated[int, Path(ge=1, le=1_000_000)]
 JobId = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$")]
@@ -41,6 +43,15 @@ def _rule(services: Services, rule_id: str) -> PolicyRule:
     return rule
 
 
+def _dictionary(services: Services) -> Dictionary:
+    """The city's enterprise data dictionary (409 before a city pack has brought one)."""
+    try:
+        dictionary: Dictionary = services.enterprise_dictionary()
+    except NoDictionaryError as exc:
+        raise ServiceError(409, "no_enterprise_dictionary", str(exc)) from exc
+    return dictionary
+
+
 @router.get("/rules")
 async def list_rules(user: Officer, services: Svc, rule_id: str | None = None) -> list[dict[str, Any]]:
     """Every stored version, newest first: status, author, approver, the rule itself."""
@@ -51,7 +62,7 @@ async def list_rules(user: Officer, services: Svc, rule_id: str | None = None) -
 async def save_draft(user: Officer, services: Svc, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     """Store a rule as a new draft version; it takes effect only once approved (422 names what is wrong)."""
     try:
-        rule = PolicyRule.model_validate(body)
+        rule = parse_rule(body, _dictionary(services))  # every field must be one of the city's
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
@@ -79,7 +90,7 @@ async def review_version(rule_id: str, version: Version, user: Officer, services
     except RuleError as exc:
         raise ServiceError(404, "rule_not_found", str(exc), "rule_id") from exc
     document = await asyncio.to_thread(_policy_text, services, rule.document)
-    rows = review(rule, document, date.today())
+    rows = review(rule, document, date.today(), _dictionary(services))
     return {
         "rule_id": rule.id, "version": version, "status": status, "document": rule.document,
         "doc_number": rule.doc_number, "mode": rule.mode, "valid_from": rule.valid_from,
@@ -118,7 +129,10 @@ async def rule_sql(
 ) -> Response:
     """The SQL the active rule runs as, for DuckDB or (through sqlglot) another engine."""
     rule = _rule(services, rule_id)
-    sql = decision_sql(rule, as_of or date.today())
+    try:
+        sql = decision_sql(rule, as_of or date.today(), _dictionary(services))
+    except RuleError as exc:
+        raise ServiceError(409, "rule_not_compilable", str(exc), "rule_id") from exc
     if dialect != "duckdb":
         sql = await asyncio.to_thread(transpile, sql, dialect)
     return Response(sql + "\n", media_type="text/plain; charset=utf-8")
@@ -127,8 +141,12 @@ async def rule_sql(
 @router.post("/rules/{rule_id}/versions/{version}/approve")
 async def approve(rule_id: str, version: Version, user: Officer, services: Svc) -> dict[str, Any]:
     """Make a draft the active rule (the version before it is retired)."""
+    store = RuleStore(services.engine)
+    allow_self = services.settings.subsidies.allow_self_approval
     try:
-        rule = await asyncio.to_thread(RuleStore(services.engine).approve, rule_id, version, user.username)
+        rule = await asyncio.to_thread(store.approve, rule_id, version, user.username, allow_self=allow_self)
+    except SelfApprovalError as exc:
+        raise ServiceError(403, "self_approval", str(exc)) from exc
     except RuleError as exc:
         raise ServiceError(409, "not_approvable", str(exc)) from exc
     return {"rule_id": rule.id, "version": version, "status": "active", "approved_by": user.username}
@@ -158,9 +176,14 @@ async def push_list(
 
 @router.get("/enterprises/{credit_code}")
 async def explain(
-    credit_code: str, user: Officer, services: Svc, as_of: date | None = None
+    credit_code: str, user: OfficerOrEnterprise, services: Svc, as_of: date | None = None
 ) -> list[dict[str, Any]]:
-    """The 政策超市 of one enterprise: every active policy's decision and each condition with its clause."""
+    """The 政策超市 of one enterprise: every active policy's decision and each condition with its clause.
+
+    Policy officers see any enterprise; an enterprise account sees only its own.
+    """
+    if not user.speaks_for(credit_code.upper()):
+        raise ServiceError(403, "forbidden", "企业账号只能查看本企业的政策匹配结果。", "credit_code")
     matcher = await asyncio.to_thread(services.subsidy_matcher)  # the first use loads the registry
     try:
         decisions = await asyncio.to_thread(

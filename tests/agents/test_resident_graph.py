@@ -24,9 +24,9 @@ from agents.resident.runner import ResidentAssistant, TurnEvent
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit
 from service.demo_city import DEMO_DIR, ENTERPRISES_CSV
+from tests.cities import DEMO_FIELDS
 from tools.audit import AuditLog
 from tools.db import DatabaseSettings, make_engine, migrate
-from tools.enterprises.registry import EnterpriseRecord
 from tools.llm import ChatResult, LLMUnavailableError, NullLLMClient
 from tools.subsidies.matcher import ConditionResult, Decision, Matcher, coerce_facts
 from tools.subsidies.rules import load_rules
@@ -121,9 +121,11 @@ class Harness:
         await self.conn.close()
         await self.start()
 
-    async def say(self, text: str, thread: str = "web:t1") -> list[TurnEvent]:
+    async def say(
+        self, text: str, thread: str = "web:t1", viewer: dict[str, Any] | None = None
+    ) -> list[TurnEvent]:
         assert self.assistant is not None
-        return [event async for event in self.assistant.turn(thread, text)]
+        return [event async for event in self.assistant.turn(thread, text, viewer)]
 
 
 def final(events: list[TurnEvent], kind: str) -> Any:
@@ -364,7 +366,8 @@ async def test_a_credit_code_gets_the_matchers_decisions_and_nothing_else(make: 
     h = await make(llm)
     asked: list[str] = []
 
-    def explain(code: str, stated: dict[str, str]) -> list[Any]:
+    def explain(code: str, stated: dict[str, str], *, shared_data: bool) -> list[Any]:
+        assert shared_data  # the enterprise itself is signed in
         asked.append(code)
         if code != "91990102MA1DE7X01Q":
             raise KeyError(code)
@@ -374,30 +377,32 @@ async def test_a_credit_code_gets_the_matchers_decisions_and_nothing_else(make: 
         ResidentDeps(retriever=lambda: h.retriever, llm=lambda: llm, store=h.store, subsidies=explain),
         AsyncSqliteSaver(h.conn),
     )
-    reply = final(await h.say("我们公司 91990102ma1de7x01q 能享受哪些政策？"), "answer")
+    me = {"staff": False, "speaks_for": ["91990102MA1DE7X01Q"]}
+    reply = final(await h.say("我们公司 91990102ma1de7x01q 能享受哪些政策？", viewer=me), "answer")
     assert asked == ["91990102MA1DE7X01Q"] and reply["route"] == "subsidy" and llm.prompts == []
     assert "示例市高新技术企业认定奖励办法：符合（免申即享，无需申请，金额约 200,000 元）" in reply["text"]
     assert "不符合：研发费用不低于200万元〔示例市企业研发费用补助办法 第二条〕" in reply["text"]
     assert "120" not in reply["text"]  # the enterprise's own figures are not shown in chat
-    unknown = final(await h.say("91990102MA1DE7X02U 有什么补贴"), "answer")
+    staff = {"staff": True, "speaks_for": []}
+    unknown = final(await h.say("91990102MA1DE7X02U 有什么补贴", viewer=staff), "answer")
     assert unknown["text"] == prompts.unknown_enterprise("91990102MA1DE7X02U")
 
 
 async def test_missing_facts_are_asked_for_and_the_answer_reruns_the_matcher(make: Any) -> None:
-    rules = [r for r in load_rules(DEMO_RULES) if r.id == "job-retention-refund"]
+    rules = [r for r in load_rules(DEMO_RULES, DEMO_FIELDS) if r.id == "job-retention-refund"]
     row = next(csv.DictReader(ENTERPRISES_CSV.read_text(encoding="utf-8-sig").splitlines()))
-    record = EnterpriseRecord.model_validate(
-        {**row, "参保人数": "40", "上年裁员人数": "", "上年失业保险缴费万元": "10"}
-    )
-    matcher = Matcher()
-    matcher.load([record])
+    record = DEMO_FIELDS.parse({**row, "参保人数": "40", "上年裁员人数": "", "上年失业保险缴费万元": "10"})
+    matcher = Matcher(DEMO_FIELDS)
+    matcher.load_rows([record])
     day = date(2026, 3, 1)
     calls: list[dict[str, str]] = []
 
-    def explain(code: str, stated: dict[str, str]) -> list[Any]:
+    def explain(code: str, stated: dict[str, str], *, shared_data: bool) -> list[Any]:
         calls.append(stated)
+        if not shared_data:
+            return Matcher.explain_declared(DEMO_FIELDS, code, coerce_facts(stated, DEMO_FIELDS), rules, day)
         if stated:
-            return matcher.explain_with(code, coerce_facts(stated), rules, day)
+            return matcher.explain_with(code, coerce_facts(stated, DEMO_FIELDS), rules, day)
         return matcher.explain(code, rules, day)
 
     llm = ScriptedLLM()
@@ -406,13 +411,14 @@ async def test_missing_facts_are_asked_for_and_the_answer_reruns_the_matcher(mak
         ResidentDeps(retriever=lambda: h.retriever, llm=lambda: llm, store=h.store, subsidies=explain),
         AsyncSqliteSaver(h.conn),
     )
-    first = final(await h.say(f"{record.credit_code} 能享受稳岗返还吗"), "answer")["text"]
+    me = {"staff": False, "speaks_for": [record["credit_code"]]}
+    first = final(await h.say(f"{record['credit_code']} 能享受稳岗返还吗", viewer=me), "answer")["text"]
     assert "还缺少：上年裁员人数。" in first and "40" not in first
-    second = final(await h.say("上年裁员人数 3，参保人数是 40"), "answer")["text"]
+    second = final(await h.say("上年裁员人数 3，参保人数是 40", viewer=me), "answer")["text"]
     assert calls[-1] == {"上年裁员人数": "3"}  # only the facts that were asked for
     assert "尚未核验" in second and "不符合" in second  # 3 of 40 laid off is 7.5%: above 5.5%, and 40 > 30
-    third = final(await h.say("上年裁员人数：0"), "answer")["text"]
+    third = final(await h.say("上年裁员人数：0", viewer=me), "answer")["text"]
     assert calls[-1] == {"上年裁员人数": "0"} and "符合（免申即享" in third and "60,000" in third
     assert llm.prompts == []  # decisions come from the matcher, never from the model
-    fourth = final(await h.say("上年裁员人数 是"), "answer")["text"]
+    fourth = final(await h.say("上年裁员人数 是", viewer=me), "answer")["text"]
     assert fourth.startswith("您提供的信息无法使用（上年裁员人数: 是 is not a valid value）")

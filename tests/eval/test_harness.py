@@ -236,10 +236,12 @@ async def test_a_judge_that_cannot_answer_gives_nans_that_are_counted(tmp_path: 
 
 
 async def test_the_subsidy_suite_runs_on_the_matcher_and_scores_its_decisions(tmp_path: Path) -> None:
+    from tests.cities import DEMO_FIELDS  # noqa: PLC0415
     from tools.subsidies.rules import load_rules  # noqa: PLC0415
 
-    rules = load_rules(Path(__file__).resolve().parents[2] / "service" / "demo_city" / "rules")
-    svc = SimpleNamespace(**vars(services(CountingModel())), subsidy_rules=lambda: rules)
+    rules = load_rules(Path(__file__).resolve().parents[2] / "service" / "demo_city" / "rules", DEMO_FIELDS)
+    base = vars(services(CountingModel()))
+    svc = SimpleNamespace(**base, subsidy_rules=lambda: rules, enterprise_dictionary=lambda: DEMO_FIELDS)
     suite = load_suite(SUITES / "demo_subsidy.v1.jsonl")
     assert len(suite.items) >= 30
     out = tmp_path / "run"

@@ -10,11 +10,10 @@ import pytest
 from knowledge.ingest import Ingestor
 from knowledge.registry import DocumentRegistry
 from service.container import build_services
-from service.demo_city import DOCUMENTS_DIR, ENTERPRISES_CSV
-from service.demo_city.loader import train_dispatch_model
+from service.demo_city import DEMO_DICTIONARY, DOCUMENTS_DIR, ENTERPRISES_CSV
+from service.demo_city.loader import load_enterprises, train_dispatch_model
 from service.settings import load_settings
 from tools.db import migrate
-from tools.enterprises import EnterpriseRegistry
 from tools.users import UserStore
 
 
@@ -39,6 +38,7 @@ STAFF = {
     "boss": (["admin"], []),
     "analyst": (["evaluator"], []),
     "officer": (["policy_officer"], []),
+    "officer2": (["policy_officer"], []),  # a second officer approves what the first drafted
 }
 
 
@@ -49,7 +49,7 @@ def staffed_dir(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     shutil.copytree(demo_dir, path)
     services = build_services(load_settings(data_dir=path, llm={"backend": "none"}))
     train_dispatch_model(services)
-    EnterpriseRegistry(services.engine).import_csv(ENTERPRISES_CSV)
+    load_enterprises(services, DEMO_DICTIONARY, ENTERPRISES_CSV)
     users = UserStore(services.engine)
     for name, (roles, departments) in STAFF.items():
         users.add(name, PASSWORD, roles, departments)

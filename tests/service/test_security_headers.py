@@ -65,7 +65,7 @@ def test_a_forged_or_tampered_staff_token_is_refused(prod: TestClient) -> None:
     head, _, signature = login["token"].rpartition(".")
     forged = f"{head}.{'A' * len(signature)}"
     assert prod.get("/api/orders", headers={"authorization": f"Bearer {forged}"}).status_code == 401
-    _, expires, good = login["token"].split(".")
-    boss = f"{base64.urlsafe_b64encode(b'boss').decode().rstrip('=')}.{expires}.{good}"  # same MAC
+    _, expires, token_id, good = login["token"].split(".")
+    boss = f"{base64.urlsafe_b64encode(b'boss').decode().rstrip('=')}.{expires}.{token_id}.{good}"  # same MAC
     assert prod.get("/api/orders", headers={"authorization": f"Bearer {boss}"}).status_code == 401
     assert prod.get("/api/orders", headers={"authorization": f"Bearer {login['token']}"}).status_code == 200

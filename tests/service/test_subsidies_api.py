@@ -43,8 +43,11 @@ def test_a_draft_takes_effect_only_when_an_officer_approves_it(client: TestClien
         "status": "draft",
     }
     assert client.get("/api/subsidies/rules/hightech-award/push-list").status_code == 404  # not in force yet
+    own = client.post("/api/subsidies/rules/hightech-award/versions/1/approve", headers=headers)
+    assert own.status_code == 403 and own.json()["error"]["code"] == "self_approval"  # four eyes
+    headers = sign_in(client, "officer2")
     approved = client.post("/api/subsidies/rules/hightech-award/versions/1/approve", headers=headers)
-    assert approved.json()["status"] == "active" and approved.json()["approved_by"] == "officer"
+    assert approved.json()["status"] == "active" and approved.json()["approved_by"] == "officer2"
     push = client.get("/api/subsidies/rules/hightech-award/push-list?as_of=2025-03-01").json()
     assert push["counts"]["eligible"] == len(push["eligible"]) > 0
     code = push["eligible"][0]["credit_code"]
@@ -54,10 +57,12 @@ def test_a_draft_takes_effect_only_when_an_officer_approves_it(client: TestClien
     assert decision["decision"] == "eligible" and decision["conditions"][0]["citation"].startswith(
         "〔示例市高新技术"
     )
+    author = sign_in(client, "officer")
     second = client.post(
-        "/api/subsidies/rules", json={**RULE, "benefit": {**RULE["benefit"], "cap": 150000}}, headers=headers
+        "/api/subsidies/rules", json={**RULE, "benefit": {**RULE["benefit"], "cap": 150000}}, headers=author
     )
     assert second.json()["version"] == 2
+    headers = sign_in(client, "officer2")
     client.post("/api/subsidies/rules/hightech-award/versions/2/approve", headers=headers)
     statuses = {v["version"]: v["status"] for v in client.get("/api/subsidies/rules").json()}
     assert statuses == {2: "active", 1: "retired"}
@@ -81,8 +86,12 @@ def test_only_policy_officers_and_admins_manage_rules(client: TestClient) -> Non
 
 
 def draft_and_approve(client: TestClient, headers: dict[str, str]) -> None:
+    """``headers``' officer drafts the rule, a second officer approves it (and stays signed in)."""
     client.post("/api/subsidies/rules", json=RULE, headers=headers)
-    client.post("/api/subsidies/rules/hightech-award/versions/1/approve", headers=headers)
+    second = sign_in(client, "officer2")
+    approved = client.post("/api/subsidies/rules/hightech-award/versions/1/approve", headers=second)
+    assert approved.status_code == 200, approved.text
+    headers.update(second)
 
 
 def test_the_review_shows_each_condition_beside_its_clause_and_a_draft_can_be_sent_back(
@@ -111,6 +120,7 @@ def test_the_review_shows_each_condition_beside_its_clause_and_a_draft_can_be_se
     assert back.json()["status"] == "returned"
     (version,) = client.get("/api/subsidies/rules").json()
     assert version["status"] == "returned" and "第三条" in version["review_note"]
+    headers = sign_in(client, "officer2")
     assert (
         client.post("/api/subsidies/rules/hightech-award/versions/1/approve", headers=headers).status_code
         == 409
@@ -152,7 +162,7 @@ def test_enterprises_import_through_the_api_with_a_report_of_bad_rows(client: Te
     )  # fmt: skip
     assert (
         headless.status_code == 422
-        and "missing columns 统一社会信用代码" in headless.json()["error"]["message"]
+        and "required columns missing: 统一社会信用代码" in headless.json()["error"]["message"]
     )
     caseworker = sign_in(client, "hotline")
     assert (

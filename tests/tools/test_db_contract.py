@@ -14,6 +14,7 @@ from knowledge.registry import metadata as knowledge_metadata
 from tools.audit import metadata as audit_metadata
 from tools.db import migrate, ping
 from tools.dispatch.history import metadata as dispatch_metadata
+from tools.enterprises.dictionary import metadata as dictionary_metadata
 from tools.enterprises.registry import metadata as enterprise_metadata
 from tools.subsidies.jobs import metadata as match_job_metadata
 from tools.subsidies.store import metadata as subsidy_metadata
@@ -29,12 +30,13 @@ def engine(any_engine: Engine) -> Engine:
 def test_migrations_apply_twice_and_match_the_code(engine: Engine) -> None:
     migrate(engine)
     migrate(engine)
-    tables = {"kb_documents", "enterprises", "dispatch_history", "work_orders", "work_order_events",
-              "audit_turns", "staff_users"}  # fmt: skip
+    tables = {"kb_documents", "enterprise_records", "enterprise_dictionaries", "dispatch_history",
+              "work_orders", "work_order_events", "audit_turns", "staff_users"}  # fmt: skip
     assert tables <= set(inspect(engine).get_table_names())
     combined = MetaData()
-    every = (knowledge_metadata, enterprise_metadata, dispatch_metadata, work_order_metadata, audit_metadata,
-             user_metadata, subsidy_metadata, match_job_metadata)  # fmt: skip
+    every = (knowledge_metadata, enterprise_metadata, dictionary_metadata, dispatch_metadata,
+             work_order_metadata, audit_metadata, user_metadata, subsidy_metadata,
+             match_job_metadata)  # fmt: skip
     for md in every:
         for table in md.tables.values():
             table.to_metadata(combined)

@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from tools.privacy import install_log_masking, mask_pii
+from tools.privacy import MaskingFilter, install_log_masking, mask_pii
 
 
 @pytest.mark.parametrize(
@@ -40,7 +40,7 @@ def test_log_records_are_masked() -> None:
     logger = logging.getLogger("cityagent.test.masking")
     handler = logging.Handler()
     records: list[logging.LogRecord] = []
-    handler.emit = records.append  # type: ignore[method-assign]
+    handler.emit = records.append  # type: ignore[method-assign,assignment]
     logger.addHandler(handler)
     install_log_masking(logger)
     try:
@@ -48,3 +48,31 @@ def test_log_records_are_masked() -> None:
     finally:
         logger.removeHandler(handler)
     assert records[0].getMessage() == "caller 来电人：张* left number 138****5678"
+
+
+def _filtered(name: str, msg: object, *args: object) -> logging.LogRecord:
+    record = logging.LogRecord(name, logging.INFO, __file__, 1, msg, args, None)
+    assert MaskingFilter().filter(record)
+    return record
+
+
+def test_the_filter_keeps_arguments_a_formatter_unpacks() -> None:
+    from uvicorn.logging import AccessFormatter  # noqa: PLC0415 - uvicorn is the access log's formatter
+
+    record = _filtered("uvicorn.access", '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET",
+                       "/api/x?phone=13812345678", "1.1", 200)  # fmt: skip
+    assert isinstance(record.args, tuple) and len(record.args) == 5 and record.args[4] == 200
+    line = AccessFormatter("%(client_addr)s %(request_line)s %(status_code)s", use_colors=False).format(
+        record
+    )
+    assert line == "127.0.0.1:5000 GET /api/x?phone=138****5678 HTTP/1.1 200 OK"
+
+
+def test_numbers_and_objects_that_carry_personal_data_are_masked_too() -> None:
+    assert _filtered("cityagent", "%d orders", 3).getMessage() == "3 orders"  # %d keeps its number
+    assert _filtered("cityagent", "call %d", 13812345678).getMessage() == "call 138****5678"
+    assert (
+        _filtered("cityagent", "got %s", {"phone": "13812345678"}).getMessage()
+        == "got {'phone': '138****5678'}"
+    )
+    assert _filtered("cityagent", "%(who)s", {"who": "13812345678"}).getMessage() == "138****5678"

@@ -9,10 +9,12 @@ import pytest
 from sqlalchemy import Engine
 
 from service.demo_city import ENTERPRISES_CSV
+from tests.cities import DEMO_FIELDS
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.dispatch import DispatchHistory, HistoryColumns
 from tools.enterprises import EnterpriseRegistry
-from tools.enterprises.registry import HEADERS
+
+HEADERS = [f.label for f in DEMO_FIELDS.fields]
 
 
 @pytest.fixture
@@ -41,7 +43,7 @@ def test_bad_rows_are_named_and_good_rows_kept(engine: Engine, tmp_path: Path) -
         "0" if rows[1]["统一社会信用代码"][-1] != "0" else "1"
     )
     rows[3]["员工数"] = "很多"
-    report = EnterpriseRegistry(engine).import_csv(write_enterprises(tmp_path / "e.csv", rows))
+    report = EnterpriseRegistry(engine, DEMO_FIELDS).import_csv(write_enterprises(tmp_path / "e.csv", rows))
     assert report.stored == 3
     assert [line for line, _ in report.errors] == [3, 5]
     assert "统一社会信用代码" in report.errors[0][1]
@@ -50,30 +52,58 @@ def test_bad_rows_are_named_and_good_rows_kept(engine: Engine, tmp_path: Path) -
 
 def test_reimport_updates_instead_of_duplicating(engine: Engine, tmp_path: Path) -> None:
     rows = demo_rows(3)
-    registry = EnterpriseRegistry(engine)
+    registry = EnterpriseRegistry(engine, DEMO_FIELDS)
     registry.import_csv(write_enterprises(tmp_path / "a.csv", rows))
     rows[0]["员工数"] = "999"
     registry.import_csv(write_enterprises(tmp_path / "b.csv", rows))
     assert registry.count() == 3
     stored = registry.get(rows[0]["统一社会信用代码"])
-    assert stored is not None and stored.employees == 999
+    assert stored is not None and stored["employees"] == 999
 
 
 def test_blank_values_are_unknown_not_zero(engine: Engine, tmp_path: Path) -> None:
     rows = demo_rows(1)
     rows[0]["研发费用万元"] = ""
     rows[0]["信用等级"] = ""
-    registry = EnterpriseRegistry(engine)
+    registry = EnterpriseRegistry(engine, DEMO_FIELDS)
     registry.import_csv(write_enterprises(tmp_path / "e.csv", rows))
     stored = registry.get(rows[0]["统一社会信用代码"])
-    assert stored is not None and stored.rd_expense_10k is None and stored.credit_rating is None
+    assert stored is not None and stored["rd_expense_10k"] is None and stored["credit_rating"] is None
 
 
 def test_missing_columns_are_listed(engine: Engine, tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("名称,行业门类\n甲公司,制造业\n", encoding="utf-8")
     with pytest.raises(ValueError, match="统一社会信用代码"):
-        EnterpriseRegistry(engine).import_csv(path)
+        EnterpriseRegistry(engine, DEMO_FIELDS).import_csv(path)
+
+
+def test_an_unknown_column_is_named_and_the_file_refused(engine: Engine, tmp_path: Path) -> None:
+    rows = demo_rows(2)
+    path = tmp_path / "extra.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*HEADERS, "纳税信用等级"])
+        writer.writeheader()
+        writer.writerows({**r, "纳税信用等级": "A"} for r in rows)
+    registry = EnterpriseRegistry(engine, DEMO_FIELDS)
+    with pytest.raises(ValueError, match="纳税信用等级"):
+        registry.import_csv(path)
+    assert registry.count() == 0  # nothing half-imported
+
+
+def test_a_field_without_a_column_is_missing_never_false(engine: Engine, tmp_path: Path) -> None:
+    rows = [{k: v for k, v in r.items() if k not in ("欠缴税款", "研发费用万元")} for r in demo_rows(2)]
+    path = tmp_path / "fewer.csv"
+    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[h for h in HEADERS if h not in ("欠缴税款", "研发费用万元")])
+        writer.writeheader()
+        writer.writerows(rows)
+    registry = EnterpriseRegistry(engine, DEMO_FIELDS)
+    report = registry.import_csv(path)
+    assert report.stored == 2 and "欠缴税款" in report.notes[0] and "研发费用万元" in report.notes[0]
+    assert "note: no column for" in report.summary()
+    stored = registry.get(rows[0]["统一社会信用代码"])
+    assert stored is not None and stored["tax_arrears"] is None and stored["rd_expense_10k"] is None
 
 
 def test_history_from_a_gb18030_export_with_other_column_names(engine: Engine, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from service.demo_city import ENTERPRISES_CSV
-from tools.enterprises.registry import EnterpriseRecord
+from tests.cities import DEMO_FIELDS
 from tools.llm import LLMOutputError, Structured
 from tools.subsidies.draft import agreement, draft_rule
 from tools.subsidies.matcher import Matcher
@@ -22,7 +22,7 @@ AS_OF = date(2025, 3, 1)
 CLAUSE = {"article": "第二条", "quote": "测试条款"}
 
 
-def enterprise(code: str, **changes: Any) -> EnterpriseRecord:
+def enterprise(code: str, **changes: Any) -> dict[str, Any]:
     base = {
         "统一社会信用代码": code,
         "名称": f"企业{code[-4:]}",
@@ -57,7 +57,7 @@ def enterprise(code: str, **changes: Any) -> EnterpriseRecord:
         "拖欠工资": "否",
         "重大安全事故": "否",
     }
-    return EnterpriseRecord.model_validate({**base, **changes})
+    return DEMO_FIELDS.parse({**base, **changes})
 
 
 # valid GB 32100 codes (check characters computed with tools.enterprises.credit_code.check_char)
@@ -86,12 +86,12 @@ def rule(
     )
 
 
-def decide(r: PolicyRule, *records: EnterpriseRecord) -> dict[str, str]:
-    m = Matcher()
-    m.load(records)
+def decide(r: PolicyRule, *records: dict[str, Any]) -> dict[str, str]:
+    m = Matcher(DEMO_FIELDS)
+    m.load_rows(records)
     return {
         d.credit_code: d.decision
-        for code in [x.credit_code for x in records]
+        for code in [x["credit_code"] for x in records]
         for d in m.explain(code, [r], AS_OF)
     }
 
@@ -154,8 +154,8 @@ def test_missing_values_give_missing_data_naming_the_fields_unless_something_alr
             {"field": "credit_rating", "op": "in", "value": ["A", "B"]},
         ]
     )
-    m = Matcher()
-    m.load([enterprise(CODES[0], 研发费用万元=""), enterprise(CODES[1], 研发费用万元="", 信用等级="C")])
+    m = Matcher(DEMO_FIELDS)
+    m.load_rows([enterprise(CODES[0], 研发费用万元=""), enterprise(CODES[1], 研发费用万元="", 信用等级="C")])
     (unknown,) = m.explain(CODES[0], [r], AS_OF)
     assert unknown.decision == "missing_data" and unknown.missing_fields == ["研发费用万元"]
     (failed,) = m.explain(CODES[1], [r], AS_OF)
@@ -179,8 +179,8 @@ def test_tiers_rates_and_caps() -> None:
         ],
         cap=250000,
     )
-    m = Matcher()
-    m.load(
+    m = Matcher(DEMO_FIELDS)
+    m.load_rows(
         [
             enterprise(CODES[0], 研发费用万元=200),
             enterprise(CODES[1], 研发费用万元=300),
@@ -192,9 +192,9 @@ def test_tiers_rates_and_caps() -> None:
 
 
 def test_explanations_name_values_expectations_and_clauses() -> None:
-    rules = load_rules(RULES)
-    m = Matcher()
-    m.load([enterprise(CODES[0], 研发费用万元=120)])
+    rules = load_rules(RULES, DEMO_FIELDS)
+    m = Matcher(DEMO_FIELDS)
+    m.load_rows([enterprise(CODES[0], 研发费用万元=120)])
     by_policy = {d.policy: d for d in m.explain(CODES[0], rules, AS_OF)}
     rd = by_policy["rd-subsidy"]
     failing = next(c for c in rd.conditions if c.outcome == "fail")
@@ -215,7 +215,7 @@ def test_every_demo_quote_is_in_its_document() -> None:
         p.read_text(encoding="utf-8").splitlines()[0].lstrip("# "): p
         for p in (RULES.parent / "documents").glob("*.md")
     }
-    for r in load_rules(RULES):
+    for r in load_rules(RULES, DEMO_FIELDS):
         text = documents[r.document].read_text(encoding="utf-8")
         for c in [*r.conditions, *r.exclusions]:
             assert c.clause is not None and c.clause.quote in text, (r.id, c.id)
@@ -232,14 +232,14 @@ def test_a_rule_naming_an_unknown_field_is_refused_with_the_field(tmp_path: Path
         encoding="utf-8",
     )
     with pytest.raises(RuleError, match="unknown enterprise field 'staff_count'"):
-        load_rule(bad)
+        load_rule(bad, DEMO_FIELDS)
 
 
 def test_the_demo_city_push_lists(tmp_path: Path) -> None:
-    m = Matcher()
+    m = Matcher(DEMO_FIELDS)
     with ENTERPRISES_CSV.open(encoding="utf-8-sig") as f:
-        m.load(EnterpriseRecord.model_validate(row) for row in csv.DictReader(f))
-    rules = {r.id: r for r in load_rules(RULES)}
+        m.load_rows(DEMO_FIELDS.parse(row) for row in csv.DictReader(f))
+    rules = {r.id: r for r in load_rules(RULES, DEMO_FIELDS)}
     counts = m.counts(rules["hightech-award"], AS_OF)
     assert sum(counts.values()) == 2400 and counts["eligible"] > 0
     out = tmp_path / "push.csv"
@@ -265,7 +265,7 @@ class DraftingLLM:
 
 
 async def test_a_drafted_rule_is_a_draft_with_its_invented_quotes_flagged() -> None:
-    written = load_rule(RULES / "hightech-award.yaml")
+    written = load_rule(RULES / "hightech-award.yaml", DEMO_FIELDS)
     document = (RULES.parent / "documents" / "24-高新技术企业认定奖励办法.md").read_text(encoding="utf-8")
 
     def leaf(
@@ -288,9 +288,9 @@ async def test_a_drafted_rule_is_a_draft_with_its_invented_quotes_flagged() -> N
         "amount": 200000, "benefit_article": "第四条",
         "benefit_quote": "首次认定的高新技术企业，给予一次性奖励20万元",
     }  # fmt: skip
-    draft = await draft_rule(DraftingLLM(answer), document, rule_id="hightech-award")  # type: ignore[arg-type]
+    draft = await draft_rule(DraftingLLM(answer), document, DEMO_FIELDS, rule_id="hightech-award")  # type: ignore[arg-type]
     assert draft.rule is not None and draft.rule.status == "draft" and draft.rule.document == written.document
     assert draft.flagged_quotes == ["c0: 在本市注册满三年"]
     assert agreement(draft.rule, written) == {"written": 6, "drafted": 5, "correct": 5, "extra": 0}
-    nothing = await draft_rule(DraftingLLM(None), document)  # type: ignore[arg-type]
+    nothing = await draft_rule(DraftingLLM(None), document, DEMO_FIELDS)  # type: ignore[arg-type]
     assert nothing.rule is None and nothing.error.endswith("invalid JSON twice") and nothing.raw == ("{",)

@@ -14,11 +14,12 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from sqlalchemy import Engine, text, update
+from sqlalchemy import BigInteger, Boolean, Column, Date, Engine, Float, MetaData, String, Table, text, update
 
 from service.demo_city import ENTERPRISES_CSV
+from tests.cities import DEMO_FIELDS
 from tools.db import migrate
-from tools.enterprises.registry import EnterpriseRecord, EnterpriseRegistry
+from tools.enterprises.registry import EnterpriseRegistry
 from tools.subsidies.jobs import MatchJobs, match_jobs
 from tools.subsidies.matcher import Matcher
 from tools.subsidies.review import articles, review
@@ -37,8 +38,8 @@ def demo_rows() -> list[dict[str, str]]:
 
 @pytest.fixture
 def matcher() -> Iterator[Matcher]:
-    m = Matcher()
-    m.load(EnterpriseRecord.model_validate(r) for r in demo_rows())
+    m = Matcher(DEMO_FIELDS)
+    m.load_rows(DEMO_FIELDS.parse(r) for r in demo_rows())
     yield m
 
 
@@ -52,22 +53,22 @@ def test_a_parquet_import_stores_good_rows_and_reports_bad_ones_by_row(
     table = pa.table({k: [r[k] for r in rows] for k in rows[0]})
     path = tmp_path / "enterprises.parquet"
     pq.write_table(table, path)
-    report = EnterpriseRegistry(any_engine).import_file(path)
+    report = EnterpriseRegistry(any_engine, DEMO_FIELDS).import_file(path)
     assert report.stored == 48 and report.rejected_rows == 2
     assert [line for line, _ in report.errors] == [10, 20]
     assert "员工数" in report.errors[0][1] and "统一社会信用代码" in report.errors[1][1]
-    assert EnterpriseRegistry(any_engine).count() == 48
+    assert EnterpriseRegistry(any_engine, DEMO_FIELDS).count() == 48
 
 
 def test_parquet_with_field_names_and_typed_columns_is_read_too(any_engine: Engine, tmp_path: Path) -> None:
     migrate(any_engine)
-    records = [EnterpriseRecord.model_validate(r) for r in demo_rows()[:5]]
-    dumped = [r.model_dump() for r in records]
+    records = [DEMO_FIELDS.parse(r) for r in demo_rows()[:5]]
+    dumped = [dict(r) for r in records]
     path = tmp_path / "typed.parquet"
     pq.write_table(pa.Table.from_pylist(dumped), path)  # dates, booleans, NULLs as Parquet types
-    report = EnterpriseRegistry(any_engine).import_file(path)
+    report = EnterpriseRegistry(any_engine, DEMO_FIELDS).import_file(path)
     assert (report.stored, report.errors) == (5, [])
-    assert EnterpriseRegistry(any_engine).get(records[0].credit_code) == records[0]
+    assert EnterpriseRegistry(any_engine, DEMO_FIELDS).get(records[0]["credit_code"]) == records[0]
 
 
 def test_a_file_without_the_required_columns_is_refused_naming_them(
@@ -78,14 +79,14 @@ def test_a_file_without_the_required_columns_is_refused_naming_them(
     pq.write_table(
         pa.table({"统一社会信用代码": ["91990103E65EHPWE5T"], "名称": ["甲"], "备注": ["x"]}), path
     )
-    with pytest.raises(ValueError, match=r"missing columns 行业门类.*unknown columns 备注"):
-        EnterpriseRegistry(any_engine).import_file(path)
+    with pytest.raises(ValueError, match=r"does not know: 备注.*required columns missing: 行业门类"):
+        EnterpriseRegistry(any_engine, DEMO_FIELDS).import_file(path)
     broken = tmp_path / "broken.parquet"
     broken.write_bytes(b"PAR1 not really")
     with pytest.raises(ValueError, match="not a readable Parquet file"):
-        EnterpriseRegistry(any_engine).import_file(broken)
+        EnterpriseRegistry(any_engine, DEMO_FIELDS).import_file(broken)
     with pytest.raises(ValueError, match=r"\.csv or \.parquet"):
-        EnterpriseRegistry(any_engine).import_file(tmp_path / "enterprises.xlsx")
+        EnterpriseRegistry(any_engine, DEMO_FIELDS).import_file(tmp_path / "enterprises.xlsx")
 
 
 def test_the_rule_sql_transpiled_for_postgresql_gives_the_same_decisions(
@@ -93,9 +94,27 @@ def test_the_rule_sql_transpiled_for_postgresql_gives_the_same_decisions(
 ) -> None:
     if any_engine.dialect.name != "postgresql":
         pytest.skip("the transpiled SQL is checked on PostgreSQL")
-    migrate(any_engine)
-    EnterpriseRegistry(any_engine).import_csv(ENTERPRISES_CSV)
-    for r in load_rules(RULES):
+    # A warehouse's table with the dictionary's columns, holding what the matcher holds.
+    types = {
+        "VARCHAR": String(500),
+        "BIGINT": BigInteger(),
+        "DOUBLE": Float(),
+        "BOOLEAN": Boolean(),
+        "DATE": Date(),
+    }
+    table = Table(
+        "enterprises", MetaData(), *[Column(n, types[t]) for n, t in DEMO_FIELDS.sql_columns.items()]
+    )
+    with matcher.db.cursor() as cur:
+        rows = [
+            dict(zip(DEMO_FIELDS.names, r, strict=True))
+            for r in cur.execute("SELECT * FROM enterprises").fetchall()
+        ]
+    table.drop(any_engine, checkfirst=True)
+    table.create(any_engine)
+    with any_engine.begin() as conn:
+        conn.execute(table.insert(), rows)
+    for r in load_rules(RULES, DEMO_FIELDS):
         sql = transpile(matcher.sql(r, AS_OF), "postgres")
         with any_engine.connect() as conn:
             on_pg = {row.credit_code: (row.decision, row.amount) for row in conn.execute(text(sql))}
@@ -122,7 +141,7 @@ def test_a_match_job_reports_progress_per_policy_and_writes_each_push_list(
     any_engine: Engine, matcher: Matcher, tmp_path: Path
 ) -> None:
     migrate(any_engine)
-    rules = load_rules(RULES)
+    rules = load_rules(RULES, DEMO_FIELDS)
     jobs = MatchJobs(any_engine, tmp_path / "jobs")
     job = jobs.create(rules, AS_OF, "officer")
     assert job["status"] == "queued" and job["progress"] == {"done": 0, "total": 4}
@@ -147,7 +166,7 @@ def test_a_failing_job_says_why_and_an_interrupted_one_is_marked(
     any_engine: Engine, matcher: Matcher, tmp_path: Path
 ) -> None:
     migrate(any_engine)
-    rules = load_rules(RULES)
+    rules = load_rules(RULES, DEMO_FIELDS)
     jobs = MatchJobs(any_engine, tmp_path / "jobs")
     failing = jobs.create(rules, AS_OF, "officer")
 
@@ -157,8 +176,8 @@ def test_a_failing_job_says_why_and_an_interrupted_one_is_marked(
                 raise RuntimeError("disk full")
             return super().push_list_csv(rule, as_of)
 
-    broken = Broken()
-    broken.load(EnterpriseRecord.model_validate(r) for r in demo_rows()[:10])
+    broken = Broken(DEMO_FIELDS)
+    broken.load_rows(DEMO_FIELDS.parse(r) for r in demo_rows()[:10])
     jobs.run(failing["job_id"], broken, rules, AS_OF)
     state = jobs.get(failing["job_id"])
     assert state is not None and state["status"] == "failed" and "disk full" in state["error"]
@@ -185,9 +204,14 @@ def test_a_failing_job_says_why_and_an_interrupted_one_is_marked(
 
 
 def test_the_review_puts_each_condition_beside_its_clause_and_flags_invented_quotes() -> None:
-    rule = load_rule(RULES / "hightech-award.yaml")
+    rule = load_rule(RULES / "hightech-award.yaml", DEMO_FIELDS)
     document = (DOCS / "24-高新技术企业认定奖励办法.md").read_text(encoding="utf-8")
-    rows = review(rule, document, AS_OF)
+    rows = review(rule, document, AS_OF, DEMO_FIELDS)
+    # each condition names the fields it reads, with their meaning and unit from the dictionary
+    assert rows[0]["fields"] == [
+        {"name": "district", "label": "注册区", "type": "text", "unit": "", "meaning": "", "values": None}
+    ]
+    assert [f["label"] for f in rows[-1]["fields"]] == ["高企认定类型"]
     assert [r["kind"] for r in rows] == [
         "condition",
         "condition",
@@ -203,9 +227,9 @@ def test_the_review_puts_each_condition_beside_its_clause_and_flags_invented_quo
     assert "20" in rows[-1]["condition"] and rows[-1]["article"] == "第四条"
     tampered = json.loads(rule.model_dump_json(by_alias=True))
     tampered["conditions"][1]["clause"]["quote"] = "近三年内通过高新技术企业认定"
-    flagged = review(type(rule).model_validate(tampered), document, AS_OF)
+    flagged = review(type(rule).model_validate(tampered), document, AS_OF, DEMO_FIELDS)
     assert [r["quote_found"] for r in flagged][:2] == [True, False]
-    unknown = review(rule, None, AS_OF)
+    unknown = review(rule, None, AS_OF, DEMO_FIELDS)
     assert {r["quote_found"] for r in unknown} == {None}
 
 

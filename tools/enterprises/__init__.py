@@ -1,5 +1,6 @@
-"""The enterprise registry (imported from city CSV exports) and credit-code checks."""
+"""The enterprise registry (imported through the city's data dictionary) and credit-code checks."""
 
-from tools.enterprises.registry import EnterpriseRecord, EnterpriseRegistry
+from tools.enterprises.dictionary import Dictionary, FieldSpec, load_dictionary
+from tools.enterprises.registry import EnterpriseRegistry
 
-__all__ = ["EnterpriseRecord", "EnterpriseRegistry"]
+__all__ = ["Dictionary", "EnterpriseRegistry", "FieldSpec", "load_dictionary"]

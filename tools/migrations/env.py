@@ -8,6 +8,7 @@ from sqlalchemy import Connection, MetaData, create_engine
 from knowledge.registry import metadata as knowledge_metadata
 from tools.audit import metadata as audit_metadata
 from tools.dispatch.history import metadata as dispatch_metadata
+from tools.enterprises.dictionary import metadata as dictionary_metadata
 from tools.enterprises.registry import metadata as enterprise_metadata
 from tools.subsidies.jobs import metadata as match_job_metadata
 from tools.subsidies.store import metadata as subsidy_metadata
@@ -20,6 +21,7 @@ def target_metadata() -> list[MetaData]:
     return [
         knowledge_metadata,
         enterprise_metadata,
+        dictionary_metadata,
         dispatch_metadata,
         work_order_metadata,
         audit_metadata,

@@ -15,8 +15,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tools.enterprises.dictionary import Dictionary
 from tools.llm import LLMClient, LLMOutputError
-from tools.subsidies.rules import FIELDS, LABELS, Condition, Mode, Op, PolicyRule
+from tools.subsidies.rules import Condition, Mode, Op, PolicyRule, parse_rule
 
 DRAFT_ID = "subsidy.draft.v1"
 SYSTEM = (
@@ -57,7 +58,9 @@ class DraftRule(BaseModel):
     benefit_quote: str
 
 
-def to_rule(draft: DraftRule, *, rule_id: str, document: str, valid_from: str) -> PolicyRule:
+def to_rule(
+    draft: DraftRule, *, rule_id: str, document: str, valid_from: str, dictionary: Dictionary
+) -> PolicyRule:
     """The full rule from the model's flat draft (raises ValidationError naming what does not fit)."""
 
     def condition(i: int, c: DraftCondition) -> dict[str, Any]:
@@ -66,19 +69,19 @@ def to_rule(draft: DraftRule, *, rule_id: str, document: str, valid_from: str) -
                 "clause": {"article": c.article, "quote": c.quote}}  # fmt: skip
 
     tier = {"amount": draft.amount} if draft.amount is not None else {"rate": draft.rate, "of": draft.rate_of}
-    return PolicyRule.model_validate({
+    return parse_rule({
         "id": rule_id, "version": 1, "document": document, "mode": draft.mode, "status": "draft",
         "valid_from": valid_from,
         "conditions": [condition(i, c) for i, c in enumerate(draft.conditions) if not c.exclusion],
         "exclusions": [condition(i, c) for i, c in enumerate(draft.conditions) if c.exclusion],
         "benefit": {"tiers": [tier], "cap": draft.cap,
                     "clause": {"article": draft.benefit_article, "quote": draft.benefit_quote}},
-    })  # fmt: skip
+    }, dictionary)  # fmt: skip
 
 
-def draft_prompt(document: str) -> str:
-    """The document and the enterprise fields the rule may use."""
-    fields = "；".join(f"{name}（{LABELS[name]}）" for name in FIELDS)
+def draft_prompt(document: str, dictionary: Dictionary) -> str:
+    """The document and the enterprise fields the rule may use (name, label, type, unit, meaning)."""
+    fields = "；".join(f"{f.name}（{f.describe()}，{f.type}）" for f in dictionary.fields)
     return f"企业字段：{fields}\n\n政策文件：\n{document}"
 
 
@@ -120,6 +123,7 @@ def check_quotes(rule: PolicyRule, document: str) -> list[str]:
 async def draft_rule(
     llm: LLMClient,
     document: str,
+    dictionary: Dictionary,
     *,
     rule_id: str = "drafted-policy",
     title: str = "",
@@ -128,7 +132,10 @@ async def draft_rule(
     """Ask the model for the rule of ``document``; validate it and flag the quotes it invented."""
     try:
         result = await llm.structured(
-            [{"role": "system", "content": SYSTEM}, {"role": "user", "content": draft_prompt(document)}],
+            [
+                {"role": "system", "content": SYSTEM},
+                {"role": "user", "content": draft_prompt(document, dictionary)},
+            ],
             DraftRule,
             max_tokens=900,
         )
@@ -136,7 +143,7 @@ async def draft_rule(
         return Draft(None, error=str(exc), raw=(exc.raw,) if exc.raw else ())
     try:
         rule = to_rule(result.value, rule_id=rule_id, document=title or document.splitlines()[0].lstrip("# "),
-                       valid_from=valid_from)  # fmt: skip
+                       valid_from=valid_from, dictionary=dictionary)  # fmt: skip
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])

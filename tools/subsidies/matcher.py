@@ -19,19 +19,29 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from tools.enterprises.registry import EnterpriseRecord
-from tools.subsidies.rules import FIELDS, LABELS, Condition, PolicyRule
-from tools.subsidies.sql import decision_sql, resolve, transpile
+from tools.enterprises.dictionary import Dictionary
+from tools.subsidies.rules import Condition, PolicyRule
+from tools.subsidies.sql import condition_columns, decision_sql, resolve, transpile
 
-_SQL_TYPES = {int: "BIGINT", float: "DOUBLE", bool: "BOOLEAN", date: "DATE"}
+# The matcher's DuckDB reads only what this process hands it: no files, no URLs, no extensions,
+# no environment, and the settings cannot be switched back from SQL. A bug that let a rule's
+# text into a statement would still find nothing to read.
+LOCKED = {
+    "enable_external_access": False,
+    "autoinstall_known_extensions": False,
+    "autoload_known_extensions": False,
+    "allow_community_extensions": False,
+    "lock_configuration": True,
+}
 
 
-def _sql_type(annotation: Any) -> str:
-    args = [a for a in getattr(annotation, "__args__", (annotation,)) if a is not type(None)]
-    return _SQL_TYPES.get(args[0], "VARCHAR") if args else "VARCHAR"
+_ARROW = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), "BOOLEAN": pa.bool_(),
+          "DATE": pa.date32()}  # fmt: skip
 
 
-COLUMNS = {name: _sql_type(annotation) for name, annotation in FIELDS.items()}
+def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with external access off and its configuration locked."""
+    return duckdb.connect(str(path) if path else ":memory:", config=dict(LOCKED))
 
 
 @dataclass(frozen=True)
@@ -67,13 +77,13 @@ class Decision:
         return sorted({m for c in self.conditions for m in c.missing})
 
 
-def expected_words(c: Condition, as_of: date) -> str:
+def expected_words(c: Condition, as_of: date, dictionary: Dictionary) -> str:
     """What the condition expects, in words (``营业收入万元 ≥ 500``)."""
     if c.field is None:
         kind = "全部满足" if c.all else ("满足其一" if c.any else "不满足")
         children = c.all or c.any or ([c.not_] if c.not_ else [])
-        return f"{kind}：" + "；".join(expected_words(x, as_of) for x in children)
-    label = LABELS[c.field]
+        return f"{kind}：" + "；".join(expected_words(x, as_of, dictionary) for x in children)
+    label = dictionary.label(c.field)
     value = resolve(c.value, as_of)
     words = {
         "eq": f"{label} = {value}",
@@ -88,61 +98,53 @@ def expected_words(c: Condition, as_of: date) -> str:
         "is_true": f"{label} = 是",
         "is_false": f"{label} = 否",
         "years_since_ge": f"{label} 距今满 {value} 年",
-        "ratio_ge": f"{label} / {LABELS.get(c.of or '', c.of)} ≥ {value}",
-        "ratio_le": f"{label} / {LABELS.get(c.of or '', c.of)} ≤ {value}",
+        "ratio_ge": f"{label} / {dictionary.label(c.of or '')} ≥ {value}",
+        "ratio_le": f"{label} / {dictionary.label(c.of or '')} ≤ {value}",
     }
     return words[str(c.op)]
 
 
-_YES = {"是": True, "有": True, "否": False, "无": False}
-
-
-def coerce_facts(stated: dict[str, str]) -> dict[str, Any]:
+def coerce_facts(stated: dict[str, str], dictionary: Dictionary) -> dict[str, Any]:
     """Values stated by their Chinese field names (``{"参保人数": "35"}``) as typed field values.
 
     ValueError names the field whose value does not fit (``参保人数: 是``).
     """
-    by_label = {label: name for name, label in LABELS.items()}
     values: dict[str, Any] = {}
     for label, raw in stated.items():
-        name = by_label.get(label)
-        if name is None:
+        spec = dictionary.by_label(label)
+        if spec is None:
             raise ValueError(f"unknown enterprise field {label}")
-        kind = COLUMNS[name]
         try:
-            if kind == "BOOLEAN":
-                values[name] = _YES[raw]
-            elif kind == "BIGINT":
-                values[name] = int(float(raw))
-            elif kind == "DOUBLE":
-                values[name] = float(raw)
-            else:
-                values[name] = raw
-        except (KeyError, ValueError) as exc:
+            values[spec.name] = spec.parse(raw)
+        except ValueError as exc:
             raise ValueError(f"{label}: {raw} is not a valid value") from exc
     return values
+
+
+def _cell(text: str) -> str:
+    """Text a spreadsheet will not run as a formula (a name starting with = + - @ is quoted)."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 class Matcher:
     """A DuckDB database of enterprises (in memory by default, or a file) and the rules to run on it."""
 
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, dictionary: Dictionary, path: Path | None = None) -> None:
         # One connection per use (``_cursor``): a DuckDB connection must not be shared by threads.
-        self.db = duckdb.connect(str(path) if path else ":memory:")
-        columns = ", ".join(f'"{n}" {t}' for n, t in COLUMNS.items())
+        self.dictionary = dictionary
+        self.columns = dictionary.sql_columns  # names are plain identifiers (the dictionary checks)
+        self.db = connect(path)
+        columns = ", ".join(f'"{n}" {t}' for n, t in self.columns.items())
         self.db.execute(f"CREATE TABLE IF NOT EXISTS enterprises ({columns}, PRIMARY KEY (credit_code))")
-
-    def load(self, records: Iterable[EnterpriseRecord]) -> int:
-        """Insert (or replace) validated enterprise records; the count."""
-        return self.load_rows(r.model_dump() for r in records)
 
     def load_rows(self, rows: Iterable[dict[str, Any]]) -> int:
         """Insert (or replace) rows already validated (e.g. from the enterprise registry); the count."""
         dumped = list(rows)
         if not dumped:
             return 0
+        schema = pa.schema([(n, _ARROW[t]) for n, t in self.columns.items()])
         batch = pa.table(
-            {n: [d[n] for d in dumped] for n in COLUMNS}
+            {n: [d.get(n) for d in dumped] for n in self.columns}, schema=schema
         )  # columnar: one insert, not one per row
         with self._cursor() as cur:
             cur.register("incoming", batch)
@@ -165,7 +167,7 @@ class Matcher:
 
     def sql(self, rule: PolicyRule, as_of: date) -> str:
         """The SQL the rule runs as (to read, or to run in a warehouse)."""
-        return decision_sql(rule, as_of)
+        return decision_sql(rule, as_of, self.dictionary)
 
     def counts(self, rule: PolicyRule, as_of: date) -> dict[str, int]:
         """How many enterprises get each decision."""
@@ -189,9 +191,10 @@ class Matcher:
         writer.writerow(["统一社会信用代码", "名称", "政策", "兑现方式", "金额元", "依据"])
         cite = f"〔{rule.document} {rule.benefit.clause.article}〕"
         for code, name, amount in rows:
-            writer.writerow(
-                [code, name, rule.document, rule.mode, "" if amount is None else round(amount, 2), cite]
-            )
+            writer.writerow([
+                code, _cell(name), _cell(rule.document), rule.mode,
+                "" if amount is None else round(amount, 2), _cell(cite),
+            ])  # fmt: skip
         return out.getvalue(), len(rows)
 
     def export_push_list(self, rule: PolicyRule, as_of: date, out: Path) -> int:
@@ -216,11 +219,31 @@ class Matcher:
             row = cur.execute("SELECT * FROM enterprises WHERE credit_code = ?", [credit_code]).fetchone()
         if row is None:
             raise KeyError(f"no enterprise with credit code {credit_code}")
-        unknown = sorted(set(values) - set(COLUMNS))
+        unknown = sorted(set(values) - set(self.columns))
         if unknown:
             raise ValueError(f"unknown enterprise fields {', '.join(unknown)}")
-        scratch = Matcher()
-        scratch.load_rows([{**dict(zip(COLUMNS, row, strict=True)), **values}])
+        scratch = Matcher(self.dictionary)
+        scratch.load_rows([{**dict(zip(self.columns, row, strict=True)), **values}])
+        return scratch.explain(credit_code, rules, as_of)
+
+    @staticmethod
+    def explain_declared(
+        dictionary: Dictionary,
+        credit_code: str,
+        values: dict[str, Any],
+        rules: Sequence[PolicyRule],
+        as_of: date,
+    ) -> list[Decision]:
+        """The decisions on ``values`` alone (facts a visitor typed), never on the stored record.
+
+        For visitors who do not speak for the enterprise: the shared data's non-public facts stay
+        out, every field not stated is missing, so the result names what each policy needs.
+        """
+        unknown = sorted(set(values) - set(dictionary.names))
+        if unknown:
+            raise ValueError(f"unknown enterprise fields {', '.join(unknown)}")
+        scratch = Matcher(dictionary)
+        scratch.load_rows([{**values, "credit_code": credit_code, "name": ""}])
         return scratch.explain(credit_code, rules, as_of)
 
     def _explain(
@@ -229,7 +252,7 @@ class Matcher:
         values_row = cur.execute("SELECT * FROM enterprises WHERE credit_code = ?", [credit_code]).fetchone()
         if values_row is None:
             raise KeyError(f"no enterprise with credit code {credit_code}")
-        values = dict(zip(COLUMNS, values_row, strict=True))
+        values = dict(zip(self.columns, values_row, strict=True))
         decisions = []
         for rule in rules:
             if rule.status != "active" or not rule.valid_on(as_of):
@@ -238,13 +261,14 @@ class Matcher:
             cursor = cur.execute(query, [credit_code])
             names = [d[0] for d in cursor.description]
             row = dict(zip(names, cursor.fetchone() or (), strict=True))
+            cond_cols, excl_cols = condition_columns(rule)
             results = [
-                self._result(c, row[f"c_{c.id}"], values, rule, as_of, exclusion=False)
-                for c in rule.conditions
+                self._result(c, row[col], values, rule, as_of, exclusion=False)
+                for c, col in zip(rule.conditions, cond_cols, strict=True)
             ]
             results += [
-                self._result(c, row[f"x_{c.id}"], values, rule, as_of, exclusion=True)
-                for c in rule.exclusions
+                self._result(c, row[col], values, rule, as_of, exclusion=True)
+                for c, col in zip(rule.exclusions, excl_cols, strict=True)
             ]
             decision = str(row["decision"])
             amount = row["amount"] if decision == "eligible" else None
@@ -262,8 +286,8 @@ class Matcher:
             )
         return decisions
 
-    @staticmethod
     def _result(
+        self,
         c: Condition,
         outcome: bool | None,
         values: dict[str, Any],
@@ -273,7 +297,8 @@ class Matcher:
         exclusion: bool,
     ) -> ConditionResult:
         fields = list(dict.fromkeys(c.fields()))
-        missing = [LABELS[f] for f in fields if values.get(f) is None] if outcome is None else []
+        label = self.dictionary.label
+        missing = [label(f) for f in fields if values.get(f) is None] if outcome is None else []
         if exclusion:
             word = "missing" if outcome is None else ("applies" if outcome else "clear")
         else:
@@ -283,8 +308,8 @@ class Matcher:
             id=str(c.id),
             label=str(c.label),
             outcome=word,
-            values={LABELS[f]: values.get(f) for f in fields},
-            expected=expected_words(c, as_of),
+            values={label(f): values.get(f) for f in fields},
+            expected=expected_words(c, as_of, self.dictionary),
             citation=f"〔{rule.document} {c.clause.article}〕",
             quote=c.clause.quote,
             missing=missing,

@@ -11,9 +11,10 @@ import re
 from datetime import date
 from typing import Any
 
+from tools.enterprises.dictionary import Dictionary
 from tools.subsidies.draft import normal_text
 from tools.subsidies.matcher import expected_words
-from tools.subsidies.rules import LABELS, Condition, PolicyRule
+from tools.subsidies.rules import Condition, PolicyRule
 
 _ARTICLE = re.compile(r"^\s*(第[一二三四五六七八九十百零〇\d]+条)", re.MULTILINE)
 
@@ -28,8 +29,13 @@ def articles(document: str) -> dict[str, str]:
     return out
 
 
-def review(rule: PolicyRule, document: str | None, as_of: date) -> list[dict[str, Any]]:
-    """One row per condition, exclusion and the benefit, with its clause and the quote check.
+def review(
+    rule: PolicyRule, document: str | None, as_of: date, dictionary: Dictionary
+) -> list[dict[str, Any]]:
+    """One row per condition, exclusion and the benefit, with its clause, its fields and the quote check.
+
+    Each row's ``fields`` says what the condition reads: the field's name, Chinese label, type, unit
+    and meaning from the city's enterprise data dictionary.
 
     ``document`` None means the policy document is not in the knowledge base: no quote can be
     verified, and every row says so (``quote_found`` None).
@@ -37,11 +43,20 @@ def review(rule: PolicyRule, document: str | None, as_of: date) -> list[dict[str
     text = normal_text(document) if document is not None else None
     by_article = articles(document) if document is not None else {}
 
-    def row(kind: str, cid: str, label: str, words: str, *, article: str, quote: str) -> dict[str, Any]:
+    def described(names: list[str]) -> list[dict[str, Any]]:
+        return [
+            {"name": n, "label": f.label, "type": f.type, "unit": f.unit, "meaning": f.meaning,
+             "values": list(f.values) if f.values else None}
+            for n in dict.fromkeys(names) if n in dictionary for f in [dictionary.field(n)]
+        ]  # fmt: skip
+
+    def row(
+        kind: str, cid: str, label: str, words: str, *, article: str, quote: str, fields: list[str]
+    ) -> dict[str, Any]:
         return {
             "kind": kind, "id": cid, "label": label, "condition": words, "article": article,
             "quote": quote, "quote_found": None if text is None else normal_text(quote) in text,
-            "article_text": by_article.get(article),
+            "article_text": by_article.get(article), "fields": described(fields),
         }  # fmt: skip
 
     def conditions(kind: str, items: list[Condition]) -> list[dict[str, Any]]:
@@ -50,9 +65,10 @@ def review(rule: PolicyRule, document: str | None, as_of: date) -> list[dict[str
                 kind,
                 str(c.id),
                 str(c.label),
-                expected_words(c, as_of),
+                expected_words(c, as_of, dictionary),
                 article=c.clause.article,
                 quote=c.clause.quote,
+                fields=c.fields(),
             )
             for c in items
             if c.clause is not None
@@ -60,8 +76,8 @@ def review(rule: PolicyRule, document: str | None, as_of: date) -> list[dict[str
 
     benefit = rule.benefit
     tiers = "；".join(
-        (f"{expected_words(t.when, as_of)} 时 " if t.when else "")
-        + (f"{t.amount:,.0f} 元" if t.amount is not None else f"{LABELS.get(t.of or '', t.of)} × {t.rate}")
+        (f"{expected_words(t.when, as_of, dictionary)} 时 " if t.when else "")
+        + (f"{t.amount:,.0f} 元" if t.amount is not None else f"{dictionary.label(t.of or '')} × {t.rate}")
         for t in benefit.tiers
     )
     cap = f"，上限 {benefit.cap:,.0f} 元" if benefit.cap is not None else ""
@@ -75,5 +91,10 @@ def review(rule: PolicyRule, document: str | None, as_of: date) -> list[dict[str
             tiers + cap,
             article=benefit.clause.article,
             quote=benefit.clause.quote,
+            fields=[
+                f
+                for t in benefit.tiers
+                for f in [*(t.when.fields() if t.when else []), *([t.of] if t.of else [])]
+            ],
         ),
     ]

@@ -16,22 +16,28 @@ never false: the decision is then ``missing_data`` naming the field.
 
 from __future__ import annotations
 
+import math
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
 
-from tools.enterprises.registry import EnterpriseRecord
+from tools.enterprises.dictionary import IDENTIFIER, Dictionary
 
 Op = Literal[
     "eq", "ne", "gt", "ge", "lt", "le", "between", "in", "not_in", "is_true", "is_false",
     "years_since_ge", "ratio_ge", "ratio_le",
 ]  # fmt: skip
 Mode = Literal["apply_free", "confirm", "apply"]
-FIELDS: dict[str, Any] = {name: info.annotation for name, info in EnterpriseRecord.model_fields.items()}
-LABELS: dict[str, str] = {name: str(info.alias) for name, info in EnterpriseRecord.model_fields.items()}
+FIELD_NAME = IDENTIFIER  # a field's spelling; whether the city has it is the dictionary's to say
+
+# A condition id names an output column of the rule's SQL (by position, never by its text) and
+# appears in explanations: plain identifiers only, so it can never carry SQL or markup.
+CONDITION_ID = r"^[a-z][a-z0-9_]{0,39}$"
+MAX_TEXT_VALUE = 200  # characters of one string value (industries, levels, districts)
+MAX_LIST_VALUE = 500  # items of an ``in`` / ``not_in`` list
 
 
 class RuleError(ValueError):
@@ -52,37 +58,39 @@ class Condition(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str | None = None
-    label: str | None = None
-    field: str | None = None
+    id: str | None = Field(default=None, pattern=CONDITION_ID)
+    label: str | None = Field(default=None, max_length=200)
+    field: str | None = Field(default=None, pattern=FIELD_NAME)
     op: Op | None = None
     value: Any = None
-    of: str | None = None
+    of: str | None = Field(default=None, pattern=FIELD_NAME)
     all: list[Condition] | None = None
     any: list[Condition] | None = None
     not_: Condition | None = Field(default=None, alias="not")
     clause: Clause | None = None
 
     @model_validator(mode="after")
-    def _shape(self) -> Condition:
+    def _shape(self, info: ValidationInfo) -> Condition:
         groups = [g for g in (self.all, self.any, self.not_) if g is not None]
         if self.field is None and len(groups) != 1:
             raise ValueError("a condition is a leaf (field + op) or exactly one of all / any / not")
         if self.field is not None:
             if groups:
                 raise ValueError(f"condition on {self.field!r} cannot also be a group")
-            if self.field not in FIELDS:
-                raise ValueError(
-                    f"unknown enterprise field {self.field!r} (known: {', '.join(sorted(FIELDS))})"
-                )
             if self.op is None:
                 raise ValueError(f"condition on {self.field!r} needs an op")
-            if self.op in ("ratio_ge", "ratio_le") and self.of not in FIELDS:
-                raise ValueError(
-                    f"{self.op} on {self.field!r} needs 'of': a known enterprise field, got {self.of!r}"
-                )
+            if self.op in ("ratio_ge", "ratio_le") and self.of is None:
+                raise ValueError(f"{self.op} on {self.field!r} needs 'of': the field it is divided by")
+            if self.of is not None and self.op not in ("ratio_ge", "ratio_le"):
+                raise ValueError(f"'of' is only for ratio_ge / ratio_le, not {self.op} on {self.field!r}")
             if self.op not in ("is_true", "is_false") and self.value is None:
                 raise ValueError(f"{self.op} on {self.field!r} needs a value")
+            check_value(str(self.op), self.value, where=f"condition on {self.field!r}")
+            dictionary = _dictionary(info)
+            if dictionary is not None:
+                check_leaf(self, dictionary)
+        elif self.of is not None or self.op is not None or self.value is not None:
+            raise ValueError("a group (all / any / not) has no op, value or of")
         return self
 
     def fields(self) -> list[str]:
@@ -93,15 +101,106 @@ class Condition(BaseModel):
         return [f for child in children for f in child.fields()]
 
 
+def _dictionary(info: ValidationInfo) -> Dictionary | None:
+    context = info.context if isinstance(info.context, dict) else {}
+    found = context.get("dictionary")
+    return found if isinstance(found, Dictionary) else None
+
+
+def _known(name: str | None, dictionary: Dictionary) -> str:
+    if name is None or name not in dictionary:
+        raise ValueError(f"unknown enterprise field {name!r:.80} (known: {', '.join(dictionary.names)})")
+    return name
+
+
+def check_leaf(c: Condition, dictionary: Dictionary) -> None:
+    """ValueError unless the leaf's fields are the city's and its operator and values fit their types."""
+    spec = dictionary.field(_known(c.field, dictionary))
+    op = str(c.op)
+    if op in ("ratio_ge", "ratio_le"):
+        if not (dictionary.numeric(spec.name) and dictionary.numeric(_known(c.of, dictionary))):
+            raise ValueError(f"{op} divides numbers: {spec.name!r} and {c.of!r} must both be numeric fields")
+    elif op in ("is_true", "is_false") and spec.type != "boolean":
+        raise ValueError(f"{op} needs a 是/否 field; {spec.name!r} is {spec.type}")
+    elif op == "years_since_ge" and spec.type != "date":
+        raise ValueError(f"years_since_ge needs a date field; {spec.name!r} is {spec.type}")
+    if spec.values is not None and op in ("eq", "ne", "in", "not_in"):
+        given = c.value if isinstance(c.value, list) else [c.value]
+        wrong = [v for v in given if v not in spec.values]
+        if wrong:
+            raise ValueError(f"{spec.name!r} takes {'/'.join(spec.values)}, not {', '.join(map(str, wrong))}")
+
+
+def _scalar_ok(value: Any) -> bool:
+    """A literal a rule may compare with: a finite number, a bool, a date, plain text, or 上一年度."""
+    if isinstance(value, bool | date):
+        return True
+    if isinstance(value, int):
+        return abs(value) < 10**15
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, str):
+        return len(value) <= MAX_TEXT_VALUE and not any(ord(ch) < 32 or ord(ch) == 127 for ch in value)
+    if isinstance(value, dict):
+        offset = value.get("year_offset")
+        return set(value) == {"year_offset"} and type(offset) is int and -100 <= offset <= 100
+    return False
+
+
+def check_value(op: str, value: Any, *, where: str) -> None:
+    """ValueError unless ``value`` has the shape ``op`` needs (scalars, pairs, lists of scalars)."""
+    if op in ("is_true", "is_false"):
+        if value is not None:
+            raise ValueError(f"{op} in {where} takes no value")
+        return
+    if op == "between":
+        ok = isinstance(value, list) and len(value) == 2 and all(_scalar_ok(v) for v in value)
+        shape = "a list [low, high] of two plain values"
+    elif op in ("in", "not_in"):
+        ok = (
+            isinstance(value, list) and 0 < len(value) <= MAX_LIST_VALUE and all(_scalar_ok(v) for v in value)
+        )
+        shape = f"a list of 1 to {MAX_LIST_VALUE} plain values"
+    elif op in ("years_since_ge", "ratio_ge", "ratio_le"):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and _scalar_ok(value)
+        ok = ok and (op != "years_since_ge" or 0 <= value <= 200)
+        shape = "a finite number" + (" of years (0 to 200)" if op == "years_since_ge" else "")
+    else:
+        ok = _scalar_ok(value)
+        shape = (
+            f"one plain value (a finite number, true/false, a date, text up to {MAX_TEXT_VALUE} characters "
+            'without control characters, or {"year_offset": n})'
+        )
+    if not ok:
+        raise ValueError(f"{op} in {where} needs {shape}, got {value!r:.80}")
+
+
 class Tier(BaseModel):
     """An amount that applies when its condition holds (first matching tier wins)."""
 
     model_config = ConfigDict(extra="forbid")
 
     when: Condition | None = None
-    amount: float | None = Field(default=None, ge=0)
-    rate: float | None = Field(default=None, ge=0, le=1)
-    of: str | None = None  # the field the rate applies to (万元 fields are converted to yuan)
+    amount: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
+    rate: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
+    of: str | None = Field(default=None, pattern=FIELD_NAME)  # the field the rate applies to (万元 → 元)
+
+    @model_validator(mode="after")
+    def _shape(self, info: ValidationInfo) -> Tier:
+        if (self.amount is None) == (self.rate is None):
+            raise ValueError("a tier has either an amount or a rate (with 'of'), not both or neither")
+        if self.rate is not None and self.of is None:
+            raise ValueError("a rate needs 'of': the numeric field it applies to")
+        if self.amount is not None and self.of is not None:
+            raise ValueError("'of' is only for a rate")
+        dictionary = _dictionary(info)
+        if (
+            dictionary is not None
+            and self.of is not None
+            and not dictionary.numeric(_known(self.of, dictionary))
+        ):
+            raise ValueError(f"a rate applies to a numeric field; {self.of!r} is not one")
+        return self
 
 
 class Benefit(BaseModel):
@@ -109,8 +208,8 @@ class Benefit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    tiers: list[Tier] = Field(min_length=1)
-    cap: float | None = Field(default=None, ge=0)
+    tiers: list[Tier] = Field(min_length=1, max_length=50)
+    cap: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
     clause: Clause
 
 
@@ -149,11 +248,19 @@ class PolicyRule(BaseModel):
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
-def load_rule(path: Path) -> PolicyRule:
-    """A rule file (YAML or JSON); a bad one raises :class:`RuleError` naming the file and the problem."""
+def parse_rule(data: Any, dictionary: Dictionary | None) -> PolicyRule:
+    """A rule from its JSON/YAML data, checked against the city's dictionary when one is given."""
+    return PolicyRule.model_validate(data, context={"dictionary": dictionary} if dictionary else None)
+
+
+def load_rule(path: Path, dictionary: Dictionary | None = None) -> PolicyRule:
+    """A rule file (YAML or JSON); a bad one raises :class:`RuleError` naming the file and the problem.
+
+    With ``dictionary``, every field the rule names must be one of the city's, of a fitting type.
+    """
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        return PolicyRule.model_validate(data)
+        return parse_rule(data, dictionary)
     except (yaml.YAMLError, OSError) as exc:
         raise RuleError(f"{path}: cannot read: {exc}") from exc
     except ValidationError as exc:
@@ -162,6 +269,7 @@ def load_rule(path: Path) -> PolicyRule:
         raise RuleError(f"{path}: {where}: {first['msg']}") from exc
 
 
-def load_rules(folder: Path) -> list[PolicyRule]:
+def load_rules(folder: Path, dictionary: Dictionary | None = None) -> list[PolicyRule]:
     """Every ``*.yaml`` / ``*.json`` rule in a folder (the first bad one raises)."""
-    return [load_rule(p) for p in sorted(folder.iterdir()) if p.suffix in (".yaml", ".yml", ".json")]
+    files = sorted(folder.iterdir())
+    return [load_rule(p, dictionary) for p in files if p.suffix in (".yaml", ".yml", ".json")]

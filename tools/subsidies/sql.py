@@ -4,30 +4,78 @@ A leaf over a NULL field is NULL (unknown), and AND / OR / NOT treat NULL the wa
 needs (FALSE AND NULL is FALSE; TRUE OR NULL is TRUE), so ``missing_data`` falls out of the
 SQL itself. The generated SQL is plain ANSI with ``CASE``: it runs on DuckDB by default and can
 be transpiled (``sqlglot``) for a warehouse.
+
+A rule is data an officer (or the model) wrote, so nothing of its text becomes SQL syntax:
+column names come from the known field list (a rule naming another field raises), the output
+columns are named by position (``c_0``, ``x_1``), and values are literals built from typed Python
+values (finite numbers, dates, text with its quotes doubled and no control characters). The
+finished statement is parsed again and must reference only known columns and a short list of
+functions, so a future bug in this module still cannot smuggle a sub-select or a file read through.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
-from tools.subsidies.rules import Condition, PolicyRule, Tier
+from pydantic import ValidationError
+
+from tools.enterprises.dictionary import Dictionary
+from tools.subsidies.rules import Condition, PolicyRule, RuleError, Tier
 
 _CMP = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
+_PLAIN = re.compile(r"^[a-z][a-z0-9_]*$")
+_OUTPUT = ("credit_code", "name", "decision", "amount")
+TABLE = "enterprises"
+
+
+class Columns:
+    """The only spellings of columns that ever reach SQL: built from the city's field list, not a rule."""
+
+    def __init__(self, names: list[str]) -> None:
+        plain = [n for n in names if _PLAIN.match(n)]
+        if len(plain) != len(names):
+            raise RuleError(f"field names must be plain identifiers: {sorted(set(names) - set(plain))}")
+        self.quoted = {n: f'"{n}"' for n in plain}
+
+    @classmethod
+    def of(cls, dictionary: Dictionary) -> Columns:
+        """The columns of a city's enterprise data dictionary."""
+        return cls(dictionary.names)
+
+    def __call__(self, name: str | None) -> str:
+        """The quoted column of a known enterprise field (RuleError for anything else)."""
+        quoted = self.quoted.get(name or "")
+        if quoted is None:
+            raise RuleError(f"unknown enterprise field {name!r:.80}")
+        return quoted
 
 
 def literal(value: Any, as_of: date) -> str:
-    """A SQL literal; ``{"year_offset": n}`` is the evaluation year plus n."""
-    if isinstance(value, dict) and "year_offset" in value:
-        return str(as_of.year + int(value["year_offset"]))
+    """A SQL literal from a typed value; ``{"year_offset": n}`` is the evaluation year plus n.
+
+    RuleError for anything that is not a finite number, a bool, a date or plain text.
+    """
+    if isinstance(value, dict) and set(value) == {"year_offset"} and type(value["year_offset"]) is int:
+        return str(as_of.year + value["year_offset"])
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
-    if isinstance(value, (int, float)):
-        return repr(value)
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise RuleError(f"not a finite number: {value!r}")
+        return repr(float(value))
     if isinstance(value, date):
-        return f"DATE '{value.isoformat()}'"
-    text = str(value).replace("'", "''")
-    return f"'{text}'"
+        return f"DATE '{date(value.year, value.month, value.day).isoformat()}'"
+    if isinstance(value, str):
+        if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+            raise RuleError(f"text values may not hold control characters: {value!r:.80}")
+        return "'" + value.replace("'", "''") + "'"
+    raise RuleError(f"not a value a rule may compare with: {value!r:.80}")
 
 
 def resolve(value: Any, as_of: date) -> Any:
@@ -37,15 +85,15 @@ def resolve(value: Any, as_of: date) -> Any:
     return value
 
 
-def condition_sql(c: Condition, as_of: date) -> str:  # noqa: PLR0911 - one return per operator
+def condition_sql(c: Condition, as_of: date, column: Columns) -> str:  # noqa: PLR0911 - one per operator
     """The condition as a SQL boolean (NULL when a value it needs is missing)."""
     if c.all is not None:
-        return "(" + " AND ".join(condition_sql(x, as_of) for x in c.all) + ")"
+        return "(" + " AND ".join(condition_sql(x, as_of, column) for x in c.all) + ")"
     if c.any is not None:
-        return "(" + " OR ".join(condition_sql(x, as_of) for x in c.any) + ")"
+        return "(" + " OR ".join(condition_sql(x, as_of, column) for x in c.any) + ")"
     if c.not_ is not None:
-        return f"(NOT {condition_sql(c.not_, as_of)})"
-    col = f'"{c.field}"'
+        return f"(NOT {condition_sql(c.not_, as_of, column)})"
+    col = column(c.field)
     op = c.op
     if op in _CMP:
         return f"({col} {_CMP[op]} {literal(c.value, as_of)})"
@@ -61,26 +109,34 @@ def condition_sql(c: Condition, as_of: date) -> str:  # noqa: PLR0911 - one retu
         return f"({col} = FALSE)"
     if op == "years_since_ge":
         cutoff = date(as_of.year - int(c.value), as_of.month, min(as_of.day, 28))
-        return f"({col} <= DATE '{cutoff.isoformat()}')"
-    ratio = f'({col} / NULLIF("{c.of}", 0))'
-    return f"({ratio} {'>=' if op == 'ratio_ge' else '<='} {literal(c.value, as_of)})"
+        return f"({col} <= {literal(cutoff, as_of)})"
+    if op in ("ratio_ge", "ratio_le"):
+        ratio = f"({col} / NULLIF({column(c.of)}, 0))"
+        return f"({ratio} {'>=' if op == 'ratio_ge' else '<='} {literal(c.value, as_of)})"
+    raise RuleError(f"unknown operator {op!r:.40}")
 
 
-def _tier_amount(t: Tier) -> str:
+def _number(value: float | None) -> str:
+    if value is None or not math.isfinite(value):
+        raise RuleError(f"not a finite amount: {value!r}")
+    return repr(float(value))
+
+
+def _tier_amount(t: Tier, column: Columns) -> str:
     if t.amount is not None:
-        return repr(float(t.amount))
+        return _number(t.amount)
     factor = 10000.0 if t.of and t.of.endswith("_10k") else 1.0
-    return f'("{t.of}" * {t.rate} * {factor})'
+    return f"({column(t.of)} * {_number(t.rate)} * {factor})"
 
 
-def amount_sql(rule: PolicyRule, as_of: date) -> str:
+def amount_sql(rule: PolicyRule, as_of: date, column: Columns) -> str:
     """The benefit in yuan: the first tier whose condition holds, capped."""
     whens = " ".join(
-        f"WHEN {condition_sql(t.when, as_of) if t.when else 'TRUE'} THEN {_tier_amount(t)}"
+        f"WHEN {condition_sql(t.when, as_of, column) if t.when else 'TRUE'} THEN {_tier_amount(t, column)}"
         for t in rule.benefit.tiers
     )
     amount = f"(CASE {whens} ELSE NULL END)"
-    return f"LEAST({amount}, {float(rule.benefit.cap)})" if rule.benefit.cap is not None else amount
+    return f"LEAST({amount}, {_number(rule.benefit.cap)})" if rule.benefit.cap is not None else amount
 
 
 DIALECTS = ("duckdb", "postgres", "mysql", "spark", "trino", "bigquery", "snowflake", "clickhouse")
@@ -95,10 +151,38 @@ def transpile(sql: str, dialect: str) -> str:
     return str(sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0])
 
 
-def decision_sql(rule: PolicyRule, as_of: date, table: str = "enterprises") -> str:
-    """One row per enterprise: the decision, the amount, and every condition's TRUE / FALSE / NULL."""
-    conds = [(f"c_{c.id}", condition_sql(c, as_of)) for c in rule.conditions]
-    excls = [(f"x_{c.id}", condition_sql(c, as_of)) for c in rule.exclusions]
+def condition_columns(rule: PolicyRule) -> tuple[list[str], list[str]]:
+    """The output column of each condition and each exclusion, by position (never by the rule's ids)."""
+    return [f"c_{i}" for i in range(len(rule.conditions))], [f"x_{i}" for i in range(len(rule.exclusions))]
+
+
+def decision_sql(rule: PolicyRule, as_of: date, dictionary: Dictionary) -> str:
+    """One row per enterprise: the decision, the amount, and every condition's TRUE / FALSE / NULL.
+
+    Every field is checked against ``dictionary`` (RuleError names one it lacks), and the statement
+    against :func:`verify` before it is returned; cached per rule version, day and dictionary.
+    """
+    return _decision_sql(rule.model_dump_json(by_alias=True), as_of, dictionary.model_dump_json())
+
+
+@lru_cache(maxsize=256)
+def _decision_sql(body: str, as_of: date, fields: str) -> str:
+    dictionary = Dictionary.model_validate_json(fields)
+    try:  # validated again, against the city's fields: a rule built without validation is still checked
+        rule = PolicyRule.model_validate_json(body, context={"dictionary": dictionary})
+    except ValidationError as exc:
+        raise RuleError(f"not a valid rule: {exc.errors()[0]['msg']}") from exc
+    column = Columns.of(dictionary)
+    sql = _compose(rule, as_of, column)
+    conds, excls = condition_columns(rule)
+    verify(sql, known=[*column.quoted, *_OUTPUT, *conds, *excls])
+    return sql
+
+
+def _compose(rule: PolicyRule, as_of: date, column: Columns) -> str:
+    cond_names, excl_names = condition_columns(rule)
+    conds = [(n, condition_sql(c, as_of, column)) for n, c in zip(cond_names, rule.conditions, strict=True)]
+    excls = [(n, condition_sql(c, as_of, column)) for n, c in zip(excl_names, rule.exclusions, strict=True)]
     every_cond = " AND ".join(e for _, e in conds) or "TRUE"
     any_excl = " OR ".join(e for _, e in excls) or "FALSE"
     columns = ",\n  ".join(f"{expr} AS {name}" for name, expr in [*conds, *excls])
@@ -106,6 +190,46 @@ def decision_sql(rule: PolicyRule, as_of: date, table: str = "enterprises") -> s
   CASE WHEN ({every_cond}) = FALSE OR ({any_excl}) = TRUE THEN 'not_eligible'
        WHEN ({every_cond}) IS NULL OR ({any_excl}) IS NULL THEN 'missing_data'
        ELSE 'eligible' END AS decision,
-  {amount_sql(rule, as_of)} AS amount,
+  {amount_sql(rule, as_of, column)} AS amount,
   {columns}
-FROM {table}"""
+FROM {TABLE}"""
+
+
+# What a decision statement is made of; any other node in the parsed statement is refused.
+_ALLOWED_NODES = frozenset({
+    "Select", "From", "Table", "Alias", "Identifier", "Column", "Literal", "Boolean", "Null", "Paren",
+    "And", "Or", "Not", "Is", "EQ", "NEQ", "GT", "GTE", "LT", "LTE", "Between", "In", "Neg", "Div", "Mul",
+    "Case", "If", "Least", "Nullif", "Cast", "DataType",
+})  # fmt: skip
+
+
+def verify(sql: str, *, known: list[str]) -> None:
+    """RuleError unless ``sql`` is one SELECT over the enterprise table using known columns only.
+
+    A second line of defence behind the typed construction above: no sub-select, no table but
+    ``enterprises``, no function beyond LEAST / NULLIF / CASE, no column outside the field list.
+    """
+    import sqlglot  # noqa: PLC0415 - imported on first use (cached per rule version)
+    from sqlglot import exp  # noqa: PLC0415
+
+    try:
+        statements = sqlglot.parse(sql, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise RuleError(f"the rule does not compile to valid SQL: {exc}") from exc
+    if len(statements) != 1 or not isinstance(statements[0], exp.Select):
+        raise RuleError("the rule must compile to exactly one SELECT")
+    tree = statements[0]
+    allowed = set(known)
+    selects = list(tree.find_all(exp.Select))
+    tables = {t.name for t in tree.find_all(exp.Table)}
+    if len(selects) != 1 or tables != {TABLE}:
+        raise RuleError("the rule's SQL may read only the enterprise table, without sub-selects")
+    for node in tree.walk():
+        if type(node).__name__ not in _ALLOWED_NODES:
+            raise RuleError(
+                f"the rule's SQL holds something rules may not use: {node.key} {node.sql()!r:.60}"
+            )
+        if isinstance(node, exp.Column) and (node.table or node.name not in allowed):
+            raise RuleError(f"the rule's SQL names an unknown column {node.sql()!r:.80}")
+        if isinstance(node, exp.DataType) and node.this != exp.DataType.Type.DATE:
+            raise RuleError(f"the rule's SQL casts to {node.sql()!r:.40}: only dates are written as casts")

@@ -30,6 +30,11 @@ from tools.subsidies.rules import PolicyRule, RuleError
 
 metadata = MetaData()
 
+
+class SelfApprovalError(RuleError):
+    """The author of a draft tried to approve it (a second officer must)."""
+
+
 subsidy_rules = Table(
     "subsidy_rules",
     metadata,
@@ -70,21 +75,38 @@ class RuleStore:
             )  # fmt: skip
         return draft
 
-    def approve(self, rule_id: str, version: int, officer: str) -> PolicyRule:
-        """Make a draft active (and retire the active version before it)."""
-        row = self._decide(rule_id, version, officer, "active")
+    def approve(self, rule_id: str, version: int, officer: str, *, allow_self: bool = False) -> PolicyRule:
+        """Make a draft active (and retire the active version before it).
+
+        The draft's author may not approve it (four eyes) unless ``allow_self``:
+        :class:`SelfApprovalError` then names who may.
+        """
+        row = self._decide(rule_id, version, officer, "active", allow_self=allow_self)
         return self._rule(row.body, "active")
 
     def send_back(self, rule_id: str, version: int, officer: str, note: str) -> None:
         """Return a draft to its author with the officer's reason; it can never become active."""
         self._decide(rule_id, version, officer, "returned", note)
 
-    def _decide(self, rule_id: str, version: int, officer: str, status: str, note: str | None = None) -> Any:
+    def _decide(
+        self,
+        rule_id: str,
+        version: int,
+        officer: str,
+        status: str,
+        note: str | None = None,
+        *,
+        allow_self: bool = False,
+    ) -> Any:
         """Record an officer's decision on a draft (RuleError when it is not a draft); the row before."""
         with self._engine.begin() as conn:
             row = self._row(conn, rule_id, version)
             if row.status != "draft":
                 raise RuleError(f"{rule_id} v{version} is {row.status}, not a draft")
+            if status == "active" and row.created_by == officer and not allow_self:
+                raise SelfApprovalError(
+                    f"{rule_id} v{version} was drafted by {officer}: another policy officer must approve it"
+                )
             if status == "active":
                 conn.execute(
                     update(subsidy_rules)
