@@ -115,10 +115,16 @@ def require_admin(request: Request, services: Annotated[Services, Depends(get_se
         and secrets.compare_digest(given.encode(), token.get_secret_value().encode())
     ):
         return
-    if request.cookies.get(SESSION_COOKIE) or given.count(".") == 2:  # a staff session (cookie or bearer)
-        if not current_user(request, services).has("admin"):
-            raise ServiceError(403, "forbidden", "需要以下角色之一：admin。")
-        return
+    if request.cookies.get(SESSION_COOKIE) or given:  # perhaps a staff session (cookie or bearer)
+        try:
+            user = current_user(request, services)
+        except ServiceError as exc:
+            if exc.status != 401 or not given:
+                raise
+        else:
+            if not user.has("admin"):
+                raise ServiceError(403, "forbidden", "需要以下角色之一：admin。")
+            return
     if token is None:
         raise ServiceError(
             403,
