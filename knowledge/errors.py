@@ -5,7 +5,8 @@
     KnowledgeError
     ├── EmbeddingError              the embedding model could not be loaded or refused the input
     │   └── EmbeddingUnavailableError   a remote embeddings endpoint did not answer -> 503
-    └── VectorStoreUnavailableError the vector store cannot be opened or reached -> 503
+    ├── VectorStoreUnavailableError the vector store cannot be opened or reached -> 503
+    └── DocumentNotHeldError        release/reject of a document that is not held for review -> 404
 """
 
 from __future__ import annotations
@@ -25,3 +26,7 @@ class EmbeddingUnavailableError(EmbeddingError):
 
 class VectorStoreUnavailableError(KnowledgeError):
     """The vector store cannot be opened (locked, missing) or reached."""
+
+
+class DocumentNotHeldError(KnowledgeError):
+    """No document with that id is held for review."""

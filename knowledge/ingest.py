@@ -7,6 +7,12 @@ before its points are written and ``chunked`` after they are flushed; an interru
 phase 1 is redone on the next run, and phase 2 simply continues with what is missing, so
 a run killed at any moment loses nothing and duplicates nothing (point ids derive from
 chunk keys). An unchanged file (same bytes, same sidecar) is skipped without being parsed.
+
+A file that cannot be read (any error of its reader: broken XML in a .docx, a bad zip, a
+scanned PDF) is listed in ``failed`` with the reason and the others go in whole. A document
+with a sentence that reads as an instruction to the assistant (:mod:`knowledge.injection`) is
+stored but ``held``: its points carry ``held=1`` and no search finds them until an admin
+releases it (:mod:`knowledge.review`); it supersedes nothing meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from knowledge.chunking import Chunk, chunk_document
 from knowledge.documents import PolicyDocument, doc_id_for, make_document, read_sidecar
 from knowledge.embeddings import Embedder
 from knowledge.index import IndexPoint, VectorIndex, point_id
+from knowledge.injection import scan
 from knowledge.loaders import READABLE, load_text
 from knowledge.registry import DocumentRegistry, RegisteredDocument
 from knowledge.sparse import BM25Encoder
@@ -37,6 +44,26 @@ INDEX_SCHEME = "articles+title-context/bm25-rjieba-search/v2"
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """A document whose points are written but not yet flushed, and its flagged sentences."""
+
+    doc: PolicyDocument
+    chunks: int
+    digest: str
+    flags: list[dict[str, Any]]
+
+
+def _reader_error(exc: Exception) -> str:
+    """A reader's unexpected error as a reason for the uploader (its type and first line, no traceback)."""
+    first = (str(exc).splitlines() or [""])[0][:200]
+    return (
+        f"the file could not be read ({type(exc).__name__}: {first})"
+        if first
+        else (f"the file could not be read ({type(exc).__name__})")
+    )
+
+
 @dataclass
 class IngestReport:
     """What an ingestion run did, and where the time went."""
@@ -48,6 +75,8 @@ class IngestReport:
     superseded: int = 0
     embedded: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    held: list[tuple[str, str, int]] = field(default_factory=list)  # (path, doc id, flagged sentences)
+    ingested: list[str] = field(default_factory=list)  # paths of the files stored by this run
     seconds_text: float = 0.0
     seconds_dense: float = 0.0
 
@@ -56,11 +85,16 @@ class IngestReport:
         rate = self.embedded / self.seconds_dense if self.seconds_dense else 0.0
         lines = [
             f"{self.documents} documents ingested ({self.chunks} chunks), {self.unchanged} unchanged, "
-            f"{self.removed} removed, {self.superseded} superseded, {len(self.failed)} failed",
+            f"{self.removed} removed, {self.superseded} superseded, {len(self.failed)} failed, "
+            f"{len(self.held)} held for review",
             f"text + BM25: {self.seconds_text:.1f}s; "
             f"dense: {self.embedded} chunks in {self.seconds_dense:.1f}s ({rate:.1f} chunks/s)",
         ]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
+        lines += [
+            f"  held: {path}: {count} sentence(s) read as instructions to the assistant"
+            for path, _, count in self.held
+        ]
         return "\n".join(lines)
 
 
@@ -118,7 +152,9 @@ def embedded_text(payload: dict[str, Any], max_chars: int) -> str:
     return f"{context} {payload.get('text', '')}"[:max_chars]
 
 
-def chunk_payload(doc: PolicyDocument, chunk: Chunk, excluded: bool = False) -> dict[str, Any]:
+def chunk_payload(
+    doc: PolicyDocument, chunk: Chunk, excluded: bool = False, held: bool = False
+) -> dict[str, Any]:
     """What a point stores: the citation, the exact text, and the fields filters use."""
     meta = doc.meta.to_payload()
     return {
@@ -141,7 +177,8 @@ def chunk_payload(doc: PolicyDocument, chunk: Chunk, excluded: bool = False) -> 
         "effective_date": meta["effective_date"],
         "expiry_date": meta["expiry_date"],
         "repealed": meta["repealed"],
-        "excluded": int(excluded or meta["repealed"]),
+        "excluded": int(excluded or held or meta["repealed"]),
+        "held": int(held),
         "superseded_by": meta["extra"].get("superseded_by", ""),
     }
 
@@ -158,6 +195,7 @@ class Ingestor:
         *,
         embed_max_chars: int = 512,
         batch_points: int = 2000,
+        hold_flagged: bool = True,
     ) -> None:
         self._index = index
         self._registry = registry
@@ -165,6 +203,7 @@ class Ingestor:
         self._encoder = encoder or BM25Encoder()
         self._embed_max_chars = embed_max_chars
         self._batch_points = batch_points
+        self._hold_flagged = hold_flagged
 
     def ingest_paths(
         self,
@@ -186,29 +225,29 @@ class Ingestor:
         files = discover(paths)
         seen: set[str] = set()
         pending: list[IndexPoint] = []
-        pending_docs: list[tuple[PolicyDocument, int, str]] = []
+        pending_docs: list[_Pending] = []
         texts: dict[str, str] = {}
         for done, (path, root) in enumerate(files, start=1):
             doc_id = doc_id_for(source_of(path, root))
             seen.add(doc_id)
-            try:
-                read = self._read_changed(path, root, known.get(doc_id), overrides)
-            except (OSError, ValueError) as exc:
-                report.failed.append((str(path), str(exc)))
-                logger.warning("not ingested: %s: %s", path, exc)
-                continue
+            read = self._read_reporting(path, root, known.get(doc_id), overrides, report)
             if read is None:
-                report.unchanged += 1
                 continue
             doc, chunks, digest = read
+            flags = [f.to_dict() for f in scan(doc.text)] if self._hold_flagged else []
             self._registry.mark(doc, "indexing", len(chunks), digest)
             if doc_id in known:
                 self._index.delete_document(doc_id)
-            pending += self._points(doc, chunks)
-            pending_docs.append((doc, len(chunks), digest))
-            texts[doc.doc_id] = doc.text
+            pending += self._points(doc, chunks, held=bool(flags))
+            pending_docs.append(_Pending(doc, len(chunks), digest, flags))
+            if flags:
+                report.held.append((str(path), doc.doc_id, len(flags)))
+                logger.warning("held for review: %s: %d flagged sentence(s)", path, len(flags))
+            else:
+                texts[doc.doc_id] = doc.text
             report.documents += 1
             report.chunks += len(chunks)
+            report.ingested.append(str(path))
             if len(pending) >= self._batch_points:
                 self._commit(pending, pending_docs)
                 pending, pending_docs = [], []
@@ -217,13 +256,33 @@ class Ingestor:
         self._commit(pending, pending_docs)
         if delete_missing:
             report.removed = self._remove_missing(known, seen)
-        report.superseded = self._apply_supersessions(texts)
+        report.superseded = self.apply_supersessions(texts)
         report.seconds_text = time.perf_counter() - started
         if embed:
             started = time.perf_counter()
             report.embedded = self.embed_missing(progress=progress)
             report.seconds_dense = time.perf_counter() - started
         return report
+
+    def _read_reporting(
+        self,
+        path: Path,
+        root: Path,
+        row: RegisteredDocument | None,
+        overrides: dict[str, Any] | None,
+        report: IngestReport,
+    ) -> tuple[PolicyDocument, list[Chunk], str] | None:
+        """:meth:`_read_changed`, with a file that cannot be read, or is unchanged, counted in ``report``."""
+        try:
+            read = self._read_changed(path, root, row, overrides)
+        except Exception as exc:  # any reader error (lxml, zipfile, pypdf, …) refuses this file only
+            reason = str(exc) if isinstance(exc, OSError | ValueError) else _reader_error(exc)
+            report.failed.append((str(path), reason))
+            logger.warning("not ingested: %s: %s", path, reason)
+            return None
+        if read is None:
+            report.unchanged += 1
+        return read
 
     def _read_changed(
         self, path: Path, root: Path, row: RegisteredDocument | None, overrides: dict[str, Any] | None
@@ -238,17 +297,22 @@ class Ingestor:
             raise ValueError("no text to index after the header (no articles or paragraphs found)")
         return doc, chunks, digest
 
-    def _points(self, doc: PolicyDocument, chunks: list[Chunk]) -> list[IndexPoint]:
+    def _points(self, doc: PolicyDocument, chunks: list[Chunk], held: bool = False) -> list[IndexPoint]:
         return [
-            IndexPoint(point_id(c.key), self._encoder.encode_document(c.text), chunk_payload(doc, c))
+            IndexPoint(
+                point_id(c.key), self._encoder.encode_document(c.text), chunk_payload(doc, c, held=held)
+            )
             for c in chunks
         ]
 
-    def _commit(self, points: list[IndexPoint], docs: list[tuple[PolicyDocument, int, str]]) -> None:
+    def _commit(self, points: list[IndexPoint], docs: list[_Pending]) -> None:
         self._index.upsert(points)
         self._index.flush()
-        for doc, count, digest in docs:
-            self._registry.mark(doc, "chunked", count, digest)
+        for item in docs:
+            if item.flags:
+                self._registry.hold(item.doc, item.chunks, item.digest, item.flags)
+            else:
+                self._registry.mark(item.doc, "chunked", item.chunks, item.digest)
 
     def _remove_missing(self, known: dict[str, RegisteredDocument], seen: set[str]) -> int:
         """Forget registered documents this run did not find (use with the same roots as before)."""
@@ -257,9 +321,10 @@ class Ingestor:
             self._registry.remove(doc_id)
         return len(known.keys() - seen)
 
-    def _apply_supersessions(self, new_texts: dict[str, str]) -> int:
+    def apply_supersessions(self, new_texts: dict[str, str]) -> int:
+        """Mark the documents the new texts (doc id -> text) replace as superseded; how many."""
         rows = self._registry.by_id()
-        metas = {doc_id: row.meta for doc_id, row in rows.items()}
+        metas = {doc_id: row.meta for doc_id, row in rows.items() if row.status != "held"}
         changed = 0
         for item in find_supersessions(metas, new_texts):
             meta = metas[item.old]

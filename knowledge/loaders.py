@@ -8,12 +8,14 @@ they need OCR first.
 from __future__ import annotations
 
 import re
+import zipfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
 
 import docx  # python-docx
 from docx.opc.exceptions import PackageNotFoundError
+from lxml import etree
 from pypdf import PdfReader
 from pypdf.errors import PdfReadError
 
@@ -74,8 +76,10 @@ def docx_to_text(path: Path) -> str:
     """Paragraphs (headings marked) and table rows of a Word document."""
     try:
         document = docx.Document(str(path))
-    except (PackageNotFoundError, KeyError, ValueError) as exc:
+    except (PackageNotFoundError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"not a readable DOCX file ({exc.__class__.__name__})") from exc
+    except etree.XMLSyntaxError as exc:
+        raise ValueError(f"not a readable DOCX file: broken XML inside ({exc.msg})") from exc
     lines: list[str] = []
     title = (document.core_properties.title or "").strip()
     if title:

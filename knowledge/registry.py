@@ -2,16 +2,18 @@
 
 States: ``indexing`` (its points are being written: an interrupted run redoes it),
 ``chunked`` (text and BM25 are in the index: keyword search finds it), ``ready`` (every chunk
-also has its dense vector). ``content_hash`` covers the file's bytes and its sidecar, so an
+also has its dense vector), ``held`` (stored, but a sentence in it reads as an instruction to the
+assistant: no search finds it until an admin releases it; the flagged sentences are kept with the
+row, see :meth:`DocumentRegistry.flags`). ``content_hash`` covers the file's bytes and its sidecar, so an
 unchanged file is recognised without being parsed again.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import (
     Column,
@@ -28,6 +30,7 @@ from sqlalchemy import (
 )
 
 from knowledge.documents import DocumentMeta, PolicyDocument
+from knowledge.errors import DocumentNotHeldError
 from tools.db import upsert
 
 metadata = MetaData()
@@ -45,7 +48,8 @@ kb_documents = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
-RegistryStatus = Literal["indexing", "chunked", "ready"]
+RegistryStatus = Literal["indexing", "chunked", "ready", "held"]
+_FLAGS = "injection_flags"  # the key in ``meta.extra`` holding a held document's flagged sentences (JSON)
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,35 @@ class DocumentRegistry:
             "updated_at": datetime.now(UTC),
         }
         upsert(self._engine, kb_documents, [values], "doc_id")
+
+    def hold(self, doc: PolicyDocument, chunks: int, file_hash: str, flags: list[dict[str, Any]]) -> None:
+        """Register ``doc`` as ``held``, with the sentences that made it so."""
+        extra = {**doc.meta.extra, _FLAGS: json.dumps(flags, ensure_ascii=False)}
+        self.mark(replace(doc, meta=replace(doc.meta, extra=extra)), "held", chunks, file_hash)
+
+    def flags(self, row: RegisteredDocument) -> list[dict[str, Any]]:
+        """The flagged sentences of a held document (empty for any other)."""
+        raw = row.meta.extra.get(_FLAGS)
+        flags: list[dict[str, Any]] = json.loads(raw) if raw else []
+        return flags
+
+    def release(self, doc_id: str) -> RegisteredDocument:
+        """Move a held document to ``chunked`` (its flags are dropped); the updated row."""
+        row = self.get(doc_id)
+        if row is None or row.status != "held":
+            raise DocumentNotHeldError(f"no held document with id {doc_id}")
+        meta = replace(row.meta, extra={k: v for k, v in row.meta.extra.items() if k != _FLAGS})
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(kb_documents)
+                .where(kb_documents.c.doc_id == doc_id, kb_documents.c.status == "held")
+                .values(
+                    status="chunked",
+                    meta=json.dumps(meta.to_payload(), ensure_ascii=False),
+                    updated_at=datetime.now(UTC),
+                )
+            )
+        return replace(row, meta=meta, status="chunked")
 
     def remove(self, doc_id: str) -> None:
         """Delete the row of ``doc_id``."""

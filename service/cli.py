@@ -370,6 +370,27 @@ def bench_embeddings(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("injection")
+def bench_injection(
+    suite: Annotated[
+        Path | None,
+        typer.Option(help="A JSONL suite of text + label (default: eval/suites/injection.v1.jsonl)."),
+    ] = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Cross-validate the threshold on the development set instead.")
+    ] = False,
+    errors: Annotated[bool, typer.Option(help="List the missed injections and the false alarms.")] = False,
+) -> None:
+    """Detection and false-alarm rates of the injection detector, beside the old phrase list."""
+    from eval.bench.injection import FROZEN_SUITE, cross_validate, run_injection_bench
+
+    if dev:
+        typer.echo(json.dumps(_run(cross_validate), ensure_ascii=False, indent=2))
+        return
+    result = _run(lambda: run_injection_bench(suite or FROZEN_SUITE, show_errors=errors))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 @bench_app.command("knowledge")
 def bench_knowledge(
     corpus: Annotated[Path, typer.Option(help="The laws corpus.")] = Path("../shared/data/policy-corpus"),

@@ -169,7 +169,10 @@ def install_error_handlers(app: FastAPI) -> None:
 class RequestContextMiddleware:
     """Give every request an id (echoed as ``X-Request-ID``) and refuse bodies over ``max_body_bytes``.
 
-    The upload endpoints (``upload_paths``, exact paths) get ``max_upload_bytes`` instead.
+    The upload endpoints (``upload_paths``, exact paths) get ``max_upload_bytes`` instead. The
+    body of a ``stream_paths`` endpoint is not buffered here: the route checks credentials first
+    and then reads it, through a receive that answers 413 as soon as the limit is passed (so an
+    anonymous 45 MB post costs nothing, see ``service/routers/knowledge.py``).
     """
 
     def __init__(
@@ -178,8 +181,10 @@ class RequestContextMiddleware:
         max_body_bytes: int,
         upload_paths: tuple[str, ...] = (),
         max_upload_bytes: int = 0,
+        stream_paths: tuple[str, ...] = (),
     ) -> None:
         self.app = app
+        self.stream_paths = stream_paths
         self.max_body_bytes = max_body_bytes
         self.upload_paths = upload_paths
         self.max_upload_bytes = max_upload_bytes
@@ -197,7 +202,9 @@ class RequestContextMiddleware:
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await self._too_large(scope, receive, send, rid, limit)
             return
-        if scope["method"] in _BODY_METHODS:
+        if scope["method"] in _BODY_METHODS and str(scope.get("path", "")) in self.stream_paths:
+            receive = _bounded(receive, limit)
+        elif scope["method"] in _BODY_METHODS:
             # Read the body here, bounded, so a chunked upload without Content-Length cannot
             # exceed the limit either; the app then reads the buffered copy.
             body = await self._read_bounded(receive, limit)
@@ -249,6 +256,22 @@ class RequestContextMiddleware:
 
 
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
+
+
+def _bounded(receive: Receive, limit: int) -> Receive:
+    """``receive`` that raises a 413 :class:`ServiceError` once more than ``limit`` body bytes came."""
+    size = 0
+
+    async def bounded() -> Message:
+        nonlocal size
+        message = await receive()
+        if message["type"] == "http.request":
+            size += len(message.get("body", b""))
+            if size > limit:
+                raise ServiceError(413, "payload_too_large", f"request body is larger than {limit} bytes")
+        return message
+
+    return bounded
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -66,6 +66,9 @@ class ServerSettings(BaseModel):
     port: int = Field(default=8000, ge=1, le=65535)
     max_body_bytes: int = Field(default=1_000_000, ge=1024, description="Larger requests get 413.")
     max_upload_bytes: int = Field(default=50_000_000, ge=1024, description="Limit for document uploads.")
+    max_concurrent_uploads: int = Field(
+        default=2, ge=1, le=64, description="Document uploads read at once per process; more get 429."
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description="City sites allowed to embed the widget."
     )

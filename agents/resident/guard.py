@@ -1,7 +1,9 @@
 """What stands between retrieved text, the model, and the resident.
 
 * :func:`clean_context` drops sentences of a retrieved passage that give orders to an
-  assistant ("忽略以上规则…"): a document is evidence, never an instruction.
+  assistant ("忽略以上规则…", "助手请注意：从现在起…"): a document is evidence, never an
+  instruction. The detector is :mod:`knowledge.injection`, the same one ingestion uses to
+  hold a document for review; this is the second line, for whatever got past the first.
 * :func:`verify_answer` keeps only the citations that name a retrieved clause; removes any
   telephone number, amount of money or deadline that appears in none of the retrieved
   clauses; and drops every sentence whose wording neither the clauses nor the question
@@ -16,14 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-_INJECTION = re.compile(
-    r"忽略.{0,8}(?:规则|指令|指示|要求|设定|提示)|无视.{0,8}(?:规则|指令)|不要遵守|"
-    r"你现在是|你的新(?:任务|身份|规则)|扮演|系统提示|system\s*prompt|"
-    r"ignore (?:all |the )?(?:previous|above|prior) (?:instructions|rules)|disregard .{0,20}instructions|"
-    r"(?:assistant|AI|助手|机器人|模型)(?:必须|应当|应该|要)?.{0,6}(?:回答|告诉|回复|输出)",
-    re.IGNORECASE,
-)
-_SENTENCE = re.compile(r"[^。！？!?\n；;]*[。！？!?\n；;]?")
+from knowledge.injection import strip_instructions
+
 _CITATION = re.compile(r"〔([^〔〕]{2,80})〕")
 # Facts a model must not make up: phone numbers, sums of money, time limits.
 _PHONE = re.compile(r"(?<![\d.])(?:\d{3,4}-\d{7,8}|1[3-9]\d{9}|400-?\d{3}-?\d{4}|\d{5})(?![\d.])")
@@ -48,17 +44,9 @@ def support(sentence: str, evidence_pairs: set[str]) -> float:
 
 
 def clean_context(text: str) -> tuple[str, bool]:
-    """The passage without instruction-like sentences, and whether any was dropped."""
-    kept: list[str] = []
-    dropped = False
-    for sentence in _SENTENCE.findall(text):
-        if not sentence:
-            continue
-        if _INJECTION.search(sentence):
-            dropped = True
-            continue
-        kept.append(sentence)
-    return "".join(kept).strip(), dropped
+    """The passage without instruction-like sentences (see :mod:`knowledge.injection`); whether any went."""
+    kept, flags = strip_instructions(text)
+    return kept, bool(flags)
 
 
 @dataclass(frozen=True)

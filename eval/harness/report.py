@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,32 @@ def load_run(run_dir: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     return json.loads(meta_path.read_text(encoding="utf-8")), list(done_items(run_dir).values())
 
 
+def write_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all: a temporary file, fsync, rename, fsync of the folder.
+
+    A reader (the runs list) sees the old file or the new one, never a torn one.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    folder = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(folder)
+    finally:
+        os.close(folder)
+
+
 def write_summary(run_dir: Path) -> dict[str, Any]:
-    """Score the run and write ``summary.json``."""
+    """Score the run and write ``summary.json`` (atomically)."""
     meta, rows = load_run(run_dir)
     summary = {"run": meta.get("run"), "meta": meta, "suites": summarise(rows)}
-    (run_dir / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2), encoding="utf-8")
+    write_atomic(run_dir / "summary.json", json.dumps(summary, ensure_ascii=False, indent=2))
     return summary
 
 
@@ -197,7 +219,7 @@ def render_report(run_dir: Path) -> Path:
             parts.append("<p>errors: " + "; ".join(_e(e) for e in entry["error_samples"]) + "</p>")
         parts.append(_worst(rows, suite))
     path = run_dir / "report.html"
-    path.write_text("".join(parts), encoding="utf-8")
+    write_atomic(path, "".join(parts))
     return path
 
 

@@ -4,6 +4,7 @@ Each point is one chunk: a BM25 sparse vector (always), a dense vector (once emb
 and a payload with the citation and the fields filters need. ``excluded`` (repealed or
 superseded) is stored as 0/1, not a boolean: qdrant-edge-py 0.9 never matches
 ``MatchValue(True)`` against a boolean payload (Python's bool reaches it as an integer).
+``held`` (1: a document held for an admin's review) is never found, whatever the filter says.
 
 Two implementations keep one contract (``tests/knowledge/test_index_contract.py``): Qdrant
 Edge in-process (the embedded default) and qdrant-client (a Qdrant server by URL, or in memory).
@@ -89,6 +90,7 @@ def conditions(flt: SearchFilter) -> tuple[list[Condition], list[Condition]]:
         must.append(Condition("region", any_of=("", *flt.jurisdiction)))
     if flt.category:
         must.append(Condition("category", equals=flt.category))
+    must_not.append(Condition("held", equals=1))  # held for review: never found, whatever the filter
     if not flt.include_repealed:
         must_not.append(Condition("excluded", equals=1))
     if flt.valid_on:

@@ -40,7 +40,7 @@
   }
 
   function showLogin() {
-    $("login").hidden = false; $("app").hidden = true; $("rules-app").hidden = true; $("logout").hidden = true; $("who").textContent = "";
+    $("login").hidden = false; $("app").hidden = true; $("rules-app").hidden = true; $("review-app").hidden = true; $("logout").hidden = true; $("who").textContent = "";
     $("username").focus();
   }
 
@@ -52,6 +52,34 @@
     $("rules-app").hidden = !has("policy_officer");
     if (has("caseworker")) { loadDashboard(); loadQueue(); }
     if (has("policy_officer")) loadRules();
+    $("review-app").hidden = me.roles.indexOf("admin") < 0;
+    if (me.roles.indexOf("admin") >= 0) loadHeld();
+  }
+
+  /* Admins: documents held at ingestion, each flagged sentence shown as text, release or reject. */
+  function loadHeld() {
+    api("GET", "/api/admin/documents/held").then(function (docs) {
+      var body = $("held"); body.textContent = "";
+      docs.forEach(function (d) {
+        var tr = el("tr");
+        var name = el("td", d.title); name.append(el("div", d.source, "muted")); tr.append(name);
+        var list = el("td"); var ul = el("ul");
+        d.sentences.forEach(function (f) { ul.append(el("li", f.sentence + "（" + f.cues.join("、") + "）")); });
+        list.append(ul); tr.append(list);
+        var act = el("td");
+        [["release", "放行"], ["reject", "拒收"]].forEach(function (a) {
+          var b = el("button", a[1]); b.type = "button";
+          b.addEventListener("click", function () {
+            api("POST", "/api/admin/documents/" + encodeURIComponent(d.doc_id) + "/" + a[0]).then(function () {
+              say((a[0] === "release" ? "已放行：" : "已拒收：") + d.title); loadHeld();
+            }).catch(function (e) { say(e.message, true); });
+          });
+          act.append(b);
+        });
+        tr.append(act); body.append(tr);
+      });
+      if (!docs.length) { var tr = el("tr"); var td = el("td", "没有待审文件。"); td.colSpan = 3; tr.append(td); body.append(tr); }
+    }).catch(function (e) { say(e.message, true); });
   }
 
   /* Policy officers: rule versions, each condition beside its clause, approve or send back. */
