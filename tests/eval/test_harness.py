@@ -60,15 +60,8 @@ def test_shipped_suites_load_cleanly_and_have_enough_unanswerable_questions() ->
         assert unanswerable / len(qa) >= 0.2, name
         total += len(qa)
     assert total >= 150
-    shipped = ("demo_qa.v1", "laws_qa.v1", "demo_dispatch.v1", "demo_chat.v1", "demo_subsidy.v1", "demo_subsidy.v2")
-    for name in shipped:
-        "demo_qa.v1",
-        "laws_qa.v1",
-        "demo_dispatch.v1",
-        "demo_chat.v1",
-        "demo_subsidy.v1",
-        "demo_subsidy.v2",
-    ):
+    shipped = ("demo_qa.v1", "laws_qa.v1", "demo_dispatch.v1", "demo_chat.v1", "demo_subsidy.v1")
+    for name in (*shipped, "demo_subsidy.v2"):
         assert load_suite(SUITES / f"{name}.jsonl").errors == []
 
 
