@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         max_body_bytes=settings.server.max_body_bytes,
         upload_paths=(knowledge.UPLOAD_PATH, subsidies.IMPORT_PATH),
         max_upload_bytes=settings.server.max_upload_bytes,
-        stream_paths=(knowledge.UPLOAD_PATH,),
+        stream_paths=(knowledge.UPLOAD_PATH, subsidies.IMPORT_PATH),
     )
     app.add_middleware(MetricsMiddleware, metrics=metrics)
     app.add_middleware(

@@ -9,14 +9,16 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, File, Path, Query, Response, UploadFile
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field, ValidationError
+from starlette.datastructures import UploadFile
 
 from service.auth import require
 from service.container import Services
 from service.deps import get_services
 from service.errors import ServiceError
+from service.routers.knowledge import upload_slots
 from service.uploads import save_upload
 from tools.enterprises.dictionary import Dictionary, NoDictionaryError
 from tools.subsidies.review import review, validity_problems
@@ -197,29 +199,56 @@ async def explain(
     return [dataclasses.asdict(d) for d in decisions]
 
 
-@router.post(IMPORT_PATH.removeprefix("/api/subsidies"))
-async def import_enterprises(
-    user: Officer,
-    services: Svc,
-    file: Annotated[
-        UploadFile, File(description="统一社会信用代码, 名称, … as CSV (UTF-8/GB18030) or Parquet.")
-    ],
-) -> dict[str, Any]:
-    """Import enterprises: good rows stored (upsert by credit code); bad rows listed by line and field."""
-    folder = services.settings.data_dir / "imports" / uuid.uuid4().hex
-    path = await asyncio.to_thread(save_upload, file, folder, IMPORT_TYPES, "file")
+_IMPORT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+}
+
+
+@router.post(IMPORT_PATH.removeprefix("/api/subsidies"), openapi_extra=_IMPORT_BODY)
+async def import_enterprises(request: Request, user: Officer, services: Svc) -> dict[str, Any]:
+    """Import enterprises through the city's data dictionary: good rows stored, bad rows listed by line.
+
+    The officer is checked before a byte of the body is read (the body is parsed here, after the
+    dependencies), and uploads share the bounded slots of the document uploads.
+    """
+    slots = upload_slots(request.app, services.settings.server.max_concurrent_uploads)
+    if slots.locked():
+        raise ServiceError(429, "uploads_busy", "too many uploads at once: try again in a moment")
+    async with slots:
+        form = await request.form(max_files=2, max_fields=5)
+        try:
+            file = form.get("file")
+            if not isinstance(file, UploadFile):
+                raise ServiceError(422, "missing_field", "file: the enterprise export is required", "file")
+            folder = services.settings.data_dir / "imports" / uuid.uuid4().hex
+            path = await asyncio.to_thread(save_upload, file, folder, IMPORT_TYPES, "file")
+        finally:
+            await form.close()
+        return await _import(services, folder, path, file.filename or "file")
+
+
+async def _import(services: Services, folder: Any, path: Any, filename: str) -> dict[str, Any]:
     from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
 
     try:
         report = await asyncio.to_thread(EnterpriseRegistry(services.engine).import_file, path)
     except ValueError as exc:  # the file as a whole: encoding, header, not Parquet
-        raise ServiceError(
-            422, "unreadable_import", str(exc).replace(str(path), file.filename or "file"), "file"
-        ) from exc
+        raise ServiceError(422, "unreadable_import", str(exc).replace(str(path), filename), "file") from exc
     finally:
         await asyncio.to_thread(shutil.rmtree, folder, True)
     return {
-        "file": file.filename, "stored": report.stored, "rejected": report.rejected_rows,
+        "file": filename, "stored": report.stored, "rejected": report.rejected_rows, "notes": report.notes,
         "errors": [{"line": line, "message": message} for line, message in report.errors],
         "errors_truncated": report.rejected_rows > len(report.errors),
     }  # fmt: skip
