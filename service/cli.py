@@ -454,11 +454,11 @@ def bench_subsidies(
 ) -> None:
     """N generated enterprises × 100 active policies on DuckDB: time, pairs/s, peak memory."""
     from eval.bench.subsidies import run_subsidy_bench
-    from service.demo_city import DEMO_DIR
+    from service.demo_city import RULES_DIR
 
     result = _run(
         lambda: run_subsidy_bench(
-            DEMO_DIR / "rules", size or [10_000, 100_000, 1_000_000], as_of=_date(as_of) or date.today()
+            RULES_DIR, size or [10_000, 100_000, 1_000_000], as_of=_date(as_of) or date.today()
         )
     )
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
@@ -485,7 +485,7 @@ def bench_subsidy_draft() -> None:
     """Draft the demo policies' rules with the model; compare with the hand-written ones; flagged quotes."""
     import time
 
-    from service.demo_city import DEMO_DIR, DOCUMENTS_DIR
+    from service.demo_city import DOCUMENTS_DIR, RULES_DIR
     from tools.subsidies.draft import agreement
     from tools.subsidies.rules import load_rules
 
@@ -493,7 +493,7 @@ def bench_subsidy_draft() -> None:
         p.read_text(encoding="utf-8").splitlines()[0].lstrip("# "): p for p in DOCUMENTS_DIR.glob("*.md")
     }
     results = []
-    for written in _run(lambda: load_rules(DEMO_DIR / "rules")):
+    for written in _run(lambda: load_rules(RULES_DIR)):
         text = documents[written.document].read_text(encoding="utf-8")
         started = time.perf_counter()
         draft = _run(lambda t=text, i=written.id: asyncio.run(_draft_with_model(t, i)))  # type: ignore[misc]

@@ -1,4 +1,4 @@
-"""``cityagent demo load``: put 示例市 into a fresh installation (idempotent; re-running changes nothing)."""
+"""``cityagent demo load``: the shipped demo city pack, loaded like any other city's (idempotent)."""
 
 from __future__ import annotations
 

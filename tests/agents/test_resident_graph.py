@@ -23,7 +23,7 @@ from agents.resident import ResidentDeps, build_graph, prompts
 from agents.resident.runner import ResidentAssistant, TurnEvent
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit
-from service.demo_city import DEMO_DIR, ENTERPRISES_CSV
+from service.demo_city import ENTERPRISES_CSV, RULES_DIR
 from tools.audit import AuditLog
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.enterprises.registry import EnterpriseRecord
@@ -51,7 +51,7 @@ GRANT = {
     "category": "惠企政策", "text": "第四条 首次认定的高新技术企业，给予一次性奖励20万元。",
 }  # fmt: skip
 
-DEMO_RULES = DEMO_DIR / "rules"
+DEMO_RULES = RULES_DIR
 
 
 def hit(clause: dict[str, Any], dense: float = 0.93) -> Hit:

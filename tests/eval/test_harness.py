@@ -238,7 +238,7 @@ async def test_a_judge_that_cannot_answer_gives_nans_that_are_counted(tmp_path: 
 async def test_the_subsidy_suite_runs_on_the_matcher_and_scores_its_decisions(tmp_path: Path) -> None:
     from tools.subsidies.rules import load_rules  # noqa: PLC0415
 
-    rules = load_rules(Path(__file__).resolve().parents[2] / "service" / "demo_city" / "rules")
+    rules = load_rules(Path(__file__).resolve().parents[2] / "service" / "demo_city" / "pack" / "rules")
     svc = SimpleNamespace(**vars(services(CountingModel())), subsidy_rules=lambda: rules)
     suite = load_suite(SUITES / "demo_subsidy.v1.jsonl")
     assert len(suite.items) >= 30
