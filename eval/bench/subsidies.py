@@ -14,13 +14,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from service.demo_city.geography import DISTRICTS
 from tools.subsidies.matcher import COLUMNS, Matcher
 from tools.subsidies.rules import PolicyRule, load_rules
 
 _CHOICES = {
     "industry_sector": ["制造业", "批发和零售业", "信息传输、软件和信息技术服务业", "住宿和餐饮业", "建筑业"],
     "scale": ["大型", "中型", "小型", "小型", "微型", "微型"],
-    "district": ["东湖区", "西城区", "南山区", "北岭区", "示例高新区"],
+    "district": list(DISTRICTS),  # the demo city's districts, which its rules name
     "credit_rating": ["A", "A", "B", "C", "D"],
     "high_tech_kind": ["首次", "重新认定"],
 }

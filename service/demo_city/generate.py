@@ -23,7 +23,10 @@ def write_csv(path: Path, header: list[str], rows: list[dict[str, object]]) -> N
 
 def generate(out_dir: Path = PACK, seed: int = SEED) -> dict[str, Path]:
     """Write the pack's ``enterprises/enterprises.csv`` and ``work_orders.csv``; return their paths."""
-    paths = {"enterprises": out_dir / "enterprises" / "enterprises.csv", "work_orders": out_dir / "work_orders.csv"}
+    paths = {
+        "enterprises": out_dir / "enterprises" / "enterprises.csv",
+        "work_orders": out_dir / "work_orders.csv",
+    }
     paths["enterprises"].parent.mkdir(parents=True, exist_ok=True)
     write_csv(paths["enterprises"], enterprises.HEADER, enterprises.generate(ENTERPRISES, seed))
     write_csv(paths["work_orders"], work_orders.HEADER, work_orders.generate(WORK_ORDERS, seed + 1))

@@ -17,7 +17,8 @@ _PLACES: dict[str, Any] = yaml.safe_load((_PACK / "gazetteer.yaml").read_text(en
 
 # district -> (region code, {street office -> communities}), from the pack's gazetteer
 DISTRICTS: dict[str, tuple[str, dict[str, list[str]]]] = {
-    district: (d["code"], {s: v["communities"] for s, v in d["streets"].items()}) for district, d in _PLACES.items()
+    district: (d["code"], {s: v["communities"] for s, v in d["streets"].items()})
+    for district, d in _PLACES.items()
 }
 ROADS: dict[str, list[str]] = {s: v["roads"] for d in _PLACES.values() for s, v in d["streets"].items()}
 

@@ -2,7 +2,7 @@
 
 ::
 
-    city.yaml        name, assistant, hotline, ticket prefix, time zone, region, which document is the 权责清单
+    city.yaml        name, assistant, hotline, ticket prefix, time zone, region, which file is the 权责清单
     hotline.yaml     urgency levels with dispatch and closing deadlines, calendar, duplicate window
     gazetteer.yaml   districts → streets → communities and roads, with aliases
     documents/       policy and service documents (Markdown with 第X条 articles, or txt/html/docx/pdf)
@@ -149,7 +149,9 @@ def _check_documents(root: Path, city: CityFile | None, problems: list[Problem])
     folder = root / "documents"
     files = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
     if not files:
-        problems.append(Problem("documents/", None, "no documents (Markdown with 第X条 articles, txt, html, docx, pdf)"))
+        problems.append(
+            Problem("documents/", None, "no documents (Markdown with 第X条 articles, txt, html, docx, pdf)")
+        )
     for path in files:
         name = path.relative_to(root).as_posix()
         if path.name.endswith(".meta.json"):
@@ -172,7 +174,9 @@ def _check_documents(root: Path, city: CityFile | None, problems: list[Problem])
         if city and region and region.group(1) != city.region:
             line = text[: region.start()].count("\n") + 1
             problems.append(
-                Problem(name, line, f"地区 {region.group(1)} is not the city's region {city.region} (city.yaml)")
+                Problem(
+                    name, line, f"地区 {region.group(1)} is not the city's region {city.region} (city.yaml)"
+                )
             )
 
 
@@ -186,7 +190,9 @@ def _check_duty_list(root: Path, city: CityFile | None, problems: list[Problem])
     try:
         return set(DutyTable.from_document(path).departments)
     except (ValueError, UnicodeDecodeError) as exc:
-        problems.append(Problem(city.duty_list, None, f"{exc} (the 权责清单: one '第X条 部门：职责、…' line each)"))
+        problems.append(
+            Problem(city.duty_list, None, f"{exc} (the 权责清单: one '第X条 部门：职责、…' line each)")
+        )
         return set()
 
 
@@ -204,7 +210,9 @@ def _check_orders(root: Path, orders: OrdersFile, departments: set[str], problem
     absent = [f"{k} → {v}" for k, v in orders.columns.model_dump().items() if v and v not in header]
     if absent:
         problems.append(
-            Problem(orders.file, 1, f"columns not in the header: {', '.join(absent)} (have: {', '.join(header)})")
+            Problem(
+                orders.file, 1, f"columns not in the header: {', '.join(absent)} (have: {', '.join(header)})"
+            )
         )
         return
     text_col, dept_col = orders.columns.text, orders.columns.department
@@ -230,7 +238,9 @@ def check_enterprises(root: Path, problems: list[Problem]) -> None:
     folder = root / "enterprises"
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
         if path.is_file() and path.suffix.lower() not in (".csv", ".parquet", ".pq", ".md", ".yaml", ".yml"):
-            problems.append(Problem(path.relative_to(root).as_posix(), None, "enterprise data is .csv or .parquet"))
+            problems.append(
+                Problem(path.relative_to(root).as_posix(), None, "enterprise data is .csv or .parquet")
+            )
 
 
 def check_rules(root: Path, problems: list[Problem]) -> None:

@@ -94,9 +94,9 @@ def extract_location(text: str, gazetteer: Gazetteer | None = None) -> Location:
             or gazetteer.communities.get(community, "")
             or gazetteer.roads.get(road, "")
         )
-        district = next((d for d in gazetteer.districts if d in text or d in named), "") or gazetteer.streets.get(
-            street, ""
-        )
+        district = next(
+            (d for d in gazetteer.districts if d in text or d in named), ""
+        ) or gazetteer.streets.get(street, "")
     district = district or _named(text, _DISTRICT_END, 4)
     street = street or _named(text, _STREET_END, 5)
     community = community or _named(text, _COMMUNITY_END, 5)

@@ -89,7 +89,11 @@ def add_workdays(
 
 
 def _due(
-    start: datetime, hours: float | None, workdays: int | None, holidays: Collection[date], rules: HotlineRules
+    start: datetime,
+    hours: float | None,
+    workdays: int | None,
+    holidays: Collection[date],
+    rules: HotlineRules,
 ) -> datetime:
     if hours is not None:
         return start + timedelta(hours=hours)
@@ -98,7 +102,10 @@ def _due(
 
 
 def dispatch_due(
-    accepted_at: datetime, urgency: Urgency, holidays: Collection[date] = (), rules: HotlineRules | None = None
+    accepted_at: datetime,
+    urgency: Urgency,
+    holidays: Collection[date] = (),
+    rules: HotlineRules | None = None,
 ) -> datetime:
     """When an accepted order must have been dispatched."""
     rules = rules or DEFAULT_RULES
@@ -107,7 +114,10 @@ def dispatch_due(
 
 
 def close_due(
-    accepted_at: datetime, urgency: Urgency, holidays: Collection[date] = (), rules: HotlineRules | None = None
+    accepted_at: datetime,
+    urgency: Urgency,
+    holidays: Collection[date] = (),
+    rules: HotlineRules | None = None,
 ) -> datetime:
     """When an order must be closed."""
     rules = rules or DEFAULT_RULES
