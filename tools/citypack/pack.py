@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import yaml
+
 from tools.citypack.errors import CityPackError, Problem
 from tools.citypack.marks import read_yaml
 from tools.citypack.models import CityFile, GazetteerFile, HotlineFile, OrdersFile
@@ -180,19 +182,31 @@ def _check_documents(root: Path, city: CityFile | None, problems: list[Problem])
             )
 
 
+def _duty_list_name(root: Path, city: CityFile | None) -> str | None:
+    """The duty list named by ``city.yaml`` (read raw when another key of it is wrong)."""
+    if city is not None:
+        return city.duty_list
+    try:
+        raw = yaml.safe_load((root / "city.yaml").read_text(encoding="utf-8"))
+    except (OSError, ValueError, yaml.YAMLError):
+        return None
+    name = raw.get("duty_list") if isinstance(raw, dict) else None
+    return name if isinstance(name, str) and ".." not in name and not name.startswith("/") else None
+
+
 def _check_duty_list(root: Path, city: CityFile | None, problems: list[Problem]) -> set[str]:
-    if city is None:
+    name = _duty_list_name(root, city)
+    if name is None:
         return set()
-    path = root / city.duty_list
+    path = root / name
     if not path.is_file():
-        problems.append(Problem("city.yaml", None, f"duty_list: {city.duty_list} does not exist"))
+        if city is not None:
+            problems.append(Problem("city.yaml", None, f"duty_list: {name} does not exist"))
         return set()
     try:
         return set(DutyTable.from_document(path).departments)
     except (ValueError, UnicodeDecodeError) as exc:
-        problems.append(
-            Problem(city.duty_list, None, f"{exc} (the 权责清单: one '第X条 部门：职责、…' line each)")
-        )
+        problems.append(Problem(name, None, f"{exc} (the 权责清单: one '第X条 部门：职责、…' line each)"))
         return set()
 
 
