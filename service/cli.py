@@ -593,9 +593,14 @@ def dispatch_train(
     city = _run(lambda: loaded_city(settings.data_dir))
     duty_doc = duties or (city.duty_list if city else None)
     if duty_doc is None:
-        raise _fail("no responsibility list: load a city pack (`cityagent city load DIR`) or give --duties")
-    duty_path: Path = duty_doc
-    table = _run(lambda: DutyTable.from_document(duty_path))
+        typer.echo(
+            "no responsibility list (load a city pack or give --duties): reasons will not cite duties",
+            err=True,
+        )
+        table = DutyTable("", [])
+    else:
+        duty_path: Path = duty_doc
+        table = _run(lambda: DutyTable.from_document(duty_path))
     model = _run(lambda: DispatchModel(table).fit(orders, source=str(history)))
     folder = model.save(settings.data_dir / "dispatch")
     typer.echo(
