@@ -89,6 +89,9 @@ def load_city_pack(services: Services, root: Path) -> CityLoadReport:
     changed = save_city(pack, data_dir)
     report.add("city", _describe(pack) + ("" if changed else " (unchanged)"), changed=changed)
     services.city = city_of(pack)  # this process uses it at once; others read it from the data dir
+    if services.settings.dispatch.gazetteer_path is None:
+        services.gazetteer = services.city.gazetteer
+    services._retriever = None  # rebuilt with the city's jurisdiction on next use
     marks = Fingerprints(data_dir)
     documents = ingest_documents(services, pack)
     report.documents = documents
