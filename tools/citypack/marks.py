@@ -24,11 +24,12 @@ def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
             if match is None:
                 return line
             node = match[1]
+            line = match[0].start_mark.line + 1  # the key's line: where an office looks for it
         elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
             node = node.value[part]
+            line = node.start_mark.line + 1
         else:
             return line
-        line = node.start_mark.line + 1
     return line
 
 

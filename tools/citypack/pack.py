@@ -206,7 +206,8 @@ def _check_duty_list(root: Path, city: CityFile | None, problems: list[Problem])
     try:
         return set(DutyTable.from_document(path).departments)
     except (ValueError, UnicodeDecodeError) as exc:
-        problems.append(Problem(name, None, f"{exc} (the 权责清单: one '第X条 部门：职责、…' line each)"))
+        reason = str(exc).removeprefix(f"{path}: ")
+        problems.append(Problem(name, None, f"{reason} (the 权责清单: one '第X条 部门：职责、…' line each)"))
         return set()
 
 
