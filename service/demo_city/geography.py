@@ -54,8 +54,3 @@ DEPARTMENTS = CITY_DEPARTMENTS + list(STREET_OFFICES.values())
 def street_district(street: str) -> str:
     """The district a street office belongs to."""
     return next(d for d, (_, streets) in DISTRICTS.items() if street in streets)
-
-
-def place_names() -> dict[str, dict[str, list[str]]]:
-    """``{district: {street: [communities]}}``: the shape a city's gazetteer file has (JSON)."""
-    return {district: streets for district, (_, streets) in DISTRICTS.items()}

@@ -84,10 +84,6 @@ class CityPack:
             return []
         return sorted(p for p in folder.iterdir() if p.suffix in (".yaml", ".yml", ".json"))
 
-    def place_names(self) -> Gazetteer:
-        """The gazetteer as the location reader uses it (a road named under two streets implies neither)."""
-        return to_gazetteer(self.gazetteer)
-
 
 def to_gazetteer(file: GazetteerFile) -> Gazetteer:
     """``gazetteer.yaml`` as a :class:`Gazetteer`."""
