@@ -2,7 +2,7 @@
 
 Two signals, both conservative:
 
-* a document says so — ``《示例市城市绿化管理办法》（示政规〔2020〕6号）同时废止`` names
+* a document says so — ``《某市城市绿化管理办法》（某政规〔2020〕6号）同时废止`` names
   the old one by title or 文号;
 * a later version of the same title in the same region (the laws corpus keeps every dated
   version, e.g. 道路运输条例 of 2019, 2022 and 2023): the latest effective date is current.

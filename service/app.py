@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import secrets
 from collections.abc import AsyncIterator
@@ -19,12 +20,22 @@ from service.metrics import Metrics, MetricsMiddleware
 from service.routers import chat, evaluation, health, knowledge, orders, staff, subsidies
 from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings, load_settings
+from tools.citypack import City
 from tools.privacy import install_log_masking
 
 logger = logging.getLogger(__name__)
 
 API_VERSION = "0.1.0"
 STATIC = Path(__file__).parent / "static"
+
+
+def _city_page(city: City) -> str:
+    """The demo page with the city's names (escaped)."""
+    names = {"city": city.name, "assistant": city.assistant, "hotline_name": city.hotline_name}
+    page = (STATIC / "demo.html").read_text(encoding="utf-8")
+    for key, value in names.items():
+        page = page.replace("{{" + key + "}}", html.escape(value))
+    return page
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -99,9 +110,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
 
     @app.get("/", include_in_schema=False)
-    async def demo_page() -> HTMLResponse:
-        """示例市's home page with the chat widget, as a city site would embed it."""
-        return HTMLResponse((STATIC / "demo.html").read_text(encoding="utf-8"))
+    async def demo_page(request: Request) -> HTMLResponse:
+        """The loaded city's home page with the chat widget, as a city site would embed it."""
+        return HTMLResponse(_city_page(request.app.state.services.city))
 
     @app.get("/console", include_in_schema=False)
     async def console() -> HTMLResponse:

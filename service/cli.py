@@ -15,13 +15,14 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
+from service.city_cli import city_app
 from service.settings import Settings, load_settings
 from tools.privacy import install_log_masking
 
 app = typer.Typer(help="cityagent: city-service agents (policy answers, work orders, subsidies, evaluation).",
                   no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
 model_app = typer.Typer(help="The embedded model.", no_args_is_help=True)
-demo_app = typer.Typer(help="示例市, the demo city.", no_args_is_help=True)
+demo_app = typer.Typer(help="The demo city: a shipped city pack.", no_args_is_help=True)
 bench_app = typer.Typer(help="Benchmarks: they print their figures.", no_args_is_help=True)
 dispatch_app = typer.Typer(
     help="Work-order dispatch: train on a city's history, suggest, evaluate.", no_args_is_help=True
@@ -42,6 +43,7 @@ audit_app = typer.Typer(help="The audit trail of agent turns (personal data mask
 app.add_typer(audit_app, name="audit")
 eval_app = typer.Typer(help="Evaluation: run suites, report, compare runs, gate CI.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
+app.add_typer(city_app, name="city")
 
 T = TypeVar("T")
 
@@ -188,7 +190,7 @@ def demo_generate() -> None:
 
 @demo_app.command("load")
 def demo_load() -> None:
-    """Load the demo city: documents into the knowledge base, enterprises and order history into the DB."""
+    """Load the demo city: `city load` of the shipped pack (service/demo_city/pack), plus demo staff."""
     from service.container import build_services
     from service.demo_city.loader import load_demo_city
 
@@ -483,12 +485,12 @@ def bench_subsidies(
 ) -> None:
     """N generated enterprises × 100 active policies on DuckDB: time, pairs/s, peak memory."""
     from eval.bench.subsidies import run_subsidy_bench
-    from service.demo_city import DEMO_DICTIONARY, DEMO_DIR
+    from service.demo_city import DEMO_DICTIONARY, RULES_DIR
 
     result = _run(
         lambda: run_subsidy_bench(
             DEMO_DICTIONARY,
-            DEMO_DIR / "rules",
+            RULES_DIR,
             size or [10_000, 100_000, 1_000_000],
             as_of=_date(as_of) or date.today(),
         )
@@ -519,7 +521,7 @@ def bench_subsidy_draft() -> None:
     """Draft the demo policies' rules with the model; compare with the hand-written ones; flagged quotes."""
     import time
 
-    from service.demo_city import DEMO_DICTIONARY, DEMO_DIR, DOCUMENTS_DIR
+    from service.demo_city import DEMO_DICTIONARY, DOCUMENTS_DIR, RULES_DIR
     from tools.enterprises.dictionary import load_dictionary
     from tools.subsidies.draft import agreement
     from tools.subsidies.rules import load_rules
@@ -528,7 +530,7 @@ def bench_subsidy_draft() -> None:
         p.read_text(encoding="utf-8").splitlines()[0].lstrip("# "): p for p in DOCUMENTS_DIR.glob("*.md")
     }
     results = []
-    for written in _run(lambda: load_rules(DEMO_DIR / "rules", load_dictionary(DEMO_DICTIONARY))):
+    for written in _run(lambda: load_rules(RULES_DIR, load_dictionary(DEMO_DICTIONARY))):
         text = documents[written.document].read_text(encoding="utf-8")
         started = time.perf_counter()
         draft = _run(lambda t=text, i=written.id: asyncio.run(_draft_with_model(t, i)))  # type: ignore[misc]
@@ -610,18 +612,30 @@ def dispatch_train(
     category_column: Column = "类别",
     urgency_column: Column = "紧急程度",
     id_column: Column = "工单编号",
-    duties: Annotated[Path | None, typer.Option(help="Responsibility list (权责清单) document.")] = None,
+    duties: Annotated[
+        Path | None,
+        typer.Option(help="Responsibility list (权责清单) document (default: the loaded city's)."),
+    ] = None,
 ) -> None:
     """Train a dispatch model on a history export and make it the current version."""
-    from service.demo_city import DOCUMENTS_DIR
+    from tools.citypack import loaded_city
     from tools.dispatch.duties import DutyTable
     from tools.dispatch.model import DispatchModel
 
     settings = _settings()
     orders = _history_orders(history, text_column, department_column, title_column, category_column,
                              urgency_column, id_column)  # fmt: skip
-    duty_doc = duties or DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md"
-    table = _run(lambda: DutyTable.from_document(duty_doc))
+    city = _run(lambda: loaded_city(settings.data_dir))
+    duty_doc = duties or (city.duty_list if city else None)
+    if duty_doc is None:
+        typer.echo(
+            "no responsibility list (load a city pack or give --duties): reasons will not cite duties",
+            err=True,
+        )
+        table = DutyTable("", [])
+    else:
+        duty_path: Path = duty_doc
+        table = _run(lambda: DutyTable.from_document(duty_path))
     model = _run(lambda: DispatchModel(table).fit(orders, source=str(history)))
     folder = model.save(settings.data_dir / "dispatch")
     typer.echo(
@@ -818,10 +832,22 @@ def subsidy_match(
     dialect: Annotated[
         str, typer.Option(help="SQL dialect for --show-sql (duckdb, postgres, spark, trino, …; via sqlglot).")
     ] = "duckdb",
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write every enterprise × policy (decision, amount, failed conditions, missing fields)."
+        ),
+    ] = None,
 ) -> None:
     """Every enterprise × every active policy: how many are eligible, not eligible, missing data."""
     matcher, loaded = _subsidy_matcher(rules)
     day = _date(as_of) or date.today()
+    if out is not None:
+        active = [r for r in loaded if r.status == "active"]
+        written = _run(lambda: matcher.write_decisions(active, day, out))
+        typer.echo(
+            f"{out}: {written} decisions ({matcher.size()} enterprises × {len(active)} policies, {day})"
+        )
     for rule in loaded:
         if rule.status != "active" or not rule.valid_on(day):
             continue

@@ -28,6 +28,7 @@ from service.ratelimit import RateLimiter
 from service.secret_key import signing_secret
 from service.settings import Settings
 from tools.audit import AuditLog
+from tools.citypack import City, loaded_city, unnamed_city
 from tools.db import DatabaseError, make_engine, migrate
 from tools.db import ping as ping_db
 from tools.dispatch.history import DispatchHistory
@@ -65,6 +66,7 @@ class Services:
     checkpoints: Checkpoints | None = field(default=None, repr=False)
     checkpointer: Any = field(default=None, repr=False)
     gazetteer: Gazetteer | None = field(default=None, repr=False)
+    city: City = field(default_factory=unnamed_city)  # from the loaded city pack (``city load``)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
     _matcher: Any = field(default=None, repr=False)
     _matcher_version: tuple[int, str] = (0, "")
@@ -87,7 +89,7 @@ class Services:
     @property
     def store(self) -> WorkOrderStore:
         """Work orders."""
-        return WorkOrderStore(self.engine)
+        return WorkOrderStore(self.engine, ticket_prefix=self.city.ticket_prefix, rules=self.city.rules)
 
     @property
     def dispatch_model(self) -> DispatchModel | None:
@@ -179,6 +181,7 @@ class Services:
             store=self.store, model=model, llm=self.llm.client, history=DispatchHistory(self.engine),
             gazetteer=self.gazetteer, review_threshold=cfg.review_threshold,
             auto_dispatch=cfg.auto_dispatch, always_review=cfg.always_review,
+            duplicate_window=self.city.rules.duplicate_window,
         )  # fmt: skip
 
     @property
@@ -203,7 +206,7 @@ class Services:
             self._retriever = PolicyRetriever(
                 self.index, self.embedder, candidates=cfg.candidates, rrf_k=cfg.rrf_k,
                 weights={"dense": cfg.dense_weight, "bm25": cfg.bm25_weight},
-                jurisdiction=cfg.jurisdiction,
+                jurisdiction=cfg.jurisdiction or ([self.city.region] if self.city.region else []),
             )  # fmt: skip
         return self._retriever
 
@@ -234,6 +237,7 @@ class Services:
             store=self.store,
             gazetteer=self.gazetteer,
             subsidies=self.explain_subsidies,
+            city=self.city,
             min_dense_score=chat.min_dense_score,
             min_bm25_score=chat.min_bm25_score,
             contacts=contacts,
@@ -241,7 +245,11 @@ class Services:
         self.checkpointer = saver
         graph = build_resident_graph(deps, saver)
         self.assistant = ResidentAssistant(
-            graph, self.audit, describe_model=self.llm.client.describe, contacts=contacts
+            graph,
+            self.audit,
+            describe_model=self.llm.client.describe,
+            contacts=contacts,
+            hotline=self.city.hotline,
         )
 
     async def ensure_schema(self) -> bool:
@@ -322,21 +330,22 @@ def _ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _gazetteer(path: Path | None) -> Gazetteer:
+def _gazetteer(path: Path | None, city: City) -> Gazetteer | None:
+    """``dispatch.gazetteer_path`` when set, else the loaded city's gazetteer (None: generic patterns)."""
     if path is None:
-        from service.demo_city.geography import place_names  # noqa: PLC0415 - the default city
-
-        return Gazetteer.from_mapping(place_names())  # type: ignore[arg-type]
+        return city.gazetteer
     return Gazetteer.from_mapping(json.loads(path.read_text(encoding="utf-8")))
 
 
 def build_services(settings: Settings) -> Services:
     """Build (but do not start) every service the settings describe."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    city = loaded_city(settings.data_dir) or unnamed_city()
     return Services(
         settings=settings,
         llm=LLMRuntime(settings.llm, settings.model_dir, settings.log_dir),
         embedder=build_embedder(settings.embeddings),
         engine=make_engine(settings.database, settings.data_dir),
-        gazetteer=_gazetteer(settings.dispatch.gazetteer_path),
+        gazetteer=_gazetteer(settings.dispatch.gazetteer_path, city),
+        city=city,
     )

@@ -123,7 +123,7 @@ class DispatchSettings(BaseModel):
     always_review: bool = Field(default=False, description="Every order goes to a caseworker.")
     gazetteer_path: Path | None = Field(
         default=None,
-        description='JSON {"区": {"街道": ["社区", …]}} of the city\'s place names; unset: the demo city\'s.',
+        description='JSON {"区": {"街道": ["社区", …]}} of place names; unset: the city pack\'s gazetteer.',
     )
 
 

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Literal, cast
 
 from langgraph.types import interrupt
@@ -14,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 
 from agents.dispatch import prompts
 from agents.dispatch.state import DispatchState, ReviewDecision
-from tools.dispatch.duplicates import RecentOrder, find_duplicates
+from tools.dispatch.duplicates import WINDOW, RecentOrder, find_duplicates
 from tools.dispatch.history import DispatchHistory
 from tools.dispatch.location import Gazetteer, extract_location
 from tools.dispatch.model import DispatchModel
@@ -40,6 +41,7 @@ class DispatchDeps:
     review_threshold: float = 0.8
     auto_dispatch: bool = False
     always_review: bool = False
+    duplicate_window: timedelta = WINDOW  # the city's hotline rules say how far apart duplicates may be
 
 
 class ReviewError(ValueError):
@@ -86,7 +88,9 @@ class DispatchNodes:
             for o in deps.store.list(limit=500)
             if o.ticket != ticket and o.state not in FINAL and (visible is None or visible(o))
         ]
-        duplicates = find_duplicates(order.text, order.created_at, recent, gazetteer=deps.gazetteer)
+        duplicates = find_duplicates(
+            order.text, order.created_at, recent, gazetteer=deps.gazetteer, window=deps.duplicate_window
+        )
         suggestion = deps.model.suggest(order.title, order.text)
         return {
             "location": dataclasses.asdict(location),

@@ -74,7 +74,9 @@ def _match_citation(inner: str, labels: Sequence[tuple[str, str]]) -> int | None
     return None
 
 
-def verify_answer(answer: str, clauses: Sequence[dict[str, Any]], question: str = "") -> Verified:
+def verify_answer(
+    answer: str, clauses: Sequence[dict[str, Any]], question: str = "", hotline: str = "12345"
+) -> Verified:
     """Check an answer against the clauses it was given (each with ``title``, ``label``, ``text``)."""
     labels = [(str(c.get("title", "")), str(c.get("label", ""))) for c in clauses]
     evidence = "".join(str(c.get("text", "")) for c in clauses)
@@ -96,7 +98,7 @@ def verify_answer(answer: str, clauses: Sequence[dict[str, Any]], question: str 
 
     def unsupported(match: re.Match[str]) -> str:
         value = match.group(0)
-        if re.sub(r"\s", "", value) in digits_in_evidence or value == "12345":
+        if re.sub(r"\s", "", value) in digits_in_evidence or value == hotline:
             return value
         removed.append(value)
         return REMOVED

@@ -33,7 +33,7 @@ _REPORT = re.compile(
     r"拖欠|欠薪|不退|乱收费|油烟"
 )
 _CREDIT_CODE = re.compile(r"(?<![0-9A-Z])([0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10})(?![0-9A-Z])")
-_TICKET = re.compile(r"(?<![A-Za-z0-9])([A-Z]{2}\d{14})(?!\d)")
+_TICKET = re.compile(r"(?<![A-Za-z0-9])([A-Z]{1,6}\d{14})(?!\d)")
 _FOLLOWUP = re.compile(
     r"进度|进展|办得怎么样|处理得怎么样|处理了吗|有结果|工单.{0,4}(?:状态|查询|到哪)|查.{0,2}工单"
 )

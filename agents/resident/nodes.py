@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from langgraph.config import get_stream_writer
@@ -24,6 +24,7 @@ from agents.resident.guard import clean_context, has_content, verify_answer
 from agents.resident.state import ChatMessage, ResidentState
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit, PolicyRetriever
+from tools.citypack import City, unnamed_city
 from tools.db import DatabaseError
 from tools.dispatch.location import Gazetteer
 from tools.llm import LLMBusyError, LLMClient, LLMError
@@ -61,6 +62,7 @@ class ResidentDeps:
     answer_max_tokens: int = 320
     # raw call-back numbers by conversation, until filed (None: orders are filed without one)
     contacts: PendingContacts | None = None
+    city: City = field(default_factory=unnamed_city)  # names, hotline, time zone (from the loaded pack)
 
 
 def _clause(hit: Hit) -> dict[str, Any]:
@@ -87,6 +89,7 @@ class ResidentNodes:
 
     def __init__(self, deps: ResidentDeps) -> None:
         self.deps = deps
+        self.texts = prompts.for_city(deps.city)  # the city's names in every prompt and fixed reply
 
     # -- routing ---------------------------------------------------------------------------------
     async def screen(self, state: ResidentState) -> ResidentState:
@@ -194,13 +197,13 @@ class ResidentNodes:
         clauses = state.get("clauses", [])
         write = get_stream_writer()
         if not clauses:
-            write({"token": prompts.NOT_COVERED})
-            return {"reply": prompts.NOT_COVERED, "route": "out_of_scope"}
+            write({"token": self.texts.not_covered})
+            return {"reply": self.texts.not_covered, "route": "out_of_scope"}
         llm = self.deps.llm()
         if not llm.available:
             return self._verbatim(clauses, write, error="")
         messages = [
-            {"role": "system", "content": prompts.ANSWER_SYSTEM},
+            {"role": "system", "content": self.texts.answer_system},
             {"role": "user", "content": prompts.answer_user(state.get("query") or state["text"], clauses)},
         ]
         prompt_ids = [*state.get("prompt_ids", []), prompts.ANSWER_ID]
@@ -224,9 +227,9 @@ class ResidentNodes:
         common: ResidentState = {"prompt_ids": prompt_ids, "model_ms": model_ms, "model": llm.describe}
         if not raw or raw.startswith(prompts.NOT_COVERED_MARK):
             if not shown:
-                write({"token": prompts.NOT_COVERED})
-            return {**common, "reply": prompts.NOT_COVERED, "route": "out_of_scope"}
-        checked = verify_answer(raw, clauses, state.get("query") or state["text"])
+                write({"token": self.texts.not_covered})
+            return {**common, "reply": self.texts.not_covered, "route": "out_of_scope"}
+        checked = verify_answer(raw, clauses, state.get("query") or state["text"], self.deps.city.hotline)
         if not has_content(checked.text):  # nothing the clauses support: show them instead
             error = {"code": "answer_unsupported", "message": "回答未能通过文件核对，改为展示条款原文。"}
             write({"error": error})
@@ -295,7 +298,7 @@ class ResidentNodes:
             question = (
                 prompts.confirm(dict(draft))
                 if asking == "confirm"
-                else prompts.ASK.get(asking, prompts.STORE_DOWN)
+                else prompts.ASK.get(asking, self.texts.store_down)
             )
             return self._say(question, draft=draft)
         return await self._file(draft, thread, state)
@@ -318,7 +321,7 @@ class ResidentNodes:
             draft["asking"] = "retry"
             call["error"] = type(exc).__name__
             return {
-                **self._say(prompts.STORE_DOWN, draft=draft),
+                **self._say(self.texts.store_down, draft=draft),
                 "tool_calls": [call],
                 "error": str(exc)[:300],
             }
@@ -328,7 +331,7 @@ class ResidentNodes:
                 await asyncio.to_thread(contacts.clear, thread)
             except (SQLAlchemyError, DatabaseError, OSError) as exc:
                 logger.warning("held call-back number of %s not dropped yet: %s", thread, type(exc).__name__)
-        due = f"{order.close_due:%Y-%m-%d}" if order.close_due else ""
+        due = f"{self.deps.city.rules.local(order.close_due):%Y-%m-%d}" if order.close_due else ""
         tickets = [*state.get("tickets", []), order.ticket]
         return {
             **self._say(prompts.filed(order.ticket, order.state.value, due), draft=None),
@@ -361,12 +364,12 @@ class ResidentNodes:
             "tool": "subsidies.explain", "credit_code": code, "stated": sorted(facts), "shared_data": shared,
         }  # fmt: skip
         if self.deps.subsidies is None:
-            return {**self._say(prompts.SUBSIDIES_OFF), "tool_calls": [{**call, "error": "no matcher"}]}
+            return {**self._say(self.texts.subsidies_off), "tool_calls": [{**call, "error": "no matcher"}]}
         try:
             decisions = await asyncio.to_thread(self.deps.subsidies, code, facts, shared_data=shared)
         except KeyError:
             return {
-                **self._say(prompts.unknown_enterprise(code)),
+                **self._say(self.texts.unknown_enterprise(code)),
                 "tool_calls": [{**call, "error": "unknown"}],
             }
         except ValueError as exc:  # a stated value that does not fit its field
@@ -395,25 +398,27 @@ class ResidentNodes:
         mine = state.get("tickets", [])
         asked = intents.ticket_in(state["text"])
         if asked is None and not mine:
-            return self._say(prompts.NO_TICKETS)
+            return self._say(self.texts.no_tickets)
         ticket = asked or mine[-1]
         if ticket not in mine:
-            return {**self._say(prompts.NOT_YOURS), "route": "privacy"}
+            return {**self._say(self.texts.not_yours), "route": "privacy"}
         call: dict[str, Any] = {"tool": "work_orders.get", "ticket": ticket}
         try:
             order = await asyncio.to_thread(self.deps.store.get, ticket)
         except OrderNotFoundError:
-            return {**self._say(prompts.NO_TICKETS), "tool_calls": [{**call, "error": "not found"}]}
+            return {**self._say(self.texts.no_tickets), "tool_calls": [{**call, "error": "not found"}]}
         except (SQLAlchemyError, DatabaseError, WorkOrderError, OSError) as exc:
-            reply = "抱歉，工单系统暂时无法连接，请稍后再查，或拨打12345热线。"
+            reply = self.texts.status_down
             return {**self._say(reply), "tool_calls": [{**call, "error": type(exc).__name__}]}
-        due = f"{order.close_due:%Y-%m-%d}" if order.close_due else ""
+        due = f"{self.deps.city.rules.local(order.close_due):%Y-%m-%d}" if order.close_due else ""
         reply = prompts.status(order.ticket, order.state.value, order.department, due)
         return {**self._say(reply), "ticket": ticket, "tool_calls": [{**call, "state": order.state.value}]}
 
     async def fixed(self, state: ResidentState) -> ResidentState:
         """Greetings, abuse and requests for other people's data get their fixed replies."""
-        reply = {"abuse": prompts.ABUSE, "privacy": prompts.PRIVACY}.get(state["route"], prompts.GREETING)
+        reply = {"abuse": self.texts.abuse, "privacy": self.texts.privacy}.get(
+            state["route"], self.texts.greeting
+        )
         return self._say(reply)
 
     async def finish(self, state: ResidentState) -> ResidentState:

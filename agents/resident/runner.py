@@ -63,8 +63,10 @@ class ResidentAssistant:
         *,
         describe_model: str = "",
         contacts: PendingContacts | None = None,
+        hotline: str = "12345",
     ) -> None:
         self._graph = graph
+        self._hotline = hotline  # the city's hotline, named in the error replies
         self._audit = audit
         self._contacts = contacts
         self._describe_model = describe_model
@@ -123,7 +125,7 @@ class ResidentAssistant:
                 "error",
                 {
                     "code": "retrieval_unavailable",
-                    "message": "文件检索暂时不可用，请稍后再试或拨打12345热线。",
+                    "message": f"文件检索暂时不可用，请稍后再试或拨打{self._hotline}热线。",
                 },
             )
         except STORAGE_ERRORS as exc:  # the conversation store (or the order store) is not answering
@@ -133,7 +135,7 @@ class ResidentAssistant:
                 "error",
                 {
                     "code": "storage_unavailable",
-                    "message": "会话服务暂时不可用，您的消息未处理，请稍后重试或拨打12345热线。",
+                    "message": f"会话服务暂时不可用，您的消息未处理，请稍后重试或拨打{self._hotline}热线。",
                 },
             )
         except Exception as exc:
@@ -141,7 +143,10 @@ class ResidentAssistant:
             logger.exception("turn failed in %s", conversation)
             yield TurnEvent(
                 "error",
-                {"code": "internal", "message": "服务出现错误，您的消息未处理，请稍后重试或拨打12345热线。"},
+                {
+                    "code": "internal",
+                    "message": f"服务出现错误，您的消息未处理，请稍后重试或拨打{self._hotline}热线。",
+                },
             )
         values: dict[str, Any] = {}
         if not failure:

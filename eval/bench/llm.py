@@ -19,12 +19,12 @@ from eval.bench.stats import summary_ms
 from tools.llm import LLMRuntime, LLMSettings, LLMUnavailableError
 
 _LONG_PROMPT = (
-    "以下是示例市12345热线工单办理规定的摘要：工单按照紧急程度分为特急、紧急和一般三类。"
+    "以下是某市12345热线工单办理规定的摘要：工单按照紧急程度分为特急、紧急和一般三类。"
     "特急工单受理后三十分钟内派发，两小时内响应并到场处置，二十四小时内办结；紧急工单两小时内派发，"
     "二十四小时内响应，三个工作日内办结；一般工单一个工作日内派发，五个工作日内办结。"
 ) * 6 + "请用一个词概括上文主题。"
 _DECODE_PROMPT = "请详细介绍生活垃圾分类的四个类别，以及每一类常见的物品。"
-_TYPICAL_QUESTION = "在示例市，租房可以提取住房公积金吗？每月能提多少？"
+_TYPICAL_QUESTION = "在本市，租房可以提取住房公积金吗？每月能提多少？"
 
 
 class _Triage(BaseModel):

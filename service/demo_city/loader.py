@@ -1,99 +1,35 @@
-"""``cityagent demo load``: put 示例市 into a fresh installation (idempotent; re-running changes nothing)."""
+"""``cityagent demo load``: the shipped demo city pack, loaded like any other city's (idempotent)."""
 
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
-from pathlib import Path
 
-from knowledge.ingest import Ingestor, IngestReport
-from knowledge.registry import DocumentRegistry
+from service.city_loader import CityLoadReport, Fingerprints, load_city_pack
+from service.city_loader import train_dispatch_model as train_pack_model
 from service.container import Services
-from service.demo_city import DEMO_DICTIONARY, DEMO_DIR, DOCUMENTS_DIR, ENTERPRISES_CSV, WORK_ORDERS_CSV
-from tools.csvio import ImportReport
-from tools.db import migrate
-from tools.dispatch import DispatchHistory
-from tools.dispatch.duties import DutyTable
-from tools.dispatch.history import read_history
-from tools.dispatch.model import DispatchModel, TrainingOrder, load_model
-from tools.enterprises import EnterpriseRegistry
-from tools.enterprises.dictionary import load_dictionary, save_dictionary
-from tools.subsidies.rules import load_rules
-from tools.subsidies.store import RuleStore
+from service.demo_city import PACK_DIR
+from tools.citypack import read_pack
 from tools.users import UserStore
 
 
-@dataclass
-class DemoLoadReport:
-    """What the demo load did, per part."""
-
-    documents: IngestReport
-    enterprises: ImportReport
-    history: ImportReport
-    dispatch_model: str = ""
-    staff: str = ""
-    rules: str = ""
-
-    def summary(self) -> str:
-        """A few lines for the terminal."""
-        return "\n".join(
-            [
-                f"policy documents: {self.documents.summary()}",
-                self.enterprises.summary(),
-                self.history.summary(),
-                f"dispatch model: {self.dispatch_model}",
-                f"staff: {self.staff}",
-                f"subsidy rules: {self.rules}",
-            ]
-        )
-
-
-def load_demo_city(services: Services) -> DemoLoadReport:
-    """Migrate the database, ingest the documents, import enterprises and order history."""
-    migrate(services.engine)
-    ingestor = Ingestor(services.index, DocumentRegistry(services.engine), services.embedder)
-    documents = ingestor.ingest_paths([DOCUMENTS_DIR])
-    enterprises = load_enterprises(services, DEMO_DICTIONARY, ENTERPRISES_CSV)
-    history = DispatchHistory(services.engine).import_csv(WORK_ORDERS_CSV)
-    return DemoLoadReport(
-        documents,
-        enterprises,
-        history,
-        train_dispatch_model(services),
-        _demo_staff(services),
-        _demo_rules(services),
-    )
-
-
-def load_enterprises(services: Services, dictionary_file: Path, data_file: Path) -> ImportReport:
-    """A city's enterprise data dictionary made the one in force, then its enterprise export imported."""
-    dictionary = load_dictionary(dictionary_file)
-    save_dictionary(services.engine, dictionary, str(dictionary_file))
-    return EnterpriseRegistry(services.engine, dictionary).import_file(data_file)
-
-
-def _demo_rules(services: Services) -> str:
-    """The demo policies' hand-written rules, stored and approved, unless rules are already active."""
-    store = RuleStore(services.engine)
-    if store.active():
-        return "kept the active rules"
-    rules = load_rules(DEMO_DIR / "rules", services.enterprise_dictionary())
-    for rule in rules:
-        draft = store.save_draft(rule, "demo-pack")  # the pack's author; loading approves it
-        store.approve(draft.id, draft.version, "demo-load")
-    return f"{len(rules)} rules stored and approved"
+def load_demo_city(services: Services) -> CityLoadReport:
+    """``city load`` of the demo pack, plus the demo's staff accounts."""
+    report = load_city_pack(services, PACK_DIR)
+    staff, created = _demo_staff(services)
+    report.add("staff", staff, changed=created)
+    return report
 
 
 DEMO_STAFF = (("demo-caseworker", ["caseworker"]), ("demo-admin", ["admin"]))
 
 
-def _demo_staff(services: Services) -> str:
+def _demo_staff(services: Services) -> tuple[str, bool]:
     """Demo accounts with random passwords, written to ``data_dir/demo-staff.txt`` (owner-only)."""
     store = UserStore(services.engine)
     credentials = services.settings.data_dir / "demo-staff.txt"
     missing = [(name, roles) for name, roles in DEMO_STAFF if store.get(name) is None]
     if not missing:
-        return f"kept (passwords in {credentials})"
+        return f"kept (passwords in {credentials})", False
     lines = []
     for name, roles in missing:
         password = secrets.token_urlsafe(12)
@@ -102,24 +38,12 @@ def _demo_staff(services: Services) -> str:
     with credentials.open("a", encoding="utf-8") as out:
         out.writelines(lines)
     credentials.chmod(0o600)
-    return (
-        f"{', '.join(n for n, _ in missing)} created; sign in at /console with the passwords in {credentials}"
-    )
+    names = ", ".join(n for n, _ in missing)
+    return f"{names} created; sign in at /console with the passwords in {credentials}", True
 
 
 def train_dispatch_model(services: Services) -> str:
-    """Train the dispatch model on the demo history, unless a model is already current."""
-    models = services.settings.data_dir / "dispatch"
-    try:
-        current = load_model(models)
-    except (FileNotFoundError, ValueError):
-        current = None  # none yet, or one of an older format: train a new version
-    if current is not None:
-        return f"kept {current.info.version}"
-    rows, _ = read_history(WORK_ORDERS_CSV)
-    table = DutyTable.from_document(DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md")
-    model = DispatchModel(table).fit(
-        [TrainingOrder.from_history_row(r) for r in rows], source=str(WORK_ORDERS_CSV)
-    )
-    model.save(models)
-    return f"trained {model.info.version} on {model.info.orders} orders in {model.info.seconds}s"
+    """Train the dispatch model on the demo pack's history, unless a model is already current."""
+    pack = read_pack(PACK_DIR)
+    line, _ = train_pack_model(services, pack, Fingerprints(services.settings.data_dir))
+    return line

@@ -3,7 +3,7 @@
  *
  *   <script src="https://SERVICE/widget.js" defer></script>
  *
- * Optional attributes: data-title="示例市政务服务助手", data-api="https://SERVICE" (default: the
+ * Optional attributes: data-title="某市政务服务助手", data-api="https://SERVICE" (default: the
  * script's own origin). No build step, no dependencies. Talks to POST /api/chat (server-sent
  * events) with the session cookie, so the service must list the page's origin in
  * CITYAGENT_SERVER__CORS_ORIGINS when the page is on another site.

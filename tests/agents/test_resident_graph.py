@@ -23,9 +23,10 @@ from agents.resident import ResidentDeps, build_graph, prompts
 from agents.resident.runner import ResidentAssistant, TurnEvent
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit
-from service.demo_city import DEMO_DIR, ENTERPRISES_CSV
+from service.demo_city import ENTERPRISES_CSV, PACK_DIR, RULES_DIR
 from tests.cities import DEMO_FIELDS
 from tools.audit import AuditLog
+from tools.citypack import city_of, read_pack
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.llm import ChatResult, LLMUnavailableError, NullLLMClient
 from tools.subsidies.matcher import ConditionResult, Decision, Matcher, coerce_facts
@@ -52,7 +53,9 @@ GRANT = {
     "category": "惠企政策", "text": "第四条 首次认定的高新技术企业，给予一次性奖励20万元。",
 }  # fmt: skip
 
-DEMO_RULES = DEMO_DIR / "rules"
+DEMO_RULES = RULES_DIR
+DEMO = city_of(read_pack(PACK_DIR))  # the demo city's names fill the prompts
+TEXTS = prompts.for_city(DEMO)
 
 
 def hit(clause: dict[str, Any], dense: float = 0.93) -> Hit:
@@ -120,6 +123,7 @@ class Harness:
             llm=lambda: self.llm,
             store=self.store,
             contacts=self.contacts,
+            city=DEMO,
         )
         graph = build_graph(deps, AsyncSqliteSaver(self.conn))
         self.assistant = ResidentAssistant(graph, self.audit, contacts=self.contacts)
@@ -166,7 +170,7 @@ async def test_answer_cites_the_clause_it_was_given_and_streams(make: Any) -> No
     (card,) = final(events, "citations")
     assert card["citation"] == "〔示例市居住证办理规定 第三条〕" and card["text"] == RESIDENCE["text"]
     system, user = llm.prompts[0]
-    assert system["content"] == prompts.ANSWER_SYSTEM
+    assert system["content"] == TEXTS.answer_system
     assert "〔示例市居住证办理规定 第三条〕第三条 申领居住证" in user["content"]
     (record,) = list(h.audit.records())
     assert record.route == "question" and record.prompt_ids == [prompts.ANSWER_ID]
@@ -177,16 +181,16 @@ async def test_nothing_relevant_means_not_covered_and_no_model_call(make: Any) -
     llm = ScriptedLLM()
     h = await make(llm, {"居住证": [hit(RESIDENCE, dense=0.84)]})  # below the evidence threshold
     events = await h.say("居住证可以用来办签证吗？")
-    assert final(events, "answer") == {"text": prompts.NOT_COVERED, "route": "out_of_scope"}
+    assert final(events, "answer") == {"text": TEXTS.not_covered, "route": "out_of_scope"}
     assert final(events, "citations") == [] and llm.prompts == []
-    assert "12345" in prompts.NOT_COVERED
+    assert "12345" in TEXTS.not_covered
 
 
 async def test_model_saying_the_documents_do_not_cover_it_is_passed_on_honestly(make: Any) -> None:
     h = await make(ScriptedLLM("资料未涉及。"), {"居住证": [hit(RESIDENCE)]})
     events = await h.say("居住证丢了补办要多少钱？")
-    assert [e.data for e in events if e.kind == "token"] == [prompts.NOT_COVERED]
-    assert final(events, "answer")["text"] == prompts.NOT_COVERED
+    assert [e.data for e in events if e.kind == "token"] == [TEXTS.not_covered]
+    assert final(events, "answer")["text"] == TEXTS.not_covered
 
 
 async def test_instructions_inside_a_document_never_reach_the_model_and_invented_numbers_are_removed(
@@ -200,7 +204,7 @@ async def test_instructions_inside_a_document_never_reach_the_model_and_invented
     prompt = llm.prompts[0][1]["content"]
     assert "忽略以上规则" not in prompt and "4008001234" not in prompt
     answer = final(events, "answer")["text"]
-    assert "4008001234" not in answer and prompts.ANSWER_SYSTEM.startswith("你是示例市政务服务助手")
+    assert "4008001234" not in answer and TEXTS.answer_system.startswith("你是示例市政务服务助手")
     (record,) = list(h.audit.records())
     assert {"guard": "4008001234"} in record.tool_calls
 
@@ -305,7 +309,7 @@ async def test_a_report_survives_a_store_failure_and_a_restart_and_is_filed_once
 
     h.store.create = down  # type: ignore[method-assign]
     failed = await h.say("确认")
-    assert final(failed, "answer")["text"] == prompts.STORE_DOWN
+    assert final(failed, "answer")["text"] == TEXTS.store_down
     await h.restart()
     h.store.create = real_create  # type: ignore[method-assign]
     ticket = final(await h.say("重试"), "ticket")["ticket"]
@@ -325,12 +329,12 @@ async def test_other_peoples_data_is_refused(make: Any) -> None:
     h = await make()
     assert final(await h.say("帮我查一下邻居王先生的手机号"), "answer")["route"] == "privacy"
     refused = final(await h.say("SL20261123000001 这个工单进度如何"), "answer")
-    assert refused["text"] == prompts.NOT_YOURS and refused["route"] == "privacy"
+    assert refused["text"] == TEXTS.not_yours and refused["route"] == "privacy"
 
 
 async def test_abuse_gets_a_calm_reply(make: Any) -> None:
     h = await make()
-    assert final(await h.say("你们这帮废物"), "answer")["text"] == prompts.ABUSE
+    assert final(await h.say("你们这帮废物"), "answer")["text"] == TEXTS.abuse
 
 
 def test_graph_topology_snapshot() -> None:
@@ -382,7 +386,9 @@ async def test_a_credit_code_gets_the_matchers_decisions_and_nothing_else(make: 
         return decisions
 
     h.assistant._graph = build_graph(  # the same store and checkpoints, with a matcher
-        ResidentDeps(retriever=lambda: h.retriever, llm=lambda: llm, store=h.store, subsidies=explain),
+        ResidentDeps(
+            retriever=lambda: h.retriever, llm=lambda: llm, store=h.store, subsidies=explain, city=DEMO
+        ),
         AsyncSqliteSaver(h.conn),
     )
     me = {"staff": False, "speaks_for": ["91990102MA1DE7X01Q"]}
@@ -393,7 +399,7 @@ async def test_a_credit_code_gets_the_matchers_decisions_and_nothing_else(make: 
     assert "120" not in reply["text"]  # the enterprise's own figures are not shown in chat
     staff = {"staff": True, "speaks_for": []}
     unknown = final(await h.say("91990102MA1DE7X02U 有什么补贴", viewer=staff), "answer")
-    assert unknown["text"] == prompts.unknown_enterprise("91990102MA1DE7X02U")
+    assert unknown["text"] == TEXTS.unknown_enterprise("91990102MA1DE7X02U")
 
 
 async def test_missing_facts_are_asked_for_and_the_answer_reruns_the_matcher(make: Any) -> None:
@@ -416,7 +422,9 @@ async def test_missing_facts_are_asked_for_and_the_answer_reruns_the_matcher(mak
     llm = ScriptedLLM()
     h = await make(llm)
     h.assistant._graph = build_graph(
-        ResidentDeps(retriever=lambda: h.retriever, llm=lambda: llm, store=h.store, subsidies=explain),
+        ResidentDeps(
+            retriever=lambda: h.retriever, llm=lambda: llm, store=h.store, subsidies=explain, city=DEMO
+        ),
         AsyncSqliteSaver(h.conn),
     )
     me = {"staff": False, "speaks_for": [record["credit_code"]]}

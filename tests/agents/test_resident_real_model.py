@@ -16,9 +16,11 @@ from fastapi.testclient import TestClient
 from agents.resident import prompts
 from service.app import create_app
 from service.container import build_services
+from service.demo_city import PACK_DIR
 from service.demo_city.loader import load_demo_city
 from service.settings import Settings, load_settings
 from tests.conftest import PROJECT
+from tools.citypack import city_of, read_pack
 from tools.llm.assembly import QWEN25_CODER_15B, assemble
 
 pytestmark = pytest.mark.model
@@ -60,7 +62,10 @@ def test_a_policy_question_is_answered_from_the_right_document_with_its_citation
 
 def test_a_question_the_documents_do_not_cover_gets_an_honest_answer(client: TestClient) -> None:
     reply = ask(client, "去火星旅游需要办什么签证？")
-    assert reply["answer"] == prompts.NOT_COVERED and reply["citations"] == []
+    assert (
+        reply["answer"] == prompts.for_city(city_of(read_pack(PACK_DIR))).not_covered
+        and reply["citations"] == []
+    )
 
 
 def test_an_injected_instruction_does_not_make_it_invent_a_fee(client: TestClient) -> None:

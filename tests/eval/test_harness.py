@@ -240,7 +240,9 @@ async def test_the_subsidy_suite_runs_on_the_matcher_and_scores_its_decisions(tm
     from tests.cities import DEMO_FIELDS  # noqa: PLC0415
     from tools.subsidies.rules import load_rules  # noqa: PLC0415
 
-    rules = load_rules(Path(__file__).resolve().parents[2] / "service" / "demo_city" / "rules", DEMO_FIELDS)
+    rules = load_rules(
+        Path(__file__).resolve().parents[2] / "service" / "demo_city" / "pack" / "rules", DEMO_FIELDS
+    )
     base = vars(services(CountingModel()))
     svc = SimpleNamespace(**base, subsidy_rules=lambda: rules, enterprise_dictionary=lambda: DEMO_FIELDS)
     suite = load_suite(SUITES / "demo_subsidy.v2.jsonl")

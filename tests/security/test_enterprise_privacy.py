@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.demo_city import DEMO_DIR, ENTERPRISES_CSV
+from service.demo_city import ENTERPRISES_CSV, RULES_DIR
 from service.settings import load_settings
 from tests.cities import DEMO_FIELDS
 from tests.service.conftest import PASSWORD
@@ -32,7 +32,7 @@ from tools.subsidies.rules import load_rule
 from tools.subsidies.store import RuleStore
 from tools.users import UserError, UserStore
 
-RD_RULE = DEMO_DIR / "rules" / "rd-subsidy.yaml"  # 10% of R&D spending: the amount reveals it
+RD_RULE = RULES_DIR / "rd-subsidy.yaml"  # 10% of R&D spending: the amount reveals it
 
 
 def _eligible_enterprise(client: TestClient, officer: dict[str, str]) -> tuple[str, dict[str, Any]]:

@@ -23,7 +23,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.demo_city import DEMO_DIR
+from service.demo_city import RULES_DIR
 from service.settings import load_settings
 from tests.cities import DEMO_FIELDS
 from tests.service.conftest import PASSWORD
@@ -32,7 +32,7 @@ from tools.subsidies.rules import PolicyRule, RuleError
 from tools.subsidies.sql import Columns, condition_sql, decision_sql, verify
 
 RULE: dict[str, Any] = json.loads(
-    json.dumps(yaml.safe_load((DEMO_DIR / "rules" / "hightech-award.yaml").read_text("utf-8")), default=str)
+    json.dumps(yaml.safe_load((RULES_DIR / "hightech-award.yaml").read_text("utf-8")), default=str)
 )
 SECRET = "s3cret-admin-token-that-must-not-leak"
 PWNED = Path("/tmp/cityagent-pwned.csv")

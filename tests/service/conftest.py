@@ -9,9 +9,10 @@ import pytest
 
 from knowledge.ingest import Ingestor
 from knowledge.registry import DocumentRegistry
+from service.city_loader import load_enterprises
 from service.container import build_services
 from service.demo_city import DEMO_DICTIONARY, DOCUMENTS_DIR, ENTERPRISES_CSV
-from service.demo_city.loader import load_enterprises, train_dispatch_model
+from service.demo_city.loader import train_dispatch_model
 from service.settings import load_settings
 from tools.db import migrate
 from tools.users import UserStore

@@ -38,7 +38,7 @@ def console(staffed_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     burst = NewWorkOrder(text=BURST, title="供水管道爆裂", contact_phone="13812345678")
     ticket = store.create(burst, "resident")[0].ticket
     store.create(NewWorkOrder(text="东湖区湖滨路小区门口垃圾堆了三天没人清运"), "resident")
-    rule = load_rule(Path(__file__).resolve().parents[2] / "service/demo_city/rules/hightech-award.yaml")
+    rule = load_rule(Path(__file__).resolve().parents[2] / "service/demo_city/pack/rules/hightech-award.yaml")
     drafted = json.loads(rule.model_dump_json(by_alias=True))
     drafted["conditions"][1]["clause"]["quote"] = "近三年内通过高新技术企业认定"  # as a model might invent it
     RuleStore(engine).save_draft(type(rule).model_validate(drafted), "model-draft")

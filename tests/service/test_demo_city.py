@@ -1,4 +1,4 @@
-"""示例市: the shipped data is what the seeded generator makes, and it agrees with its documents."""
+"""The demo city: the shipped data is what the seeded generator makes, and it agrees with its documents."""
 
 from __future__ import annotations
 

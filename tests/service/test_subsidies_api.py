@@ -13,12 +13,12 @@ import yaml
 from fastapi.testclient import TestClient
 
 from service.app import create_app
-from service.demo_city import DEMO_DIR, ENTERPRISES_CSV
+from service.demo_city import ENTERPRISES_CSV, RULES_DIR
 from service.settings import load_settings
 from tests.service.conftest import PASSWORD
 
 RULE = json.loads(
-    json.dumps(yaml.safe_load((DEMO_DIR / "rules" / "hightech-award.yaml").read_text("utf-8")), default=str)
+    json.dumps(yaml.safe_load((RULES_DIR / "hightech-award.yaml").read_text("utf-8")), default=str)
 )
 
 

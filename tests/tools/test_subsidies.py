@@ -17,7 +17,7 @@ from tools.subsidies.draft import agreement, draft_rule
 from tools.subsidies.matcher import Matcher
 from tools.subsidies.rules import PolicyRule, RuleError, load_rule, load_rules
 
-RULES = Path(__file__).resolve().parents[2] / "service" / "demo_city" / "rules"
+RULES = Path(__file__).resolve().parents[2] / "service" / "demo_city" / "pack" / "rules"
 AS_OF = date(2025, 3, 1)
 CLAUSE = {"article": "第二条", "quote": "测试条款"}
 

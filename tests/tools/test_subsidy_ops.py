@@ -26,7 +26,7 @@ from tools.subsidies.review import articles, document_validity, review, validity
 from tools.subsidies.rules import load_rule, load_rules
 from tools.subsidies.sql import transpile
 
-RULES = Path(__file__).resolve().parents[2] / "service" / "demo_city" / "rules"
+RULES = Path(__file__).resolve().parents[2] / "service" / "demo_city" / "pack" / "rules"
 DOCS = RULES.parent / "documents"
 AS_OF = date(2025, 3, 1)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 _BOUNDARY = re.compile(r"[省市县区镇乡]|街道|社区|[：:，,。；;、\s（）()]")
 _DISTRICT_END = re.compile(r"(?<![社小景])(?:区|县)")  # 社区, 小区, 景区 are not districts
@@ -39,10 +39,15 @@ class Location:
 
 @dataclass(frozen=True)
 class Gazetteer:
-    """A city's place names: districts, streets (街道) by district, communities by street."""
+    """A city's place names: districts, streets (街道) by district, communities and roads by street.
+
+    ``aliases`` map another way of writing a place (东湖, 湖滨街) to its name in the gazetteer.
+    """
 
     streets: dict[str, str]  # street -> district
     communities: dict[str, str]  # community -> street
+    roads: dict[str, str] = field(default_factory=dict)  # road -> street
+    aliases: dict[str, str] = field(default_factory=dict)  # alias -> district, street or community
 
     @classmethod
     def from_mapping(cls, districts: dict[str, dict[str, Iterable[str]]]) -> Gazetteer:
@@ -81,13 +86,17 @@ def extract_location(text: str, gazetteer: Gazetteer | None = None) -> Location:
     """The location an order text gives, filled out from the gazetteer where a part implies another."""
     district = street = community = ""
     if gazetteer:
-        community = next((c for c in gazetteer.communities if c in text), "")
-        street = next((s for s in gazetteer.streets if s in text), "") or gazetteer.communities.get(
-            community, ""
+        named = {name for alias, name in gazetteer.aliases.items() if alias in text}
+        community = next((c for c in gazetteer.communities if c in text or c in named), "")
+        road = next((r for r in gazetteer.roads if r in text), "")
+        street = (
+            next((s for s in gazetteer.streets if s in text or s in named), "")
+            or gazetteer.communities.get(community, "")
+            or gazetteer.roads.get(road, "")
         )
-        district = next((d for d in gazetteer.districts if d in text), "") or gazetteer.streets.get(
-            street, ""
-        )
+        district = next(
+            (d for d in gazetteer.districts if d in text or d in named), ""
+        ) or gazetteer.streets.get(street, "")
     district = district or _named(text, _DISTRICT_END, 4)
     street = street or _named(text, _STREET_END, 5)
     community = community or _named(text, _COMMUNITY_END, 5)

@@ -203,6 +203,65 @@ class Matcher:
         out.write_text(text, encoding="utf-8-sig", newline="")
         return count
 
+    def write_decisions(self, rules: Sequence[PolicyRule], as_of: date, out: Path) -> int:
+        """Every enterprise × every rule as CSV: decision, amount, failed conditions, missing fields.
+
+        Written to a temporary file and renamed, so a reader never sees half a table; the row count.
+        """
+        header = [
+            "统一社会信用代码",
+            "名称",
+            "政策",
+            "规则版本",
+            "结果",
+            "金额元",
+            "未满足的条件",
+            "缺少的字段",
+            "依据",
+        ]
+        tmp = out.with_name(out.name + ".part")
+        rows = 0
+        with tmp.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(header)
+            for rule in rules:
+                rows += self._write_rule(writer, rule, as_of)
+        tmp.replace(out)
+        return rows
+
+    def _write_rule(self, writer: Any, rule: PolicyRule, as_of: date) -> int:
+        cond_cols, excl_cols = condition_columns(rule)
+        outcomes = ", ".join(f"d.{c}" for c in [*cond_cols, *excl_cols])
+        query = (
+            f"SELECT d.decision, d.amount, {outcomes + ', ' if outcomes else ''}e.* "
+            f"FROM ({self.sql(rule, as_of)}) d JOIN enterprises e USING (credit_code) ORDER BY e.credit_code"
+        )
+        parts = [*zip(rule.conditions, cond_cols, [False] * len(cond_cols), strict=True),
+                 *zip(rule.exclusions, excl_cols, [True] * len(excl_cols), strict=True)]  # fmt: skip
+        cite = f"〔{rule.document} {rule.benefit.clause.article}〕"
+        count = 0
+        with self._cursor() as cur:
+            cursor = cur.execute(query)
+            while batch := cursor.fetchmany(2000):
+                for row in batch:
+                    decision, amount, flags = row[0], row[1], row[2 : 2 + len(parts)]
+                    values = dict(zip(self.columns, row[2 + len(parts) :], strict=True))
+                    # a condition fails when FALSE, an exclusion applies when TRUE
+                    failed = [c.label for (c, _, excl), v in zip(parts, flags, strict=True) if v is excl]
+                    failed = failed if decision == "not_eligible" else []
+                    missing = sorted({
+                        self.dictionary.label(f)
+                        for (c, _, _), v in zip(parts, flags, strict=True) if v is None
+                        for f in c.fields() if values.get(f) is None
+                    }) if decision == "missing_data" else []  # fmt: skip
+                    writer.writerow([
+                        values["credit_code"], _cell(str(values["name"])), rule.id, rule.version, decision,
+                        "" if amount is None or decision != "eligible" else round(float(amount), 2),
+                        _cell("；".join(str(x) for x in failed)), "；".join(missing), _cell(cite),
+                    ])  # fmt: skip
+                    count += 1
+        return count
+
     def explain(self, credit_code: str, rules: Sequence[PolicyRule], as_of: date) -> list[Decision]:
         """Every in-force policy for one enterprise (the 政策超市 view), explained condition by condition."""
         with self._cursor() as cur:

@@ -5,7 +5,7 @@ A rule names its policy document, its mode (``apply_free`` 免申即享, ``confi
 the exclusions that rule it out (any of them), and the benefit. Every condition and exclusion
 quotes the clause it comes from. A condition is a leaf over one enterprise field, or a group:
 ``all`` / ``any`` / ``not``. Values may be literals or ``{"year_offset": -1}`` (the year before the
-evaluation date: 上一年度). Example: ``service/demo_city/rules/``.
+evaluation date: 上一年度). Example: ``service/demo_city/pack/rules/``.
 
 Leaf operators: ``eq ne gt ge lt le`` (a value), ``between`` ([low, high], inclusive), ``in`` /
 ``not_in`` (a list), ``is_true`` / ``is_false``, ``years_since_ge`` (a date field at least N

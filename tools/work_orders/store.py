@@ -38,7 +38,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from tools.privacy import mask_pii
-from tools.work_orders.deadlines import close_due, dispatch_due
+from tools.work_orders.deadlines import DEFAULT_RULES, HotlineRules, close_due, dispatch_due
 from tools.work_orders.errors import (
     IdempotencyConflictError,
     IllegalTransitionError,
@@ -184,13 +184,21 @@ def _event_of(row: Any) -> Event:
 class WorkOrderStore:
     """Create, read, list and move work orders."""
 
-    def __init__(self, engine: Engine, *, ticket_prefix: str = "SL", holidays: Collection[date] = ()) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        ticket_prefix: str = "SL",
+        holidays: Collection[date] = (),
+        rules: HotlineRules | None = None,
+    ) -> None:
         self._engine = engine
         # SQLite has one writer at a time: queue this process's writers on a lock rather than
         # on SQLite's busy timeout (other processes still wait on the busy timeout).
         self._write_lock = _SQLITE_WRITERS if engine.dialect.name == "sqlite" else contextlib.nullcontext()
         self._prefix = ticket_prefix
         self._holidays = holidays
+        self._rules = rules or DEFAULT_RULES
 
     def create(self, new: NewWorkOrder, actor: str, now: datetime | None = None) -> tuple[WorkOrder, bool]:
         """Store a report (state 上报); with a known ``client_key``, the existing order and False."""
@@ -211,7 +219,7 @@ class WorkOrderStore:
                 if key is None:
                     raise RuntimeError("the database returned no id for the new work order")
                 order_id = int(key[0])
-                ticket = f"{self._prefix}{now:%Y%m%d}{order_id:06d}"
+                ticket = f"{self._prefix}{self._rules.local(now):%Y%m%d}{order_id:06d}"
                 conn.execute(update(work_orders).where(work_orders.c.id == order_id).values(ticket=ticket))
                 self._event(
                     conn,
@@ -384,8 +392,8 @@ class WorkOrderStore:
         if target == State.ACCEPTED:
             return {
                 "accepted_at": now,
-                "dispatch_due": dispatch_due(now, order.urgency, self._holidays),
-                "close_due": close_due(now, order.urgency, self._holidays),
+                "dispatch_due": dispatch_due(now, order.urgency, self._holidays, self._rules),
+                "close_due": close_due(now, order.urgency, self._holidays, self._rules),
             }
         if target == State.DISPATCHED:
             if not department:

@@ -1,0 +1,237 @@
+"""One pydantic model per file of a city pack (what each key means is in ``cityagent city init``'s skeleton).
+
+Every name here reaches prompts, replies, page titles and ticket numbers, so names are short
+plain text: no line breaks, no markup or template characters.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from pathlib import PurePosixPath
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from tools.work_orders.deadlines import DeadlineRule, HotlineRules
+from tools.work_orders.lifecycle import Urgency
+
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f{}<>`\\\"]")
+
+
+def _plain(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty")
+    if _UNSAFE.search(value):
+        raise ValueError(f"{value!r}: no line breaks, quotes, braces, angle brackets or backslashes")
+    return value
+
+
+Name = Annotated[str, Field(max_length=40), AfterValidator(_plain)]
+_STRICT = ConfigDict(extra="forbid", coerce_numbers_to_str=True)
+
+
+def _pack_path(value: str) -> str:
+    path = PurePosixPath(value.strip())
+    if not value.strip() or path.is_absolute() or ".." in path.parts:
+        raise ValueError(f"{value!r}: a path inside the pack, like documents/权责清单.md")
+    return str(path)
+
+
+PackPath = Annotated[str, AfterValidator(_pack_path)]
+
+
+class CityFile(BaseModel):
+    """``city.yaml``: who the city is."""
+
+    model_config = _STRICT
+
+    name: Name
+    assistant: Name | None = None
+    hotline: str = Field(pattern=r"^\d{3,11}$")
+    hotline_name: Name | None = None
+    ticket_prefix: str = Field(pattern=r"^[A-Z]{1,6}$")
+    timezone: str = "Asia/Shanghai"
+    region: Name
+    duty_list: PackPath
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from exc
+        return value
+
+    @model_validator(mode="after")
+    def _defaults(self) -> CityFile:
+        self.assistant = self.assistant or f"{self.name}政务服务助手"
+        self.hotline_name = self.hotline_name or f"{self.hotline}政务服务便民热线"
+        return self
+
+
+_DURATION = re.compile(
+    r"^\s*(\d+(?:\.\d+)?)\s*(分钟|min|m|小时|h|个工作日|工作日|workdays?|wd)\s*$", re.IGNORECASE
+)
+
+
+def _duration(value: str) -> tuple[float | None, int | None]:
+    """``"30分钟"`` -> (0.5, None); ``"3个工作日"`` -> (None, 3)."""
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError(f"{value!r}: write e.g. 30分钟, 2小时, 3个工作日 (or 30m, 2h, 3 workdays)")
+    amount, unit = float(match.group(1)), match.group(2).lower()
+    if amount <= 0:
+        raise ValueError(f"{value!r}: must be more than zero")
+    if unit in ("分钟", "min", "m"):
+        return amount / 60, None
+    if unit in ("小时", "h"):
+        return amount, None
+    if amount != int(amount):
+        raise ValueError(f"{value!r}: working days are whole days")
+    return None, int(amount)
+
+
+class UrgencyRule(BaseModel):
+    """How long one urgency level may take to be dispatched and closed."""
+
+    model_config = _STRICT
+
+    dispatch: str
+    close: str
+    meaning: str = ""
+
+    @field_validator("dispatch", "close")
+    @classmethod
+    def _readable(cls, value: str) -> str:
+        _duration(value)
+        return value
+
+    def rule(self) -> DeadlineRule:
+        """As the work-order store uses it."""
+        dh, dw = _duration(self.dispatch)
+        ch, cw = _duration(self.close)
+        return DeadlineRule(dispatch_hours=dh, dispatch_workdays=dw, close_hours=ch, close_workdays=cw)
+
+
+class Calendar(BaseModel):
+    """Which days are working days."""
+
+    model_config = _STRICT
+
+    weekend: list[Annotated[int, Field(ge=1, le=7)]] = Field(default_factory=lambda: [6, 7])
+    holidays: list[date] = Field(default_factory=list)
+    workdays: list[date] = Field(default_factory=list, description="weekend days worked (调休上班)")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> Calendar:
+        both = sorted(set(self.holidays) & set(self.workdays))
+        if both:
+            raise ValueError(f"{', '.join(map(str, both))}: both a holiday and a workday")
+        return self
+
+
+class HotlineFile(BaseModel):
+    """``hotline.yaml``: the hotline's deadlines, calendar and duplicate window."""
+
+    model_config = _STRICT
+
+    source: str = ""
+    urgency: dict[str, UrgencyRule]
+    calendar: Calendar = Field(default_factory=Calendar)
+    duplicate_window_days: int = Field(default=7, ge=1, le=90)
+
+    @field_validator("urgency")
+    @classmethod
+    def _levels(cls, value: dict[str, UrgencyRule]) -> dict[str, UrgencyRule]:
+        levels = [u.value for u in Urgency]
+        unknown = [k for k in value if k not in levels]
+        missing = [k for k in levels if k not in value]
+        if unknown or missing:
+            raise ValueError(
+                f"the urgency levels are {'、'.join(levels)}"
+                + (f"; unknown: {'、'.join(unknown)}" if unknown else "")
+                + (f"; missing: {'、'.join(missing)}" if missing else "")
+            )
+        return value
+
+    def rules(self, timezone: str) -> HotlineRules:
+        """As the work-order store uses them, on the city's clock."""
+        return HotlineRules(
+            deadlines={Urgency(k): v.rule() for k, v in self.urgency.items()},
+            holidays=frozenset(self.calendar.holidays),
+            workdays=frozenset(self.calendar.workdays),
+            weekend=frozenset(d - 1 for d in self.calendar.weekend),
+            timezone=timezone,
+            duplicate_window=timedelta(days=self.duplicate_window_days),
+        )
+
+
+class Street(BaseModel):
+    """A street office's area (街道/镇): its communities and roads."""
+
+    model_config = _STRICT
+
+    aliases: list[Name] = Field(default_factory=list)
+    communities: list[Name] = Field(default_factory=list)
+    roads: list[Name] = Field(default_factory=list)
+
+
+class District(BaseModel):
+    """A district (区/县)."""
+
+    model_config = _STRICT
+
+    code: str = Field(default="", pattern=r"^(\d{6})?$")
+    aliases: list[Name] = Field(default_factory=list)
+    streets: dict[str, Street] = Field(default_factory=dict)
+
+
+class GazetteerFile(BaseModel):
+    """``gazetteer.yaml``: districts, their streets, communities, roads and aliases."""
+
+    model_config = _STRICT
+
+    districts: dict[str, District] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique(self) -> GazetteerFile:
+        seen: dict[str, str] = {}
+        clashes = []
+        for district, d in self.districts.items():
+            names = [district, *d.streets]
+            names += [c for s in d.streets.values() for c in s.communities]
+            for name in names:
+                if name in seen:
+                    clashes.append(name)
+                seen[name] = district
+        if clashes:
+            raise ValueError(f"named twice: {'、'.join(sorted(set(clashes)))}")
+        return self
+
+
+class OrderColumns(BaseModel):
+    """Which column of the export holds what (``text`` and ``department`` are required)."""
+
+    model_config = _STRICT
+
+    text: Name
+    department: Name
+    title: Name | None = None
+    address: Name | None = None
+    category: Name | None = None
+    urgency: Name | None = None
+    order_id: Name | None = None
+    created_at: Name | None = None
+
+
+class OrdersFile(BaseModel):
+    """``orders.yaml``: the past hotline orders the dispatch model learns from."""
+
+    model_config = _STRICT
+
+    file: PackPath
+    columns: OrderColumns
