@@ -6,6 +6,8 @@ responsibility list document names the same units).
 
 from __future__ import annotations
 
+from tools.dispatch.location import Gazetteer
+
 CITY = "示例市"
 
 # district -> (region code, {street office -> communities})
@@ -64,3 +66,8 @@ def street_district(street: str) -> str:
 def place_names() -> dict[str, dict[str, list[str]]]:
     """``{district: {street: [communities]}}``: the shape a city's gazetteer file has (JSON)."""
     return {district: streets for district, (_, streets) in DISTRICTS.items()}
+
+
+def gazetteer() -> Gazetteer:
+    """The demo city's gazetteer: districts, streets, communities and roads (the shape of a city's JSON file)."""
+    return Gazetteer.from_mapping(place_names(), ROADS, {"高新区": "示例高新区"})
