@@ -520,20 +520,27 @@ def bench_subsidy_draft() -> None:
 Column = Annotated[str, typer.Option(help="Column name in the CSV ('' if the export has none).")]
 HistoryFile = Annotated[Path, typer.Option("--history", help="CSV export of past orders (UTF-8 or GB18030).")]
 GazetteerFile = Annotated[
-    Path | None, typer.Option("--gazetteer", help="The city's gazetteer (JSON: districts, streets, roads, aliases).")
+    Path | None,
+    typer.Option("--gazetteer", help="The city's gazetteer (JSON: districts, streets, roads, aliases)."),
 ]
-RenameFile = Annotated[Path | None, typer.Option("--rename", help="CSV of old,new unit names (renamed/merged units).")]
+RenameFile = Annotated[
+    Path | None, typer.Option("--rename", help="CSV of old,new unit names (renamed/merged units).")
+]
 UnitsFile = Annotated[
-    Path | None, typer.Option("--units", help="CSV of unit,alias[,alias…]: the city's names and short names of units.")
+    Path | None,
+    typer.Option("--units", help="CSV of unit,alias[,alias…]: the city's names and short names of units."),
 ]
-SelectBy = Annotated[str, typer.Option("--select-by", help="What the configuration is chosen by: accuracy or macro_f1.")]
+SelectBy = Annotated[
+    str, typer.Option("--select-by", help="What the configuration is chosen by: accuracy or macro_f1.")
+]
 Folds = Annotated[int, typer.Option(help="Cross-validation folds for choosing the configuration.")]
 
 
 @bench_app.command("dispatch")
 def bench_dispatch(
     history: Annotated[
-        Path | None, typer.Option("--history", help="Any city's CSV export (default: TipDM and the demo history).")
+        Path | None,
+        typer.Option("--history", help="Any city's CSV export (default: TipDM and the demo history)."),
     ] = None,
     text_column: Column = "诉求内容",
     department_column: Column = "处置部门",
@@ -545,10 +552,12 @@ def bench_dispatch(
     tipdm: Annotated[Path, typer.Option(help="TipDM labelled messages.")] = Path(
         "../shared/data/workorders-tipdm/labelled_messages.csv"
     ),
-    speed: Annotated[bool, typer.Option(help="Also time training on 5,000 orders and one suggestion.")] = True,
+    speed: Annotated[
+        bool, typer.Option(help="Also time training on 5,000 orders and one suggestion.")
+    ] = True,
 ) -> None:
-    """The dispatcher beside TF-IDF char 1–3 + LinearSVC on the same held-out split; training and suggestion speed."""
-    from eval.bench.dispatch import demo_orders, run_dispatch_bench, tipdm_history
+    """The dispatcher beside TF-IDF char 1–3 + LinearSVC, same held-out split; training, suggestion speed."""
+    from eval.bench.dispatch import demo_orders, run_dispatch_bench, tipdm_by_district, tipdm_history
     from knowledge.embeddings import build_embedder
     from service.demo_city import WORK_ORDERS_CSV
     from tools.dispatch.inputs import columns_of, load_orders
@@ -556,16 +565,29 @@ def bench_dispatch(
     settings = _settings()
     datasets: dict[str, Any] = {}
     if history is not None:
-        columns = columns_of(text=text_column, department=department_column, title=title_column,
-                             address=address_column, notes=notes_column)  # fmt: skip
+        columns = columns_of(
+            text=text_column,
+            department=department_column,
+            title=title_column,
+            address=address_column,
+            notes=notes_column,
+        )
         datasets[str(history)] = _run(lambda: load_orders(history, columns))
     else:
         datasets["tipdm"] = _run(lambda: tipdm_history(tipdm))
-        datasets["demo_history"] = _run(lambda: load_orders(WORK_ORDERS_CSV, columns_of(
-            text="诉求内容", department="处置部门", title="标题", address="地址")))  # fmt: skip
+        datasets["tipdm_category_x_district"] = _run(lambda: tipdm_by_district(tipdm))
+        datasets["demo_history"] = _run(
+            lambda: load_orders(
+                WORK_ORDERS_CSV,
+                columns_of(text="诉求内容", department="处置部门", title="标题", address="地址"),
+            )
+        )
     embed = build_embedder(settings.embeddings).embed_documents if speed else None
-    result = _run(lambda: run_dispatch_bench(datasets, demo_orders(5000) if speed else [], embed,
-                                             test_fraction=test_fraction, seed=seed))  # fmt: skip
+    result = _run(
+        lambda: run_dispatch_bench(
+            datasets, demo_orders(5000) if speed else [], embed, test_fraction=test_fraction, seed=seed
+        )
+    )
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
@@ -574,9 +596,11 @@ def bench_duplicates(
     suite: Annotated[Path, typer.Option(help="Labelled pairs (JSONL).")] = Path(
         "eval/suites/dispatch_duplicates.v1.jsonl"
     ),
-    gazetteer: Annotated[Path | None, typer.Option(help="The city's gazetteer (JSON); default: the demo's.")] = None,
+    gazetteer: Annotated[
+        Path | None, typer.Option(help="The city's gazetteer (JSON); default: the demo's.")
+    ] = None,
 ) -> None:
-    """Precision and recall of duplicate proposals on labelled pairs, beside the plain character-overlap check."""
+    """Precision and recall of duplicate proposals on labelled pairs, beside the plain overlap check."""
     from eval.bench.duplicates import run_duplicates_bench
     from service.demo_city.geography import gazetteer as demo_gazetteer
     from tools.dispatch.location import Gazetteer
@@ -593,8 +617,10 @@ def _orders(history: Path, **columns: str) -> Any:
     if loaded.skipped:
         lines = ", ".join(str(line) for line, _ in loaded.skipped[:20])
         more = f" … and {len(loaded.skipped) - 20} more" if len(loaded.skipped) > 20 else ""
-        typer.echo(f"{history}: {len(loaded.skipped)} rows skipped (no text or department), lines {lines}{more}",
-                   err=True)  # fmt: skip
+        typer.echo(
+            f"{history}: {len(loaded.skipped)} rows skipped (no text or department), lines {lines}{more}",
+            err=True,
+        )
     if not loaded.orders:
         _fail(f"{history}: no usable orders")
     return loaded
@@ -603,12 +629,16 @@ def _orders(history: Path, **columns: str) -> Any:
 def _print_selection(selection: dict[str, Any]) -> None:
     if not selection:
         return
-    typer.echo(f"configurations tried ({selection['folds']}-fold CV on the training history, "
-               f"chosen by {selection['metric']}, {selection['seconds']}s):")  # fmt: skip
+    typer.echo(
+        f"configurations tried ({selection['folds']}-fold CV on the training history, "
+        f"chosen by {selection['metric']}, {selection['seconds']}s):"
+    )
     for row in selection["table"]:
         mark = "*" if row["config"] == selection["chosen_label"] else " "
-        typer.echo(f" {mark} top1 {row['accuracy']:.3f}  top3 {row['top3']:.3f}  "
-                   f"macro-F1 {row['macro_f1']:.3f}  {row['config']}")  # fmt: skip
+        typer.echo(
+            f" {mark} top1 {row['accuracy']:.3f}  top3 {row['top3']:.3f}  "
+            f"macro-F1 {row['macro_f1']:.3f}  {row['config']}"
+        )
 
 
 @dispatch_app.command("train")
@@ -629,22 +659,37 @@ def dispatch_train(
     select_by: SelectBy = "accuracy",
     folds: Folds = 3,
 ) -> None:
-    """Train a dispatch model on a history export (its configuration chosen by CV on it) and make it current."""
+    """Train a dispatch model on a history export (configuration chosen by CV on it); make it current."""
     from service.demo_city import DOCUMENTS_DIR
     from tools.dispatch.duties import DutyTable
     from tools.dispatch.inputs import load_tables
     from tools.dispatch.model import DispatchModel
 
     settings = _settings()
-    loaded = _orders(history, text=text_column, department=department_column, title=title_column,
-                     address=address_column, notes=notes_column, category=category_column,
-                     urgency=urgency_column, order_id=id_column)  # fmt: skip
+    loaded = _orders(
+        history,
+        text=text_column,
+        department=department_column,
+        title=title_column,
+        address=address_column,
+        notes=notes_column,
+        category=category_column,
+        urgency=urgency_column,
+        order_id=id_column,
+    )
     tables = _run(lambda: load_tables(gazetteer, rename, units))
     duty_doc = duties or DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md"
     table = _run(lambda: DutyTable.from_document(duty_doc))
-    model = _run(lambda: DispatchModel(table, gazetteer=tables.gazetteer).fit(
-        loaded.orders, source=str(history), metric=select_by, folds=folds, renames=tables.renames,
-        directory=tables.directory))  # fmt: skip
+    model = _run(
+        lambda: DispatchModel(table, gazetteer=tables.gazetteer).fit(
+            loaded.orders,
+            source=str(history),
+            metric=select_by,
+            folds=folds,
+            renames=tables.renames,
+            directory=tables.directory,
+        )
+    )
     folder = model.save(settings.data_dir / "dispatch")
     _print_selection(model.selection)
     typer.echo(
@@ -675,7 +720,9 @@ def dispatch_suggest(
 @dispatch_app.command("eval")
 def dispatch_eval(
     history: HistoryFile,
-    test: Annotated[Path | None, typer.Option(help="A separate test export (else --test-fraction of --history).")] = None,
+    test: Annotated[
+        Path | None, typer.Option(help="A separate test export (else --test-fraction of --history).")
+    ] = None,
     test_fraction: Annotated[float, typer.Option(help="Share of orders held out.")] = 0.3,
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
     text_column: Column = "诉求内容",
@@ -697,33 +744,59 @@ def dispatch_eval(
     from tools.dispatch.evaluation import FitOptions, evaluate
     from tools.dispatch.inputs import load_tables
 
-    columns = {"text": text_column, "department": department_column, "title": title_column,
-               "address": address_column, "notes": notes_column, "category": category_column,
-               "urgency": urgency_column, "order_id": id_column}  # fmt: skip
+    columns = {
+        "text": text_column,
+        "department": department_column,
+        "title": title_column,
+        "address": address_column,
+        "notes": notes_column,
+        "category": category_column,
+        "urgency": urgency_column,
+        "order_id": id_column,
+    }
     loaded = _orders(history, **columns)
     held = _orders(test, **columns) if test else None
     tables = _run(lambda: load_tables(gazetteer, rename, units))
-    options = FitOptions(metric=select_by, folds=folds, renames=tables.renames, directory=tables.directory,
-                         gazetteer=tables.gazetteer)  # fmt: skip
+    options = FitOptions(
+        metric=select_by,
+        folds=folds,
+        renames=tables.renames,
+        directory=tables.directory,
+        gazetteer=tables.gazetteer,
+    )
     if held is not None:
         result = _run(lambda: evaluate(train=loaded.orders, test=held.orders, seed=seed, options=options))
     else:
-        result = _run(lambda: evaluate(loaded.orders, test_fraction=test_fraction, seed=seed, options=options))
+        result = _run(
+            lambda: evaluate(loaded.orders, test_fraction=test_fraction, seed=seed, options=options)
+        )
     skipped = {"history": loaded.report(), **({"test": held.report()} if held else {})}
     if as_json:
-        typer.echo(json.dumps({**dataclasses.asdict(result), "skipped": skipped}, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps({**dataclasses.asdict(result), "skipped": skipped}, ensure_ascii=False, indent=2)
+        )
         return
     base = result.baseline
-    typer.echo(f"trained on {result.train_orders} orders, tested on {result.test_orders}, "
-               f"{result.departments} departments; chosen: {result.config}")  # fmt: skip
+    typer.echo(
+        f"trained on {result.train_orders} orders, tested on {result.test_orders}, "
+        f"{result.departments} departments; chosen: {result.config}"
+    )
     typer.echo(f"{'':28}{'top-1':>8}{'top-3':>8}{'macro-F1':>10}")
-    typer.echo(f"{'dispatch model':28}{result.accuracy:8.3f}{result.top3_accuracy:8.3f}{result.macro_f1:10.3f}")
-    typer.echo(f"{'baseline char1-3 LinearSVC':28}{base['accuracy']:8.3f}{base['top3']:8.3f}{base['macro_f1']:10.3f}")
-    typer.echo(f"top-1 above the baseline: {result.top1_above_baseline:+.3f}; "
-               f"calibration error (ECE) {result.expected_calibration_error:.3f}")  # fmt: skip
+    typer.echo(
+        f"{'dispatch model':28}{result.accuracy:8.3f}{result.top3_accuracy:8.3f}{result.macro_f1:10.3f}"
+    )
+    typer.echo(
+        f"{'baseline char1-3 LinearSVC':28}{base['accuracy']:8.3f}{base['top3']:8.3f}{base['macro_f1']:10.3f}"
+    )
+    typer.echo(
+        f"top-1 above the baseline: {result.top1_above_baseline:+.3f}; "
+        f"calibration error (ECE) {result.expected_calibration_error:.3f}"
+    )
     for part in skipped.values():
         if part["skipped_rows"]:
-            typer.echo(f"{part['file']}: {part['skipped_rows']} rows skipped, lines {part['skipped_lines'][:20]}")
+            typer.echo(
+                f"{part['file']}: {part['skipped_rows']} rows skipped, lines {part['skipped_lines'][:20]}"
+            )
 
 
 def _user_store() -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -48,8 +49,15 @@ def load_pairs(path: Path) -> list[Pair]:
             for side in ("a", "b"):
                 if not isinstance(row[side].get("text"), str):
                     raise ValueError(f"{side}.text missing")
-            pairs.append(Pair(str(row.get("id", line_no)), row["a"], row["b"], label == "duplicate",
-                              str(row.get("note", ""))))  # fmt: skip
+            pairs.append(
+                Pair(
+                    str(row.get("id", line_no)),
+                    row["a"],
+                    row["b"],
+                    label == "duplicate",
+                    str(row.get("note", "")),
+                )
+            )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path} line {line_no}: {exc}") from exc
     if not pairs:
@@ -64,8 +72,14 @@ def _at(side: dict[str, Any]) -> datetime:
 def proposed(pair: Pair, gazetteer: Gazetteer | None, window: timedelta) -> bool:
     """Whether the product proposes ``b`` as a duplicate of ``a``."""
     first = RecentOrder("a", pair.a["text"], _at(pair.a), pair.a.get("address", ""))
-    found = find_duplicates(pair.b["text"], _at(pair.b), [first], address=pair.b.get("address", ""),
-                            gazetteer=gazetteer, window=window)  # fmt: skip
+    found = find_duplicates(
+        pair.b["text"],
+        _at(pair.b),
+        [first],
+        address=pair.b.get("address", ""),
+        gazetteer=gazetteer,
+        window=window,
+    )
     return bool(found)
 
 
@@ -92,6 +106,12 @@ def baseline_proposed(pair: Pair, gazetteer: Gazetteer | None, window: timedelta
     return bool(pa and pb) and len(pa & pb) / min(len(pa), len(pb)) >= 0.5
 
 
+def _kind(pair: Pair) -> str:
+    """The kind of pair from its note: the words before a parenthesis or comma ("same matter", …)."""
+    head = re.split(r"[(（,，:：;；]", pair.note, maxsplit=1)[0].strip()
+    return head or ("duplicate" if pair.duplicate else "distinct")
+
+
 def _figures(truth: list[bool], guess: list[bool]) -> dict[str, Any]:
     tp = sum(t and g for t, g in zip(truth, guess, strict=True))
     fp = sum(g and not t for t, g in zip(truth, guess, strict=True))
@@ -99,8 +119,13 @@ def _figures(truth: list[bool], guess: list[bool]) -> dict[str, Any]:
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": round(precision, 3), "recall": round(recall, 3), "f1": round(f1, 3),
-            "proposed": tp + fp, "true_positives": tp}  # fmt: skip
+    return {
+        "precision": round(precision, 3),
+        "recall": round(recall, 3),
+        "f1": round(f1, 3),
+        "proposed": tp + fp,
+        "true_positives": tp,
+    }
 
 
 def run_duplicates_bench(
@@ -113,7 +138,7 @@ def run_duplicates_bench(
     plain = [baseline_proposed(p, gazetteer, window) for p in pairs]
     kinds: dict[str, Counter[str]] = {}
     for pair, guess, base in zip(pairs, ours, plain, strict=True):
-        kind = pair.note.split(":")[0].split("；")[0][:40] or ("duplicate" if pair.duplicate else "distinct")
+        kind = _kind(pair)
         counts = kinds.setdefault(kind, Counter())
         counts["pairs"] += 1
         counts["ours_right"] += guess == pair.duplicate

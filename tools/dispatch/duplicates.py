@@ -27,17 +27,19 @@ WINDOW = timedelta(days=7)
 
 # Matters as residents say them (generic hotline vocabulary, not one city's): name -> patterns.
 MATTERS: dict[str, str] = {
-    "路灯不亮": r"(路灯|灯).{0,4}(不亮|坏|黑|熄|灭|闪|没亮|故障)|(不亮|黑漆漆|黑灯瞎火).{0,3}(路灯|灯)|照明.{0,2}(坏|没有)",
+    "路灯不亮": r"(路灯|灯).{0,4}(不亮|坏|黑|熄|灭|闪|没亮|故障)|(不亮|黑漆漆|黑灯瞎火).{0,3}(路灯|灯)"
+    r"|照明.{0,2}(坏|没有)",
     "灯杆损坏": r"(灯杆|电线杆|路灯杆).{0,4}(歪|倒|撞|断|倾斜|松动)",
     "井盖丢失": r"井盖.{0,4}(丢|没了|不见|缺|被偷|掉了|没有)|(没有|缺).{0,2}井盖",
-    "井盖异响": r"井盖.{0,6}(响|异响|哐|松动|翘)",
+    "井盖异响": r"井盖.{0,8}(响|异响|哐|松|翘)",
     "井盖破损": r"井盖.{0,4}(破|碎|裂|塌|坏)",
     "停水": r"停水|没水|断水|不来水|没有水|水.{0,2}停了|自来水.{0,3}(停|断)",
     "水压低": r"水压.{0,3}(低|小|不足|不够)|水.{0,2}(很小|太小|细)|出水.{0,2}小",
     "水管漏水": r"(水管|管道|管子|自来水管).{0,6}(漏|爆|裂|破|冒水|喷水)|爆管|跑水",
     "停电": r"停电|没电|断电|跳闸|不来电",
     "燃气泄漏": r"(燃气|煤气|天然气).{0,6}(味|漏|泄)|闻到.{0,3}(燃气|煤气)",
-    "下水道堵塞": r"(下水道|下水|排水|污水|管网|窨井|化粪池).{0,6}(堵|冒|溢|漫|倒灌|不通)|污水.{0,3}(横流|漫)",
+    "下水道堵塞": r"(下水道|下水|排水|污水|管网|窨井|化粪池).{0,6}(堵|冒|溢|漫|倒灌|不通)"
+    r"|污水.{0,3}(横流|漫)",
     "道路积水": r"积水|内涝|淹水|水淹",
     "夜间施工噪音": r"(夜间|晚上|半夜|深夜|凌晨|夜里).{0,8}(施工|作业|打桩|机器)|施工.{0,6}(噪音|扰民|吵)",
     "扬尘": r"扬尘|灰尘|粉尘|尘土|灰很大|漫天灰",
@@ -54,7 +56,20 @@ MATTERS: dict[str, str] = {
 }
 _MATTERS = {name: re.compile(p) for name, p in MATTERS.items()}
 
-_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_NUMBER = re.compile(r"[零〇一二两三四五六七八九十百千]+(?=号|栋|幢|单元|号楼|期)")
 
 
@@ -88,6 +103,14 @@ def digits(text: str) -> str:
 
 
 _ADDRESS_KEY = re.compile(r"^(.*?(?:路|大道|街|巷|胡同|弄))(\d{1,5})号")
+_BUILDING = re.compile(r"(\d{1,4})(?:号楼|幢)")
+_ROAD = r"[\u4e00-\u9fff]{1,6}?(?:路|大道|街)"
+_CROSSING = re.compile(rf"({_ROAD})(?:与|和|、|跟|同)?({_ROAD})(?:交叉口|交汇处|路口|十字路口)")
+_LANDMARK = re.compile(
+    r"([\u4e00-\u9fff]{2,8}?(?:公园|广场|医院|学校|小学|中学|大学|幼儿园|商场|市场|菜市场|车站|地铁站|公交站"
+    r"|体育馆|图书馆|超市|银行|酒店|大厦|中心))([东南西北]门|[东南西北]侧|[东南西北]口)?"
+)
+_LEADING = re.compile(r"^(?:在|到|从|位于|就在|市民反映|反映|我家|我们)+")
 
 
 @dataclass(frozen=True)
@@ -98,23 +121,33 @@ class Place:
     road: str = ""  # road of the address ("文昌路")
     number: str = ""  # its number ("88")
     estate: str = ""  # an estate address without a road ("望湖苑12栋")
+    crossing: str = ""  # two roads' crossing, in a fixed order ("文昌路×学府路")
+    landmark: str = ""  # a named place and its gate ("人民公园东门")
 
     @property
     def label(self) -> str:
         """Readable."""
         if self.road and self.number:
             return f"{self.road}{self.number}号"
-        return self.estate or self.location.community or self.location.street
+        where = self.location
+        return self.estate or self.crossing or self.landmark or where.community or where.street
 
 
 def read_place(text: str, address: str = "", gazetteer: Gazetteer | None = None) -> Place:
     """The place of an order: its address column first, then its text."""
-    source = digits(f"{address} {text}" if address else text)
+    source = _BUILDING.sub(r"\1栋", digits(f"{address}{text}" if address else text))
     location = extract_location(source, gazetteer)
     match = _ADDRESS_KEY.match(location.address)
     if match:
         return Place(location, match.group(1), match.group(2))
-    return Place(location, location.road, "", location.address)
+    crossing = _CROSSING.search(source)
+    if crossing and not location.address:
+        roads = sorted(_LEADING.sub("", r) for r in crossing.groups())
+        return Place(location, "", "", "", "×".join(roads))
+    landmark = _LANDMARK.search(source)
+    name = f"{_LEADING.sub('', landmark.group(1))}{landmark.group(2) or ''}" if landmark else ""
+    bare = not (location.address or location.community or location.street)  # a landmark stands alone
+    return Place(location, location.road, "", location.address, "", name if bare else "")
 
 
 def same_place(a: Location | Place, b: Location | Place) -> str:
@@ -125,9 +158,11 @@ def same_place(a: Location | Place, b: Location | Place) -> str:
         return _same_location(la, lb)
     if a.number and b.number:
         return a.label if (a.road, a.number) == (b.road, b.number) else ""
-    if a.estate and b.estate:
-        return a.estate if a.estate == b.estate else ""
-    if a.number or b.number or a.estate or b.estate:
+    for part in ("estate", "crossing", "landmark"):  # the most precise place both give decides
+        left, right = getattr(a, part), getattr(b, part)
+        if left and right:
+            return str(left) if left == right else ""
+    if a.number or b.number or a.estate or b.estate or a.crossing or b.crossing:
         return ""  # one says a number, the other does not: not enough to merge
     return _same_location(a.location, b.location)
 
@@ -161,7 +196,7 @@ def _pairs(text: str, gazetteer: Gazetteer | None) -> set[str]:
 
 
 def matter_similarity(a: str, b: str, gazetteer: Gazetteer | None = None) -> float:
-    """1 when both name the same known matter, 0 when they name only different ones; else character-pair overlap."""
+    """1 when both name the same known matter, 0 when only different ones; else character-pair overlap."""
     ma, mb = matters(a), matters(b)
     if ma and mb:
         return 1.0 if ma & mb else 0.0

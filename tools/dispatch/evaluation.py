@@ -136,9 +136,14 @@ def evaluate(
         raise ValueError("the history is too small to hold out a test set")
     renamed = [replace(o, department=current_name(o.department, options.renames)) for o in test]
     model = DispatchModel(gazetteer=options.gazetteer).fit(
-        train, select=options.select, metric=options.metric, folds=options.folds, renames=options.renames,
-        directory=options.directory, seed=seed,
-    )  # fmt: skip
+        train,
+        select=options.select,
+        metric=options.metric,
+        folds=options.folds,
+        renames=options.renames,
+        directory=options.directory,
+        seed=seed,
+    )
     suggestions = model.suggest_many([o.document() for o in renamed], duty_reasons=False)
     truth = [o.department for o in renamed]
     top1 = [s.departments[0].department for s in suggestions]

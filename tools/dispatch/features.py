@@ -80,18 +80,6 @@ class FeatureConfig:
         return asdict(self)
 
 
-def _place_tokens(gazetteer: Gazetteer | None) -> Any:
-    def analyse(doc: str) -> list[str]:
-        loc = extract_location(doc, gazetteer)
-        tokens = [f"区:{loc.district}"] if loc.district else []
-        tokens += [f"街道:{loc.street}"] if loc.street else []
-        tokens += [f"社区:{loc.community}"] if loc.community else []
-        tokens += [f"路:{loc.road}"] if loc.road else []
-        return tokens
-
-    return analyse
-
-
 class _PlaceAnalyser:
     """Picklable analyser: the place names of a document (district, street, community, road)."""
 
@@ -99,8 +87,9 @@ class _PlaceAnalyser:
         self.gazetteer = gazetteer
 
     def __call__(self, doc: str) -> list[str]:
-        result: list[str] = _place_tokens(self.gazetteer)(doc)
-        return result
+        loc = extract_location(doc, self.gazetteer)
+        parts = (("区", loc.district), ("街道", loc.street), ("社区", loc.community), ("路", loc.road))
+        return [f"{kind}:{name}" for kind, name in parts if name]
 
 
 def _block_vectorizer(key: tuple[Any, ...], gazetteer: Gazetteer | None) -> TfidfVectorizer:
@@ -108,8 +97,9 @@ def _block_vectorizer(key: tuple[Any, ...], gazetteer: Gazetteer | None) -> Tfid
     if kind in ("title", "text", "address", "notes"):
         return TfidfVectorizer(analyzer="char", ngram_range=key[1], sublinear_tf=True, max_features=300_000)
     if kind == "words":
-        return TfidfVectorizer(tokenizer=words, token_pattern=None, lowercase=False, sublinear_tf=True,
-                               max_features=300_000)  # fmt: skip
+        return TfidfVectorizer(
+            tokenizer=words, token_pattern=None, lowercase=False, sublinear_tf=True, max_features=300_000
+        )
     if kind == "place":
         return TfidfVectorizer(analyzer=_PlaceAnalyser(gazetteer), use_idf=False, norm="l2")
     raise ValueError(f"unknown feature block {kind}")

@@ -54,9 +54,16 @@ def columns_of(
 ) -> HistoryColumns:
     """Column names ('' = the export has none)."""
     return HistoryColumns(
-        text=text, department=department, title=title or None, address=address or None, notes=notes or None,
-        category=category or None, urgency=urgency or None, order_id=order_id or None, created_at=None,
-    )  # fmt: skip
+        text=text,
+        department=department,
+        title=title or None,
+        address=address or None,
+        notes=notes or None,
+        category=category or None,
+        urgency=urgency or None,
+        order_id=order_id or None,
+        created_at=None,
+    )
 
 
 @dataclass(frozen=True)

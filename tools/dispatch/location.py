@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -71,11 +71,11 @@ class Gazetteer:
     @classmethod
     def from_mapping(
         cls,
-        districts: dict[str, dict[str, Iterable[str]]],
-        roads: dict[str, Iterable[str]] | None = None,
-        aliases: dict[str, str] | None = None,
+        districts: Mapping[str, Mapping[str, Iterable[str]]],
+        roads: Mapping[str, Iterable[str]] | None = None,
+        aliases: Mapping[str, str] | None = None,
     ) -> Gazetteer:
-        """From ``{district: {street: [communities]}}``, optionally ``{street: [roads]}`` and ``{alias: name}``."""
+        """From ``{district: {street: [communities]}}``, maybe ``{street: [roads]}``, ``{alias: name}``."""
         streets = {s: d for d, by_street in districts.items() for s in by_street}
         communities = {c: s for by_street in districts.values() for s, cs in by_street.items() for c in cs}
         road_streets: dict[str, str] = {}
@@ -101,7 +101,10 @@ class Gazetteer:
         roads, aliases = data.get("roads", {}), data.get("aliases", {})
         ok = (
             isinstance(districts, dict)
-            and all(isinstance(v, dict) and all(isinstance(c, list) for c in v.values()) for v in districts.values())
+            and all(
+                isinstance(v, dict) and all(isinstance(c, list) for c in v.values())
+                for v in districts.values()
+            )
             and isinstance(roads, dict)
             and all(isinstance(v, list) for v in roads.values())
             and isinstance(aliases, dict)
@@ -121,11 +124,12 @@ class Gazetteer:
 
     def find(self, kind: str, text: str) -> str:
         """The first ``kind`` (district, street, community, road) named in ``text``, by its canonical name."""
-        pattern = self._patterns.get(kind)
+        pattern: re.Pattern[str] | None = self._patterns.get(kind)
         match = pattern.search(text) if pattern else None
         if not match:
             return ""
-        return self.aliases.get(match.group(0), match.group(0))
+        name = match.group(0)
+        return self.aliases.get(name, name)
 
 
 def _named(text: str, marker: re.Pattern[str], longest: int = 6) -> str:

@@ -55,9 +55,15 @@ class TrainingOrder:
     def from_history_row(cls, row: dict[str, Any]) -> TrainingOrder:
         """From a row of :func:`tools.dispatch.history.read_history`."""
         return cls(
-            row["order_id"], row["title"], row["text"], row["department"], row["category"], row["urgency"],
-            row.get("address", ""), row.get("notes", ""),
-        )  # fmt: skip
+            row["order_id"],
+            row["title"],
+            row["text"],
+            row["department"],
+            row["category"],
+            row["urgency"],
+            row.get("address", ""),
+            row.get("notes", ""),
+        )
 
     def document(self) -> OrderText:
         """What the features read."""
@@ -177,8 +183,10 @@ class Head:
             return None
         folds = folds_of([self.classes[i] for i in self._labels], 3, seed)
         none = np.zeros((len(self._labels), len(self.classes)))
-        params = (float(self.svm.C), self.svm.class_weight)
-        parts = out_of_fold(x, self._labels, self.classes, folds, *params, none)  # type: ignore[arg-type]
+        weight = self.svm.class_weight if isinstance(self.svm.class_weight, str) else None
+        parts = out_of_fold(
+            x, self._labels, self.classes, folds, c=float(self.svm.C), class_weight=weight, mentions=none
+        )
         return parts.blended(self.knn_weight, 0.0)
 
     def proba(
@@ -238,8 +246,12 @@ class DispatchModel:
 
     @staticmethod
     def _head(config: Config) -> Head:
-        return Head(config.c, config.knn_weight, class_weight=config.class_weight,
-                    mention_weight=config.mention_weight)  # fmt: skip
+        return Head(
+            config.c,
+            config.knn_weight,
+            class_weight=config.class_weight,
+            mention_weight=config.mention_weight,
+        )
 
     def fit(
         self,
@@ -253,7 +265,7 @@ class DispatchModel:
         directory: dict[str, set[str]] | None = None,
         seed: int = 0,
     ) -> DispatchModel:
-        """Learn from ``orders``; with ``select``, choose the configuration by ``folds``-fold CV on them first.
+        """Learn from ``orders``; with ``select``, first choose the configuration by ``folds``-fold CV.
 
         ``renames`` (old → new) sends renamed units to their current name; ``directory`` (unit →
         short names) feeds the mention table, which the history extends. Category and urgency
@@ -271,8 +283,16 @@ class DispatchModel:
         cache: BlockCache = {}
         oof: FloatArray | None = None
         if select and len(set(labels)) >= 2 and len(orders) >= 4 * folds:
-            chosen = choose(docs, labels, metric=metric, k=folds, seed=seed, gazetteer=self.gazetteer,
-                            units=self.units, cache=cache)  # fmt: skip
+            chosen = choose(
+                docs,
+                labels,
+                metric=metric,
+                k=folds,
+                seed=seed,
+                gazetteer=self.gazetteer,
+                units=self.units,
+                cache=cache,
+            )
             self.config, oof = chosen.chosen, chosen.oof
             self.selection = chosen.summary()
         self.features = OrderFeatures(self.config.features, self.gazetteer)
@@ -283,6 +303,7 @@ class DispatchModel:
         self.urgency = self._optional_head(x, [o.urgency for o in orders])
         self._train_matrix = normalize(x)
         self._train_orders = list(orders)
+        self.__dict__.pop("_cache", None)
         self._feature_names = np.asarray(self.features.feature_names())
         now = datetime.now(UTC)
         self.info = ModelInfo(
@@ -292,10 +313,14 @@ class DispatchModel:
             departments=len(self.department.classes),
             seconds=round(time.perf_counter() - started, 2),
             source=source,
-            extra={"config": self.config.as_dict(), "config_label": self.config.label(),
-                   "selection": self.selection, "renames": self.renames,
-                   "mined_mentions": dict(sorted(self.units.mined.items()))},
-        )  # fmt: skip
+            extra={
+                "config": self.config.as_dict(),
+                "config_label": self.config.label(),
+                "selection": self.selection,
+                "renames": self.renames,
+                "mined_mentions": dict(sorted(self.units.mined.items())),
+            },
+        )
         return self
 
     @staticmethod
@@ -307,7 +332,27 @@ class DispatchModel:
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["embed"] = None  # a live model handle: the loader injects one
+        state.pop("_cache", None)  # derived: rebuilt on first use
         return state
+
+    def _transposed(self) -> sparse.csr_matrix:
+        """The training matrix transposed, as CSR (converting it on every suggestion cost ~20 ms)."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if "transposed" not in cache and self._train_matrix is not None:
+            cache["transposed"] = sparse.csr_matrix(self._train_matrix.T)
+        result: sparse.csr_matrix = cache["transposed"]
+        return result
+
+    def _rows_of(self) -> dict[str, npt.NDArray[np.int_]]:
+        """Training rows by department, for the similar past orders."""
+        cache = self.__dict__.setdefault("_cache", {})
+        if "rows" not in cache:
+            rows: dict[str, list[int]] = {}
+            for i, order in enumerate(self._train_orders):
+                rows.setdefault(order.department, []).append(i)
+            cache["rows"] = {d: np.array(r, dtype=np.int_) for d, r in rows.items()}
+        result: dict[str, npt.NDArray[np.int_]] = cache["rows"]
+        return result
 
     def use_embedder(self, embed: Embed) -> None:
         """Let duty reasons compare meanings (embeds the duty phrases once)."""
@@ -330,16 +375,18 @@ class DispatchModel:
         if self._train_matrix is None:
             raise ValueError("the dispatch model is not trained")
         docs = [item if isinstance(item, OrderText) else OrderText.of(*item) for item in items]
-        x = self.features.transform(docs)
-        sims = (normalize(x) @ self._train_matrix.T).toarray()
-        mentions = (
-            self.units.mention_matrix([f"{d.notes} {d.full}" for d in docs], self.department.classes)
-            if self.units is not None and self.department.mention_weight
-            else None
-        )
-        dept = self.department.proba(x, sims, mentions)
-        cat = self.category.proba(x) if self.category else None
-        urg = self.urgency.proba(x) if self.urgency else None
+        # the inputs are ours and finite: skipping sklearn's checks halves the cost of one suggestion
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            x = self.features.transform(docs)
+            sims = (normalize(x) @ self._transposed()).toarray()
+            mentions = (
+                self.units.mention_matrix([f"{d.notes} {d.full}" for d in docs], self.department.classes)
+                if self.units is not None and self.department.mention_weight
+                else None
+            )
+            dept = self.department.proba(x, sims, mentions)
+            cat = self.category.proba(x) if self.category else None
+            urg = self.urgency.proba(x) if self.urgency else None
         order_vectors: Any = [None] * len(items)
         if duty_reasons and self.embed is not None and self.duties is not None:
             order_vectors = self.embed([strip_places(d.full, self.gazetteer)[:DUTY_TEXT_CHARS] for d in docs])
@@ -362,7 +409,9 @@ class DispatchModel:
             )
         return results
 
-    def suggest(self, title: str, text: str, *, top: int = 3, address: str = "", notes: str = "") -> Suggestion:
+    def suggest(
+        self, title: str, text: str, *, top: int = 3, address: str = "", notes: str = ""
+    ) -> Suggestion:
         """The suggestion for one order."""
         return self.suggest_many([OrderText.of(title, text, address, notes)], top=top)[0]
 
@@ -382,7 +431,9 @@ class DispatchModel:
                 break
             if len(name) >= 2 and name not in phrases and not any(name in p for p in phrases):
                 phrases.append(name)
-        same = [i for i in np.argsort(-sims) if self._train_orders[i].department == department][:similar]
+        rows = self._rows_of().get(department, np.array([], dtype=np.int_))
+        nearest = rows[np.argsort(-sims[rows])[:similar]] if len(rows) else rows
+        same = [int(i) for i in nearest]
         past = [
             SimilarOrder(o.order_id, o.department, round(float(sims[i]), 3), o.text[:80])
             for i in same

@@ -120,6 +120,7 @@ def out_of_fold(
     truth: IntArray,
     classes: Sequence[str],
     folds: Sequence[tuple[IntArray, IntArray]],
+    *,
     c: float,
     class_weight: str | None,
     mentions: FloatArray,
@@ -237,7 +238,7 @@ def select(
     def run(features: FeatureConfig, c: float, class_weight: str | None) -> None:
         nonlocal best
         x = OrderFeatures(features, gazetteer).fit_transform(docs, cache)
-        oof = out_of_fold(x, truth, classes, folds, c, class_weight, mentions)
+        oof = out_of_fold(x, truth, classes, folds, c=c, class_weight=class_weight, mentions=mentions)
         for knn_weight in BLENDS_KNN:
             for mention_weight in mention_weights:
                 config = Config(features, c, class_weight, knn_weight, mention_weight)
@@ -254,6 +255,8 @@ def select(
     leader = _best_config(best)
     for c in (0.3, 3.0):
         run(leader.features, c, leader.class_weight)
+    if best is None:
+        raise ValueError("the configuration family is empty")
     _, _, chosen, oof = best
     return Selection(
         chosen=chosen,

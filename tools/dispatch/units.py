@@ -49,16 +49,17 @@ ABBREVIATIONS: dict[str, tuple[str, ...]] = {
     "燃气": ("燃气",),
     "供水": ("自来水", "供水"),
 }
-_KIND_SUFFIXES = ("局", "委员会", "委", "中心", "支队", "大队", "公司", "办事处", "办", "所", "站", "院")
+# Short forms that name a unit even alone ("已转城管核实"); the others are ordinary words too (燃气, 规划).
+BARE = frozenset({"交警", "住建", "城管", "人社", "医保", "残联", "市监", "卫健", "文旅", "工信", "发改"})
 _COMPANY_TAIL = re.compile(r"(集团)?(有限责任公司|有限公司|股份有限公司)$")
 _MENTION = re.compile(
-    r"([\u4e00-\u9fff]{2,8}?(?:部门|局|公司|中心|支队|大队|派出所|办事处|街道办|委员会|委|所|站))"
+    r"([\u4e00-\u9fff]{2,8}?(?:部门|局|公司|中心|支队|大队|派出所|办事处|委员会|委|办|所|站))"
 )
 _LEAD = re.compile(r"^(?:请|由|转|交|送|联系|致电|反映给|已转|建议|希望|要求|需)+")
 
 
 def read_renames(path: Path) -> dict[str, str]:
-    """``old,new`` rows (a header row ``old,new`` or ``旧名称,新名称`` is skipped); ``ValueError`` with the line."""
+    """``old,new`` rows (a header ``old,new``/``旧名称,新名称`` is skipped); ``ValueError`` names the line."""
     renames: dict[str, str] = {}
     rows = csv.reader(decode_text(path.read_bytes(), str(path)).splitlines())
     for line, row in enumerate(rows, start=1):
@@ -92,11 +93,13 @@ def short_names(unit: str) -> set[str]:
             for short in shorts:
                 names.add(core.replace(long, short))
                 names.add(short + "部门")
+                if short in BARE:
+                    names.add(short)
     for name in list(names):
         for suffix in ("管理局", "局", "委员会", "支队", "公司", "中心"):
             if name.endswith(suffix) and len(name) - len(suffix) >= 2:
                 names.add(name[: -len(suffix)] + "部门")
-    return {n for n in names if len(n) >= 3 and n != unit}
+    return {n for n in names if (len(n) >= 3 or n in BARE) and n != unit}
 
 
 @dataclass
@@ -131,7 +134,7 @@ class UnitNames:
         for unit, names in (directory or {}).items():
             target = current_name(unit, renames)
             candidates += [(a, target) for a in names | {unit}]
-        for alias, unit in set(candidates):
+        for alias, _ in set(candidates):
             claimed[alias] += 1
         for alias, unit in candidates:
             if claimed[alias] == 1 or alias == unit:  # an alias two units share names neither
@@ -154,8 +157,10 @@ class UnitNames:
             directory[cells[0]] |= set(cells[1:])
         return dict(directory)
 
-    def mine(self, texts: Sequence[str], labels: Sequence[str], *, min_count: int = 3, purity: float = 0.8) -> None:
-        """Learn mentions from history: a unit-like phrase seen ``min_count``+ times, ``purity`` of them one unit's."""
+    def mine(
+        self, texts: Sequence[str], labels: Sequence[str], *, min_count: int = 3, purity: float = 0.8
+    ) -> None:
+        """Learn mentions: a unit-like phrase seen ``min_count``+ times, ``purity`` of them for one unit."""
         seen: dict[str, Counter[str]] = defaultdict(Counter)
         for text, label in zip(texts, labels, strict=True):
             for phrase in set(_phrases(text)):
