@@ -615,12 +615,11 @@ def _orders(history: Path, **columns: str) -> Any:
 
     loaded = _run(lambda: load_orders(history, columns_of(**columns)))
     if loaded.skipped:
-        lines = ", ".join(str(line) for line, _ in loaded.skipped[:20])
-        more = f" … and {len(loaded.skipped) - 20} more" if len(loaded.skipped) > 20 else ""
-        typer.echo(
-            f"{history}: {len(loaded.skipped)} rows skipped (no text or department), lines {lines}{more}",
-            err=True,
-        )
+        typer.echo(f"{history}: {len(loaded.skipped)} rows skipped (no text or department):", err=True)
+        for line, reason in loaded.skipped[:20]:
+            typer.echo(f"  line {line}: {reason}", err=True)
+        if len(loaded.skipped) > 20:
+            typer.echo(f"  … and {len(loaded.skipped) - 20} more", err=True)
     if not loaded.orders:
         _fail(f"{history}: no usable orders")
     return loaded
