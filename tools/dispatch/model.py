@@ -31,7 +31,7 @@ from sklearn.svm import LinearSVC
 from tools.dispatch.duties import DutyMatch, DutyTable, Embed
 from tools.dispatch.features import BlockCache, OrderFeatures, OrderText
 from tools.dispatch.location import Gazetteer, strip_places
-from tools.dispatch.selection import FOLDS, TOL, Config, folds_of, knn_votes, out_of_fold, svm_scores
+from tools.dispatch.selection import FOLDS, MISSING, TOL, Config, folds_of, knn_votes, out_of_fold, svm_scores
 from tools.dispatch.selection import select as choose
 from tools.dispatch.units import UnitNames, current_name
 
@@ -131,7 +131,14 @@ _EMBEDDER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="duty-embed")
 
 
 def fit_temperature(scores: FloatArray, truth: npt.NDArray[np.int_]) -> float:
-    """The softmax temperature that makes out-of-fold ``scores`` most likely."""
+    """The softmax temperature that makes out-of-fold ``scores`` most likely.
+
+    Rows whose department the fold never saw (a unit with one or two orders) are left out: no
+    temperature can make those likely, and fitting to them flattens every confidence.
+    """
+    seen = scores[np.arange(len(truth)), truth] > MISSING / 2
+    if seen.sum() >= 10:
+        scores, truth = scores[seen], truth[seen]
 
     def nll(t: float) -> float:
         p = _softmax(scores, t)
