@@ -19,6 +19,7 @@ from knowledge.registry import DocumentRegistry
 from service.container import Services
 from tools.citypack import CityPack, read_pack, save_city
 from tools.citypack.city import FOLDER, city_of
+from tools.citypack.pack import to_gazetteer
 from tools.csvio import ImportReport
 from tools.db import migrate
 from tools.dispatch import DispatchHistory
@@ -198,9 +199,10 @@ def train_dispatch_model(services: Services, pack: CityPack, marks: Fingerprints
     if current is not None and marks.same("dispatch", digest):
         return f"kept {current.info.version}", False
     rows, _ = read_history(path, _history_columns(pack))
-    model = DispatchModel(DutyTable.from_document(pack.duty_list)).fit(
-        [TrainingOrder.from_history_row(r) for r in rows], source=str(path)
-    )
+    # the city's gazetteer gives the model its district and street features (district-bound units)
+    model = DispatchModel(
+        DutyTable.from_document(pack.duty_list), gazetteer=to_gazetteer(pack.gazetteer)
+    ).fit([TrainingOrder.from_history_row(r) for r in rows], source=str(path))
     model.save(models)
     marks.set("dispatch", digest)
     services._dispatch_model = None

@@ -554,53 +554,127 @@ def bench_subsidy_draft() -> None:
     typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
 
 
+Column = Annotated[str, typer.Option(help="Column name in the CSV ('' if the export has none).")]
+HistoryFile = Annotated[Path, typer.Option("--history", help="CSV export of past orders (UTF-8 or GB18030).")]
+GazetteerFile = Annotated[
+    Path | None,
+    typer.Option("--gazetteer", help="The city's gazetteer (JSON: districts, streets, roads, aliases)."),
+]
+RenameFile = Annotated[
+    Path | None, typer.Option("--rename", help="CSV of old,new unit names (renamed/merged units).")
+]
+UnitsFile = Annotated[
+    Path | None,
+    typer.Option("--units", help="CSV of unit,alias[,alias…]: the city's names and short names of units."),
+]
+SelectBy = Annotated[
+    str, typer.Option("--select-by", help="What the configuration is chosen by: accuracy or macro_f1.")
+]
+Folds = Annotated[int, typer.Option(help="Cross-validation folds for choosing the configuration.")]
+
+
 @bench_app.command("dispatch")
 def bench_dispatch(
+    history: Annotated[
+        Path | None,
+        typer.Option("--history", help="Any city's CSV export (default: TipDM and the demo history)."),
+    ] = None,
+    text_column: Column = "诉求内容",
+    department_column: Column = "处置部门",
+    title_column: Column = "标题",
+    address_column: Column = "地址",
+    notes_column: Column = "",
+    test_fraction: Annotated[float, typer.Option(help="Share of orders held out.")] = 0.3,
+    seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
     tipdm: Annotated[Path, typer.Option(help="TipDM labelled messages.")] = Path(
         "../shared/data/workorders-tipdm/labelled_messages.csv"
     ),
+    speed: Annotated[
+        bool, typer.Option(help="Also time training on 5,000 orders and one suggestion.")
+    ] = True,
 ) -> None:
-    """Dispatcher vs TF-IDF char n-gram + linear SVM (5-fold on TipDM); training and suggestion speed."""
-    from eval.bench.dispatch import run_dispatch_bench
+    """The dispatcher beside TF-IDF char 1–3 + LinearSVC, same held-out split; training, suggestion speed."""
+    from eval.bench.dispatch import demo_orders, run_dispatch_bench, tipdm_by_district, tipdm_history
     from knowledge.embeddings import build_embedder
-    from service.demo_city import work_orders
-    from tools.dispatch.model import TrainingOrder
+    from service.demo_city import WORK_ORDERS_CSV
+    from tools.dispatch.inputs import columns_of, load_orders
 
     settings = _settings()
-    synthetic = [
-        TrainingOrder(
-            str(o["工单编号"]),
-            str(o["标题"]),
-            str(o["诉求内容"]),
-            str(o["处置部门"]),
-            str(o["类别"]),
-            str(o["紧急程度"]),
+    datasets: dict[str, Any] = {}
+    if history is not None:
+        columns = columns_of(
+            text=text_column,
+            department=department_column,
+            title=title_column,
+            address=address_column,
+            notes=notes_column,
         )
-        for o in work_orders.generate(5000, seed=7)
-    ]
-    embedder = build_embedder(settings.embeddings)
-    result = _run(lambda: run_dispatch_bench(tipdm, synthetic, embedder.embed_documents))
+        datasets[str(history)] = _run(lambda: load_orders(history, columns))
+    else:
+        datasets["tipdm"] = _run(lambda: tipdm_history(tipdm))
+        datasets["tipdm_category_x_district"] = _run(lambda: tipdm_by_district(tipdm))
+        datasets["demo_history"] = _run(
+            lambda: load_orders(
+                WORK_ORDERS_CSV,
+                columns_of(text="诉求内容", department="处置部门", title="标题", address="地址"),
+            )
+        )
+    embed = build_embedder(settings.embeddings).embed_documents if speed else None
+    result = _run(
+        lambda: run_dispatch_bench(
+            datasets, demo_orders(5000) if speed else [], embed, test_fraction=test_fraction, seed=seed
+        )
+    )
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
-Column = Annotated[str, typer.Option(help="Column name in the CSV ('' if the export has none).")]
-HistoryFile = Annotated[Path, typer.Option("--history", help="CSV export of past orders (UTF-8 or GB18030).")]
+@bench_app.command("duplicates")
+def bench_duplicates(
+    suite: Annotated[Path, typer.Option(help="Labelled pairs (JSONL).")] = Path(
+        "eval/suites/dispatch_duplicates.v1.jsonl"
+    ),
+    gazetteer: Annotated[
+        Path | None, typer.Option(help="The city's gazetteer (JSON); default: the demo's.")
+    ] = None,
+) -> None:
+    """Precision and recall of duplicate proposals on labelled pairs, beside the plain overlap check."""
+    from eval.bench.duplicates import run_duplicates_bench
+    from service.demo_city.geography import gazetteer as demo_gazetteer
+    from tools.dispatch.location import Gazetteer
+
+    places = _run(lambda: Gazetteer.from_file(gazetteer)) if gazetteer else demo_gazetteer()
+    result = _run(lambda: run_duplicates_bench(suite, places))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
-def _history_orders(
-    history: Path, text: str, department: str, title: str, category: str, urgency: str, order_id: str
-) -> list[Any]:
-    from tools.dispatch.history import HistoryColumns, read_history
-    from tools.dispatch.model import TrainingOrder
+def _orders(history: Path, **columns: str) -> Any:
+    from tools.dispatch.inputs import columns_of, load_orders
 
-    columns = HistoryColumns(
-        text=text, department=department, title=title or None, category=category or None,
-        urgency=urgency or None, order_id=order_id or None, address=None, created_at=None,
-    )  # fmt: skip
-    rows, report = _run(lambda: read_history(history, columns))
-    if report.errors:
-        typer.echo(report.summary(), err=True)
-    return [TrainingOrder.from_history_row(r) for r in rows]
+    loaded = _run(lambda: load_orders(history, columns_of(**columns)))
+    if loaded.skipped:
+        typer.echo(f"{history}: {len(loaded.skipped)} rows skipped (no text or department):", err=True)
+        for line, reason in loaded.skipped[:20]:
+            typer.echo(f"  line {line}: {reason}", err=True)
+        if len(loaded.skipped) > 20:
+            typer.echo(f"  … and {len(loaded.skipped) - 20} more", err=True)
+    if not loaded.orders:
+        _fail(f"{history}: no usable orders")
+    return loaded
+
+
+def _print_selection(selection: dict[str, Any]) -> None:
+    if not selection:
+        return
+    typer.echo(
+        f"configurations tried ({selection['folds']}-fold CV on the training history, "
+        f"chosen by {selection['metric']}, {selection['seconds']}s):"
+    )
+    for row in selection["table"]:
+        mark = "*" if row["config"] == selection["chosen_label"] else " "
+        typer.echo(
+            f" {mark} top1 {row['accuracy']:.3f}  top3 {row['top3']:.3f}  "
+            f"macro-F1 {row['macro_f1']:.3f}  {row['config']}"
+        )
 
 
 @dispatch_app.command("train")
@@ -609,6 +683,8 @@ def dispatch_train(
     text_column: Column = "诉求内容",
     department_column: Column = "处置部门",
     title_column: Column = "标题",
+    address_column: Column = "地址",
+    notes_column: Column = "",
     category_column: Column = "类别",
     urgency_column: Column = "紧急程度",
     id_column: Column = "工单编号",
@@ -616,15 +692,31 @@ def dispatch_train(
         Path | None,
         typer.Option(help="Responsibility list (权责清单) document (default: the loaded city's)."),
     ] = None,
+    gazetteer: GazetteerFile = None,
+    rename: RenameFile = None,
+    units: UnitsFile = None,
+    select_by: SelectBy = "accuracy",
+    folds: Folds = 3,
 ) -> None:
-    """Train a dispatch model on a history export and make it the current version."""
+    """Train a dispatch model on a history export (configuration chosen by CV on it); make it current."""
     from tools.citypack import loaded_city
     from tools.dispatch.duties import DutyTable
+    from tools.dispatch.inputs import load_tables
     from tools.dispatch.model import DispatchModel
 
     settings = _settings()
-    orders = _history_orders(history, text_column, department_column, title_column, category_column,
-                             urgency_column, id_column)  # fmt: skip
+    loaded = _orders(
+        history,
+        text=text_column,
+        department=department_column,
+        title=title_column,
+        address=address_column,
+        notes=notes_column,
+        category=category_column,
+        urgency=urgency_column,
+        order_id=id_column,
+    )
+    tables = _run(lambda: load_tables(gazetteer, rename, units))
     city = _run(lambda: loaded_city(settings.data_dir))
     duty_doc = duties or (city.duty_list if city else None)
     if duty_doc is None:
@@ -636,11 +728,21 @@ def dispatch_train(
     else:
         duty_path: Path = duty_doc
         table = _run(lambda: DutyTable.from_document(duty_path))
-    model = _run(lambda: DispatchModel(table).fit(orders, source=str(history)))
+    model = _run(
+        lambda: DispatchModel(table, gazetteer=tables.gazetteer).fit(
+            loaded.orders,
+            source=str(history),
+            metric=select_by,
+            folds=folds,
+            renames=tables.renames,
+            directory=tables.directory,
+        )
+    )
     folder = model.save(settings.data_dir / "dispatch")
+    _print_selection(model.selection)
     typer.echo(
         f"trained {model.info.version} on {model.info.orders} orders, {model.info.departments} departments "
-        f"in {model.info.seconds}s -> {folder}"
+        f"in {model.info.seconds}s ({model.config.label()}) -> {folder}"
     )
 
 
@@ -648,6 +750,8 @@ def dispatch_train(
 def dispatch_suggest(
     text: str,
     title: Annotated[str, typer.Option(help="The order's title, if any.")] = "",
+    address: Annotated[str, typer.Option(help="The order's address, if any.")] = "",
+    notes: Annotated[str, typer.Option(help="The operator's note, if any.")] = "",
     version: Annotated[str | None, typer.Option(help="Model version (default: current).")] = None,
 ) -> None:
     """Suggest category, urgency and the top-3 departments with reasons for one order."""
@@ -657,29 +761,90 @@ def dispatch_suggest(
     settings = _settings()
     model = _run(lambda: load_model(settings.data_dir / "dispatch", version))
     model.use_embedder(build_embedder(settings.embeddings).embed_documents)
-    suggestion = model.suggest(title, text)
+    suggestion = model.suggest(title, text, address=address, notes=notes)
     typer.echo(json.dumps(dataclasses.asdict(suggestion), ensure_ascii=False, indent=2))
 
 
 @dispatch_app.command("eval")
 def dispatch_eval(
     history: HistoryFile,
+    test: Annotated[
+        Path | None, typer.Option(help="A separate test export (else --test-fraction of --history).")
+    ] = None,
     test_fraction: Annotated[float, typer.Option(help="Share of orders held out.")] = 0.3,
     seed: Annotated[int, typer.Option(help="Split seed.")] = 0,
     text_column: Column = "诉求内容",
     department_column: Column = "处置部门",
     title_column: Column = "标题",
+    address_column: Column = "地址",
+    notes_column: Column = "",
     category_column: Column = "类别",
     urgency_column: Column = "紧急程度",
     id_column: Column = "工单编号",
+    gazetteer: GazetteerFile = None,
+    rename: RenameFile = None,
+    units: UnitsFile = None,
+    select_by: SelectBy = "accuracy",
+    folds: Folds = 3,
+    as_json: Annotated[bool, typer.Option("--json", help="Everything as JSON.")] = False,
 ) -> None:
-    """Hold out part of a history: accuracy, macro-F1, top-3, confusion and calibration tables."""
-    from tools.dispatch.evaluation import evaluate
+    """Held-out accuracy, macro-F1, top-3, confusion and calibration, beside TF-IDF char 1–3 + LinearSVC."""
+    from tools.dispatch.evaluation import FitOptions, evaluate
+    from tools.dispatch.inputs import load_tables
 
-    orders = _history_orders(history, text_column, department_column, title_column, category_column,
-                             urgency_column, id_column)  # fmt: skip
-    result = _run(lambda: evaluate(orders, test_fraction=test_fraction, seed=seed))
-    typer.echo(json.dumps(dataclasses.asdict(result), ensure_ascii=False, indent=2))
+    columns = {
+        "text": text_column,
+        "department": department_column,
+        "title": title_column,
+        "address": address_column,
+        "notes": notes_column,
+        "category": category_column,
+        "urgency": urgency_column,
+        "order_id": id_column,
+    }
+    loaded = _orders(history, **columns)
+    held = _orders(test, **columns) if test else None
+    tables = _run(lambda: load_tables(gazetteer, rename, units))
+    options = FitOptions(
+        metric=select_by,
+        folds=folds,
+        renames=tables.renames,
+        directory=tables.directory,
+        gazetteer=tables.gazetteer,
+    )
+    if held is not None:
+        result = _run(lambda: evaluate(train=loaded.orders, test=held.orders, seed=seed, options=options))
+    else:
+        result = _run(
+            lambda: evaluate(loaded.orders, test_fraction=test_fraction, seed=seed, options=options)
+        )
+    skipped = {"history": loaded.report(), **({"test": held.report()} if held else {})}
+    if as_json:
+        typer.echo(
+            json.dumps({**dataclasses.asdict(result), "skipped": skipped}, ensure_ascii=False, indent=2)
+        )
+        return
+    base = result.baseline
+    typer.echo(
+        f"trained on {result.train_orders} orders, tested on {result.test_orders}, "
+        f"{result.departments} departments; chosen: {result.config}"
+    )
+    typer.echo(f"{'':28}{'top-1':>8}{'top-3':>8}{'macro-F1':>10}")
+    typer.echo(
+        f"{'dispatch model':28}{result.accuracy:8.3f}{result.top3_accuracy:8.3f}{result.macro_f1:10.3f}"
+    )
+    typer.echo(
+        f"{'baseline char1-3 LinearSVC':28}{base['accuracy']:8.3f}{base['top3']:8.3f}{base['macro_f1']:10.3f}"
+    )
+    typer.echo(
+        f"top-1 above the baseline: {result.top1_above_baseline:+.3f}; "
+        f"calibration error (ECE) {result.expected_calibration_error:.3f}"
+    )
+    for part in skipped.values():
+        if part["skipped_rows"]:
+            typer.echo(
+                f"{part['file']}: {part['skipped_rows']} rows skipped, lines {part['skipped_lines'][:20]}"
+            )
 
 
 def _user_store() -> Any:

@@ -11,6 +11,8 @@ from typing import Any
 
 import yaml
 
+from tools.dispatch.location import Gazetteer
+
 _PACK = Path(__file__).parent / "pack"
 CITY: str = yaml.safe_load((_PACK / "city.yaml").read_text(encoding="utf-8"))["name"]
 _PLACES: dict[str, Any] = yaml.safe_load((_PACK / "gazetteer.yaml").read_text(encoding="utf-8"))["districts"]
@@ -54,3 +56,14 @@ DEPARTMENTS = CITY_DEPARTMENTS + list(STREET_OFFICES.values())
 def street_district(street: str) -> str:
     """The district a street office belongs to."""
     return next(d for d, (_, streets) in DISTRICTS.items() if street in streets)
+
+
+def place_names() -> dict[str, dict[str, list[str]]]:
+    """``{district: {street: [communities]}}``: the shape a city's gazetteer file has (JSON)."""
+    return {district: streets for district, (_, streets) in DISTRICTS.items()}
+
+
+def gazetteer() -> Gazetteer:
+    """The demo city's gazetteer: districts, streets, communities and roads (the shape of a city's JSON file)."""
+    zone = next(d for d in DISTRICTS if d.endswith("高新区"))
+    return Gazetteer.from_mapping(place_names(), ROADS, {"高新区": zone})

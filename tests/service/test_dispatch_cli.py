@@ -53,11 +53,14 @@ def test_train_suggest_eval_on_a_gb18030_export(env: Path) -> None:
     body = json.loads(suggested.output[suggested.output.index("{") :])
     assert body["departments"][0]["department"] == "城管局"
     evaluated = runner.invoke(
-        app, ["dispatch", "eval", "--history", str(export), *COLUMNS, "--test-fraction", "0.3"]
+        app, ["dispatch", "eval", "--history", str(export), *COLUMNS, "--test-fraction", "0.3", "--json"]
     )
     assert evaluated.exit_code == 0, evaluated.output
-    metrics = json.loads(evaluated.output[evaluated.output.index("{") :])
+    metrics = json.loads(evaluated.stdout)
     assert metrics["test_orders"] == 6 and 0 <= metrics["macro_f1"] <= 1
+    assert metrics["skipped"]["history"]["skipped_lines"] == [20]
+    table = runner.invoke(app, ["dispatch", "eval", "--history", str(export), *COLUMNS])
+    assert table.exit_code == 0 and "baseline char1-3 LinearSVC" in table.output
 
 
 def test_a_missing_column_is_one_clear_line(env: Path) -> None:

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import pytest
+
+from eval.bench.duplicates import run_duplicates_bench
+from service.demo_city.geography import gazetteer
 from tools.dispatch.duplicates import RecentOrder, find_duplicates
 
 NOW = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
@@ -37,3 +42,31 @@ def test_community_counts_as_the_place_when_there_is_no_address() -> None:
 
 def test_no_place_no_proposal() -> None:
     assert find_duplicates("下水道堵了", NOW, [recent("F", "下水道堵了", 1)]) == []
+
+
+def test_the_same_report_in_other_words_minutes_later_is_proposed() -> None:
+    first = RecentOrder("G", "东湖区文昌路88号门口的路灯坏了", NOW - timedelta(minutes=1.5))
+    found = find_duplicates("文昌路88号那里的路灯还是不亮", NOW, [first], gazetteer=gazetteer())
+    assert [c.ticket for c in found] == ["G"] and found[0].place == "文昌路88号"
+
+
+@pytest.mark.parametrize(
+    ("text", "address", "expected"),
+    [
+        ("文昌路八十八号附近路灯黑了", "", True),  # numerals in Chinese, other words
+        ("路灯不亮", "文昌路88号", True),  # the place in the address column only
+        ("文昌路90号门口的路灯坏了", "", False),  # same road, other number
+        ("文昌路88号门口的路灯杆被车撞歪了", "", False),  # same place, another matter of the same lamp
+        ("文昌路88号门口井盖丢了", "", False),  # same place, other matter
+    ],
+)
+def test_place_and_matter_near_misses(text: str, address: str, expected: bool) -> None:
+    first = RecentOrder("H", "东湖区文昌路88号门口的路灯坏了", NOW - timedelta(hours=2))
+    assert bool(find_duplicates(text, NOW, [first], address=address)) is expected
+
+
+def test_the_bench_scores_proposals_beside_the_plain_check() -> None:
+    dev = Path(__file__).parents[2] / "eval" / "bench" / "data" / "duplicates_dev.jsonl"
+    result = run_duplicates_bench(dev, None)
+    assert result["pairs"] == 55 and result["duplicates"] == 32
+    assert result["proposals"]["recall"] > result["baseline_plain_overlap"]["recall"]

@@ -50,6 +50,7 @@ class HistoryColumns:
     urgency: str | None = "紧急程度"
     order_id: str | None = "工单编号"
     created_at: str | None = "受理时间"
+    notes: str | None = None  # the call-taker's note (备注), read for training; not stored
 
 
 def _parse_time(value: str) -> datetime | None:
@@ -81,6 +82,7 @@ def _row_values(row: dict[str, str], cols: HistoryColumns) -> dict[str, Any]:
         "urgency": get(cols.urgency),
         "department": department,
         "source": "import",
+        "notes": mask_pii(get(cols.notes)),
     }
 
 
@@ -90,7 +92,9 @@ def read_history(
     """Usable rows of a history export (texts masked) and a report naming the rejected ones."""
     cols = columns or HistoryColumns()
     reader = csv.DictReader(decode_text(path.read_bytes(), str(path)).splitlines())
-    missing = [c for c in (cols.text, cols.department) if c not in (reader.fieldnames or [])]
+    named = [cols.text, cols.department] + [c for c in (cols.title, cols.address, cols.notes) if c]
+    optional_defaults = {HistoryColumns.title, HistoryColumns.address}
+    missing = [c for c in named if c not in (reader.fieldnames or []) and c not in optional_defaults]
     if missing:
         have = ", ".join(reader.fieldnames or [])
         raise ValueError(f"{path}: missing columns {', '.join(missing)} (have: {have})")
@@ -114,7 +118,8 @@ class DispatchHistory:
     def import_csv(self, path: Path, columns: HistoryColumns | None = None) -> ImportReport:
         """Store every usable row of ``path``; report the others with their line numbers."""
         rows, report = read_history(path, columns)
-        report.stored = upsert(self._engine, dispatch_history, rows, "order_id")
+        stored = [{k: v for k, v in r.items() if k != "notes"} for r in rows]
+        report.stored = upsert(self._engine, dispatch_history, stored, "order_id")
         return report
 
     def record(
