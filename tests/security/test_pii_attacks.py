@@ -26,9 +26,10 @@ from agents.resident.runner import ResidentAssistant, TurnEvent
 from service.app import create_app
 from service.checkpoints import Checkpoints
 from service.settings import load_settings
-from tests.agents.test_resident_graph import Harness, ScriptedRetriever, final
+from tests.agents.test_resident_graph import TEXTS, Harness, ScriptedRetriever, final
 from tests.pg import schema_url, throwaway_schema
 from tools.audit import AuditLog
+from tools.citypack.city import unnamed_city
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.llm import NullLLMClient
 from tools.privacy import mask_pii
@@ -150,7 +151,7 @@ async def test_a_number_given_while_the_store_is_down_waits_outside_the_checkpoi
         raise OperationalError("insert", {}, Exception("database is locked"))
 
     h.store.create = down  # type: ignore[method-assign]
-    assert final(await h.say(f"确认 {RAW_PHONE}"), "answer")["text"] == prompts.STORE_DOWN
+    assert final(await h.say(f"确认 {RAW_PHONE}"), "answer")["text"] == TEXTS.store_down
     assert held(h) == [("web:t1", RAW_PHONE)]
     await h.restart()
     assert leaks(sqlite_checkpoint_bytes(h.path.parent)) == []
@@ -218,7 +219,9 @@ async def test_a_credit_code_reaches_the_matcher_unmasked(tmp_path: Path) -> Non
         events = [e async for e in assistant.turn("web:m", f"{CREDIT}能享受什么补贴？电话{RAW_PHONE}")]
     finally:
         await checkpoints.close()
-    assert asked == [CREDIT] and final(events, "answer")["text"] == prompts.unknown_enterprise(CREDIT)
+    assert asked == [CREDIT] and final(events, "answer")["text"] == prompts.for_city(
+        unnamed_city()
+    ).unknown_enterprise(CREDIT)
 
 
 @pytest.fixture
