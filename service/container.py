@@ -22,6 +22,7 @@ from agents.resident.runner import ResidentAssistant
 from knowledge.embeddings import Embedder, build_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import VectorIndex, open_index
+from knowledge.lawfirst import RankerWeights
 from knowledge.retriever import PolicyRetriever
 from service.checkpoints import Checkpoints
 from service.ratelimit import RateLimiter
@@ -178,6 +179,7 @@ class Services:
                 self.index, self.embedder, candidates=cfg.candidates, rrf_k=cfg.rrf_k,
                 weights={"dense": cfg.dense_weight, "bm25": cfg.bm25_weight},
                 jurisdiction=cfg.jurisdiction,
+                law_first=RankerWeights.load() if cfg.ranker == "law_first" else None,
             )  # fmt: skip
         return self._retriever
 

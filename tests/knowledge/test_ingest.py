@@ -141,7 +141,7 @@ def test_a_new_version_supersedes_the_old(kb: KB) -> None:
         for mode in ("hybrid", "bm25")
         for h in kb.retriever.search_sync(
             "砍伐城市树木", k=8, mode=mode, flt=SearchFilter(include_repealed=True)
-        )  # type: ignore[arg-type]
+        )
     }
     assert "示例市城市绿化管理办法" in old  # repealed text is found by its words (it has no dense vector)
     assert kb.index.count(dense_only=True) == kb.index.count(in_force=True)
