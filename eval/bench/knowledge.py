@@ -241,6 +241,10 @@ def run_knowledge_bench(
     modes: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
     for mode in modes:
         result["latency"][mode] = _latency(retriever, queries, mode)
+    if retriever.law_first is not None:  # the same queries through reciprocal-rank fusion, for comparison
+        law_first, retriever.law_first = retriever.law_first, None
+        result["latency"]["hybrid_rrf"] = _latency(retriever, queries, "hybrid")
+        retriever.law_first = law_first
     result["quality"] = {
         "suite": str(suite), "items": len(items),
         # retrieval.jurisdiction: national documents plus these regions' (empty: every region)

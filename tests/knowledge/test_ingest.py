@@ -74,10 +74,10 @@ def test_text_phase_alone_makes_documents_keyword_searchable(kb: KB) -> None:
     assert all(r.status == "ready" for r in kb.registry.all())
 
 
-def test_a_killed_dense_phase_continues_where_it_stopped(kb: KB) -> None:
+def test_a_killed_dense_phase_continues_where_it_stopped(kb: KB, embedder: Embedder) -> None:
     report = kb.ingestor.ingest_paths([kb.folder], embed=False)
     todo = kb.index.missing_dense(10)
-    kb.index.set_dense({pid: [0.1] * 384 for pid, _ in todo})  # as if killed after one batch
+    kb.index.set_dense({pid: [0.1] * embedder.dim for pid, _ in todo})  # as if killed after one batch
     assert kb.ingestor.embed_missing() == kb.index.count(in_force=True) - 10
     assert kb.index.count(dense_only=True) == kb.index.count(in_force=True) < report.chunks
 
