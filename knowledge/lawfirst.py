@@ -51,14 +51,16 @@ class LawTable:
     """Every law in the index with its number of articles, and a small BM25 over their titles."""
 
     sizes: dict[str, int]
-    _title_terms: dict[str, Counter[str]] = field(default_factory=dict, repr=False)
-    _idf: dict[str, float] = field(default_factory=dict, repr=False)
+    _postings: dict[str, list[tuple[str, float]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._title_terms = {law: Counter(tokens(law)) for law in self.sizes}
-        df: Counter[str] = Counter(t for terms in self._title_terms.values() for t in terms)
+        terms = {law: Counter(tokens(law)) for law in self.sizes}
+        df: Counter[str] = Counter(t for counts in terms.values() for t in counts)
         n = max(1, len(self.sizes))
-        self._idf = {t: math.log(1 + (n - d + 0.5) / (d + 0.5)) for t, d in df.items()}
+        for law, counts in terms.items():
+            for t, c in counts.items():
+                idf = math.log(1 + (n - df[t] + 0.5) / (df[t] + 0.5))
+                self._postings.setdefault(t, []).append((law, idf * 2.2 * c / (c + 1.2)))
 
     @classmethod
     def from_title_counts(cls, counts: Mapping[str, int]) -> LawTable:
@@ -70,12 +72,10 @@ class LawTable:
 
     def title_scores(self, query: str) -> dict[str, float]:
         """BM25 of the question against each law's title (only laws sharing a term)."""
-        terms = set(tokens(query))
         scores: dict[str, float] = {}
-        for law, counts in self._title_terms.items():
-            score = sum(self._idf[t] * 2.2 * c / (c + 1.2) for t, c in counts.items() if t in terms)
-            if score > 0:
-                scores[law] = score
+        for t in set(tokens(query)):
+            for law, weight in self._postings.get(t, ()):
+                scores[law] = scores.get(law, 0.0) + weight
         return scores
 
 

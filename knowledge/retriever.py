@@ -22,6 +22,7 @@ from knowledge.rerank import Reranker
 from knowledge.sparse import BM25Encoder
 
 Mode = Literal["hybrid", "dense", "bm25"]
+_LAWS_RECHECK_S = 30.0  # how often the table of laws checks whether the index changed
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class PolicyRetriever:
         self.jurisdiction = tuple(jurisdiction)
         self.law_first = law_first
         self._laws: tuple[int, LawTable] | None = None
+        self._laws_checked = 0.0
         self.last_timing = Timing()
 
     def search_sync(
@@ -167,10 +169,13 @@ class PolicyRetriever:
         return hits, timing
 
     def law_table(self) -> LawTable:
-        """Every law in the index and its size, read once and again whenever the index changes size."""
-        size = self._index.count(in_force=True)
-        if self._laws is None or self._laws[0] != size:
-            self._laws = (size, LawTable.from_title_counts(self._index.title_counts()))
+        """Every law in the index and its size; read again when the index changed size (checked each 30 s)."""
+        now = time.monotonic()
+        if self._laws is None or now - self._laws_checked > _LAWS_RECHECK_S:
+            self._laws_checked = now
+            size = self._index.count(in_force=True)
+            if self._laws is None or self._laws[0] != size:
+                self._laws = (size, LawTable.from_title_counts(self._index.title_counts()))
         return self._laws[1]
 
     def rank_law_first(
