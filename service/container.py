@@ -19,6 +19,7 @@ from agents.dispatch import DispatchDeps
 from agents.resident import ResidentDeps
 from agents.resident import build_graph as build_resident_graph
 from agents.resident.runner import ResidentAssistant
+from knowledge.config import evidence_cosine
 from knowledge.embeddings import Embedder, build_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import VectorIndex, open_index
@@ -209,7 +210,7 @@ class Services:
             store=self.store,
             gazetteer=self.gazetteer,
             subsidies=self.explain_subsidies,
-            min_dense_score=chat.min_dense_score,
+            min_dense_score=evidence_cosine(self.settings.embeddings.backend, chat.min_dense_score),
             min_bm25_score=chat.min_bm25_score,
         )
         self.checkpointer = saver
