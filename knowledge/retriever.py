@@ -1,8 +1,10 @@
 """``PolicyRetriever``: the one way agents and the CLI find policy passages.
 
-Hybrid by default: the dense ranking (embeddings) and the BM25 ranking are fused by
-reciprocal rank, ``Σ 1/(k + rank)``, which needs no score calibration between the two;
-an optional reranker then reorders the top candidates. Every hit carries its citation.
+Hybrid by default: the dense ranking (embeddings) and the BM25 ranking are combined law
+first (``knowledge.lawfirst``: laws scored from their articles on both paths, their titles and a
+prior, then articles within them), or fused by reciprocal rank, ``Σ 1/(k + rank)``, when the
+ranker is ``rrf``; an optional reranker then reorders the top candidates. Every hit carries its
+citation.
 """
 
 from __future__ import annotations
@@ -15,10 +17,12 @@ from typing import Any, Literal
 
 from knowledge.embeddings import Embedder
 from knowledge.index import Scored, SearchFilter, VectorIndex
+from knowledge.lawfirst import LawTable, RankerWeights, law_first
 from knowledge.rerank import Reranker
 from knowledge.sparse import BM25Encoder
 
 Mode = Literal["hybrid", "dense", "bm25"]
+_LAWS_RECHECK_S = 30.0  # how often the table of laws checks whether the index changed
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,7 @@ class PolicyRetriever:
         rerank_top: int = 10,
         weights: Mapping[str, float] | None = None,
         jurisdiction: Sequence[str] = (),
+        law_first: RankerWeights | None = None,
     ) -> None:
         self._index = index
         self._embedder = embedder
@@ -109,6 +114,9 @@ class PolicyRetriever:
         self._rerank_top = rerank_top
         self.weights = dict(weights or {})
         self.jurisdiction = tuple(jurisdiction)
+        self.law_first = law_first
+        self._laws: tuple[int, LawTable] | None = None
+        self._laws_checked = 0.0
         self.last_timing = Timing()
 
     def search_sync(
@@ -148,7 +156,9 @@ class PolicyRetriever:
     def _retrieve(self, query: str, k: int, mode: Mode, flt: SearchFilter) -> tuple[list[Hit], Timing]:
         limit = k if mode != "hybrid" else max(k, self._candidates)
         rankings, timing = self._rankings(query, limit, mode, flt)
-        if mode == "hybrid":
+        if mode == "hybrid" and self.law_first is not None:
+            hits = self.rank_law_first(query, rankings, k, self.law_first)
+        elif mode == "hybrid":
             hits = rrf(rankings, self._rrf_k, self.weights)[:k]
         else:
             ((name, results),) = rankings.items()
@@ -157,6 +167,29 @@ class PolicyRetriever:
                 for i, r in enumerate(results[:k], start=1)
             ]
         return hits, timing
+
+    def law_table(self) -> LawTable:
+        """Every law in the index and its size; read again when the index changed size (checked each 30 s)."""
+        now = time.monotonic()
+        if self._laws is None or now - self._laws_checked > _LAWS_RECHECK_S:
+            self._laws_checked = now
+            size = self._index.count(in_force=True)
+            if self._laws is None or self._laws[0] != size:
+                self._laws = (size, LawTable.from_title_counts(self._index.title_counts()))
+        return self._laws[1]
+
+    def rank_law_first(
+        self, query: str, rankings: Mapping[str, Sequence[Scored]], k: int, weights: RankerWeights
+    ) -> list[Hit]:
+        """The ``k`` best of both paths' candidates, law first (``knowledge.lawfirst``)."""
+        ranked = law_first(rankings, self.law_table(), query, weights, k)
+        return [
+            Hit(
+                r.candidate.point_id, r.score, r.candidate.payload,
+                {**r.candidate.ranks, "law": r.law_rank}, dict(r.candidate.scores),
+            )
+            for r in ranked
+        ]  # fmt: skip
 
     def _rankings(
         self, query: str, limit: int, mode: Mode, flt: SearchFilter

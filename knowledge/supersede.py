@@ -57,12 +57,21 @@ def find_supersessions(docs: dict[str, DocumentMeta], texts: dict[str, str]) -> 
                 if old_id != new_id and _older(docs[old_id], docs[new_id]):
                     found[old_id] = Supersession(old_id, new_id, f"《{docs[new_id].title}》宣布废止")
     for ids in _version_groups(docs).values():
-        ordered = sorted(ids, key=lambda i: docs[i].effective_date or docs[i].publish_date or date.min)
+        ordered = sorted(ids, key=lambda i: _day(docs[i]) or date.min)
+        latest = _day(docs[ordered[-1]])
         for old_id in ordered[:-1]:
-            found.setdefault(
-                old_id, Supersession(old_id, ordered[-1], f"被新版本《{docs[ordered[-1]].title}》取代")
-            )
+            day = _day(docs[old_id])
+            # Only a strictly older version is replaced: files of one title and one date are parts of
+            # one law (民法典's 编 are nine files titled 中华人民共和国民法典), not versions of it.
+            if latest is not None and (day is None or day < latest):
+                found.setdefault(
+                    old_id, Supersession(old_id, ordered[-1], f"被新版本《{docs[ordered[-1]].title}》取代")
+                )
     return list(found.values())
+
+
+def _day(meta: DocumentMeta) -> date | None:
+    return meta.effective_date or meta.publish_date
 
 
 def _older(old: DocumentMeta, new: DocumentMeta) -> bool:

@@ -395,7 +395,9 @@ def bench_injection(
 
 @bench_app.command("knowledge")
 def bench_knowledge(
-    corpus: Annotated[Path, typer.Option(help="The laws corpus.")] = Path("../shared/data/policy-corpus"),
+    corpus: Annotated[
+        list[Path] | None, typer.Option(help="The laws corpus (repeat for several folders).")
+    ] = None,
     suite: Annotated[Path, typer.Option(help="Retrieval suite (JSONL).")] = Path(
         "eval/suites/laws_retrieval.v1.jsonl"
     ),
@@ -403,8 +405,23 @@ def bench_knowledge(
         int, typer.Option(help="Chunks to embed to time the dense phase (0: none).")
     ] = 300,
     tune: Annotated[bool, typer.Option(help="Also grid-search the fusion weights (two-fold CV).")] = False,
+    baselines: Annotated[
+        bool, typer.Option(help="Also score the plain USE and BM25 baselines on the same questions.")
+    ] = True,
+    vector_cache: Annotated[
+        Path | None,
+        typer.Option(help="Folder caching the USE baseline's vectors (outside the repo)."),
+    ] = None,
+    train_ranker: Annotated[
+        Path | None,
+        typer.Option(help="Fit the law-first ranker on the suite (k-fold CV) and write its weights here."),
+    ] = None,
+    folds: Annotated[int, typer.Option(help="Folds for --train-ranker.", min=2)] = 5,
 ) -> None:
-    """Ingest the corpus (text phase; unchanged files skip), time a dense sample, then latency and quality."""
+    """Ingest the corpus (text phase; unchanged files skip), time a dense sample, then latency and quality.
+
+    Quality: law and article recall@5 and MRR@10 of each path, of the hybrid, and of two plain baselines.
+    """
     from eval.bench.knowledge import run_knowledge_bench
     from knowledge.ingest import Ingestor
     from knowledge.registry import DocumentRegistry
@@ -423,11 +440,15 @@ def bench_knowledge(
         return run_knowledge_bench(
             ingestor,
             services.retriever,
-            corpus=corpus,
+            corpus=corpus or [Path("../shared/data/policy-corpus")],
             suite=suite,
             index_path=settings.index_path,
             dense_sample=dense_sample,
             tune=tune,
+            baselines=baselines,
+            vector_cache=vector_cache,
+            train_ranker=train_ranker,
+            folds=folds,
         )
 
     try:

@@ -19,9 +19,11 @@ from agents.dispatch import DispatchDeps
 from agents.resident import ResidentDeps
 from agents.resident import build_graph as build_resident_graph
 from agents.resident.runner import ResidentAssistant
+from knowledge.config import evidence_cosine
 from knowledge.embeddings import Embedder, build_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import VectorIndex, open_index
+from knowledge.lawfirst import RankerWeights
 from knowledge.retriever import PolicyRetriever
 from service.checkpoints import Checkpoints
 from service.ratelimit import RateLimiter
@@ -207,6 +209,7 @@ class Services:
                 self.index, self.embedder, candidates=cfg.candidates, rrf_k=cfg.rrf_k,
                 weights={"dense": cfg.dense_weight, "bm25": cfg.bm25_weight},
                 jurisdiction=cfg.jurisdiction or ([self.city.region] if self.city.region else []),
+                law_first=RankerWeights.load() if cfg.ranker == "law_first" else None,
             )  # fmt: skip
         return self._retriever
 
@@ -238,7 +241,7 @@ class Services:
             gazetteer=self.gazetteer,
             subsidies=self.explain_subsidies,
             city=self.city,
-            min_dense_score=chat.min_dense_score,
+            min_dense_score=evidence_cosine(self.settings.embeddings.backend, chat.min_dense_score),
             min_bm25_score=chat.min_bm25_score,
             contacts=contacts,
         )

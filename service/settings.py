@@ -105,9 +105,11 @@ class ChatSettings(BaseModel):
     session_per_minute: int = Field(default=20, ge=1)
     ip_per_minute: int = Field(default=120, ge=1)
     session_days: int = Field(default=30, ge=1, le=365)
-    min_dense_score: float = Field(
-        default=0.885, ge=0, le=1, description="Cosine below which a passage is no evidence."
-    )
+    min_dense_score: float | None = Field(
+        default=None, ge=0, le=1,
+        description="Cosine below which a passage is no evidence; unset: the embedding backend's own "
+        "(knowledge.config.EVIDENCE_COSINE: each model's cosines sit in a different band).",
+    )  # fmt: skip
     min_bm25_score: float = Field(
         default=12.0, ge=0, description="BM25 score below which a passage is no evidence."
     )

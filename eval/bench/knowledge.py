@@ -7,12 +7,15 @@ are only as complete as the dense phase: the report says how many chunks have ve
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from eval.bench.knowledge_baselines import baseline_searches
+from eval.bench.knowledge_ranker import scores_dict, train_law_first
 from eval.bench.stats import summary_ms
 from eval.retrieval import RetrievalItem, load_retrieval_suite, matches, score_retrieval
 from knowledge.index import Scored
@@ -147,12 +150,49 @@ def _gold_embedded(index: Any, item: RetrievalItem) -> bool | None:
     return False
 
 
+def quality(
+    retriever: PolicyRetriever,
+    items: list[RetrievalItem],
+    corpus_paths: list[Path],
+    vector_cache: Path | None,
+    *,
+    baselines: bool = True,
+) -> dict[str, Any]:
+    """Law and article recall@5 / MRR@10 of each path, of both hybrids, and of the two plain baselines."""
+    searches: dict[str, Callable[[str], list[dict[str, Any]]]] = {
+        mode: _searcher(retriever, mode) for mode in ("dense", "bm25", "hybrid")
+    }
+    if retriever.law_first is not None:
+        law_first, retriever.law_first = retriever.law_first, None
+        searches["hybrid_rrf"] = _frozen(_searcher(retriever, "hybrid"), items)
+        retriever.law_first = law_first
+    if baselines:
+        searches.update(baseline_searches(corpus_paths, vector_cache))
+    out: dict[str, Any] = {}
+    for name, search in searches.items():
+        scores = score_retrieval(items, search)
+        out[name] = {**scores_dict(scores), "misses": list(scores.misses)}
+    return out
+
+
+def _frozen(
+    search: Callable[[str], list[dict[str, Any]]], items: list[RetrievalItem]
+) -> Callable[[str], list[dict[str, Any]]]:
+    """The answers of ``search`` now (the retriever's setting changes back right after)."""
+    answers = {item.question: search(item.question) for item in items}
+    return lambda question: answers[question]
+
+
 def run_knowledge_bench(
     ingestor: Ingestor,
     retriever: PolicyRetriever,
     *,
-    corpus: Path,
+    corpus: Path | list[Path],
     suite: Path,
+    vector_cache: Path | None = None,
+    baselines: bool = True,
+    train_ranker: Path | None = None,
+    folds: int = 5,
     index_path: Path,
     dense_sample: int,
     extra_queries: int = 60,
@@ -160,8 +200,9 @@ def run_knowledge_bench(
     progress: Callable[[str, int, int], None] | None = None,
 ) -> dict[str, Any]:
     """Run every part; return the figures."""
-    result: dict[str, Any] = {"corpus": str(corpus)}
-    report = ingestor.ingest_paths([corpus], embed=False, progress=progress)
+    corpus_paths = corpus if isinstance(corpus, list) else [corpus]
+    result: dict[str, Any] = {"corpus": [str(p) for p in corpus_paths]}
+    report = ingestor.ingest_paths(corpus_paths, embed=False, progress=progress)
     result["ingest_text_phase"] = {
         "documents_ingested": report.documents,
         "documents_unchanged": report.unchanged,
@@ -200,18 +241,21 @@ def run_knowledge_bench(
     modes: tuple[Mode, ...] = ("dense", "bm25", "hybrid")
     for mode in modes:
         result["latency"][mode] = _latency(retriever, queries, mode)
+    if retriever.law_first is not None:  # the same queries through reciprocal-rank fusion, for comparison
+        law_first, retriever.law_first = retriever.law_first, None
+        result["latency"]["hybrid_rrf"] = _latency(retriever, queries, "hybrid")
+        retriever.law_first = law_first
     result["quality"] = {
         "suite": str(suite), "items": len(items),
         # retrieval.jurisdiction: national documents plus these regions' (empty: every region)
         "jurisdiction": list(retriever.jurisdiction) or "every region",
     }  # fmt: skip
-    for mode in modes:
-        scores = score_retrieval(items, _searcher(retriever, mode))
-        result["quality"][mode] = {
-            "recall_at_5": round(scores.recall_at_k, 3),
-            "mrr_at_10": round(scores.mrr_at_10, 3),
-            "misses": list(scores.misses),
-        }
+    result["quality"].update(quality(retriever, items, corpus_paths, vector_cache if baselines else None,
+                                     baselines=baselines))  # fmt: skip
+    if train_ranker is not None:
+        weights, report_ = train_law_first(items, retriever.rankings, retriever.law_table(), folds=folds)
+        train_ranker.write_text(json.dumps(weights.to_json(), indent=1), encoding="utf-8")
+        result["law_first_training"] = {**report_, "weights_written_to": str(train_ranker)}
     # the ceiling of a second stage: a reranker can only reorder what the paths bring
     result["quality"]["found_in_top_100"] = candidate_recall(retriever, items)
     if result["index"]["dense_coverage"] < 1:

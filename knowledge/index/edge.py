@@ -8,6 +8,7 @@ mode is a Python re-implementation that took 182 ms per dense query at 100k poin
 from __future__ import annotations
 
 import shutil
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -50,6 +51,7 @@ def _doc_filter(doc_id: str) -> qe.Filter:
     return qe.Filter(must=[qe.FieldCondition(key="doc_id", match=qe.MatchValue(doc_id))])
 
 
+_PAGE = 10_000
 _IN_FORCE = qe.FieldCondition(key="excluded", match=qe.MatchValue(0))
 
 
@@ -133,6 +135,18 @@ class EdgeIndex:
         request = qe.ScrollRequest(limit=limit, filter=_doc_filter(doc_id), with_payload=True)
         records, _ = self.shard.scroll(request)
         return [dict(r.payload) for r in records]
+
+    def title_counts(self) -> dict[str, int]:
+        """Points in force per title (a paged scroll reading the title only)."""
+        counts: Counter[str] = Counter()
+        offset: Any = None
+        flt = qe.Filter(must=[_IN_FORCE])
+        while True:
+            request = qe.ScrollRequest(offset=offset, limit=_PAGE, filter=flt, with_payload=["title"])
+            records, offset = self.shard.scroll(request)
+            counts.update(str((r.payload or {}).get("title", "")) for r in records)
+            if offset is None or not records:
+                return dict(counts)
 
     def delete_document(self, doc_id: str) -> None:
         """Remove a document's points."""

@@ -7,6 +7,7 @@ index, so an installation moves from one to the other by re-ingesting, with no c
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -48,6 +49,7 @@ def _doc_filter(doc_id: str) -> models.Filter:
     return models.Filter(must=[models.FieldCondition(key="doc_id", match=models.MatchValue(value=doc_id))])
 
 
+_PAGE = 10_000
 _IN_FORCE = models.FieldCondition(key="excluded", match=models.MatchValue(value=0))
 
 
@@ -134,6 +136,20 @@ class QdrantClientIndex:
             with_payload=True,
         )  # fmt: skip
         return [dict(r.payload or {}) for r in records]
+
+    def title_counts(self) -> dict[str, int]:
+        """Points in force per title (a paged scroll reading the title only)."""
+        counts: Counter[str] = Counter()
+        offset: Any = None
+        flt = models.Filter(must=[_IN_FORCE])
+        while True:
+            records, offset = self._call(
+                "scroll", self._client.scroll, self.collection, scroll_filter=flt, limit=_PAGE, offset=offset,
+                with_payload=["title"],
+            )  # fmt: skip
+            counts.update(str((r.payload or {}).get("title", "")) for r in records)
+            if offset is None or not records:
+                return dict(counts)
 
     def delete_document(self, doc_id: str) -> None:
         """Remove a document's points."""

