@@ -546,6 +546,22 @@ def bench_dispatch(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("emergency")
+def bench_emergency(
+    suite: Annotated[Path, typer.Option(help="Emergency suite (JSONL); default the frozen v1.")] = Path(
+        "eval/suites/emergency.v1.jsonl"
+    ),
+    abuse_suite: Annotated[Path, typer.Option(help="Abuse suite (JSONL); default the frozen v1.")] = Path(
+        "eval/suites/abuse.v1.jsonl"
+    ),
+) -> None:
+    """Emergency and abuse checks beside the old phrase lists: recall, false alarms, numbers, latency."""
+    from eval.bench.emergency import run_emergency_bench
+
+    result = _run(lambda: run_emergency_bench(suite, abuse_suite))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 Column = Annotated[str, typer.Option(help="Column name in the CSV ('' if the export has none).")]
 HistoryFile = Annotated[Path, typer.Option("--history", help="CSV export of past orders (UTF-8 or GB18030).")]
 
