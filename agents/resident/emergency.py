@@ -54,7 +54,7 @@ _TYPOS = (
 _NOISE = re.compile(
     r"油烟|抽烟|吸烟|烟头|香烟|烟花|烟酒|烟草|排烟|烟囱|火锅|火车|火腿|火龙果|发火|上火|火气|恼火|火爆|火箭|"
     r"火柴|"
-    r"打火机|火葬|火化|火热|火速|火急|火警电话|防溺水|防火|防汛|防触电|防中毒|防诈骗|防拐|消防"
+    r"打火机|火葬|火化|火热|火速|火急|火警电话|防走失|防走丢|防溺水|防火|防汛|防触电|防中毒|防诈骗|防拐|消防"
 )
 
 
@@ -68,7 +68,7 @@ def normalise(text: str) -> str:
     return out.strip("，")
 
 
-_P = r"(?:里面有人|人在里面|还有人|人还在|有人被|有人在里面|老人|孩子|小孩|小朋友|宝宝|我们)"
+_P = r"(?:里面有人|里面有个|人在里面|还有人|人还在|有人被|有人在里面|老人|孩子|小孩|小朋友|宝宝|我们)"
 _GAS = r"(?:煤气|燃气|天然气|液化气|气罐|煤气罐|管道气|沼气|氨气|氯气|一氧化碳|毒气)"
 
 # (kind, pattern, strong)
@@ -184,29 +184,45 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
      r"(?:没回家|没回来|不见了|找不到|联系不上).{0,12}"
      r"(?:糊涂|痴呆|记性|走丢|认不得路)|(?:糊涂|痴呆).{0,16}(?:没回家|没回来|不见了|找不到)", True),
     ("self_harm", r"(?:天台|楼顶|桥|楼边|屋顶).{0,12}(?:边上|边缘|往边|翻过|栏杆外)", True),
+    # third widening (development set 4)
+    ("live_wire", r"冒蓝光|蓝光|电弧|放电", True),
+    ("trapped", r"拔不出来|拿不出来|抽不出来|(?:人|孩子|小孩|老人|小朋友).{0,3}掉(?:下去|进去)|"
+         r"电梯.{0,6}停在", True),
+    ("medical", r"嘴歪|眼斜|口齿不清|说话含糊|口眼歪斜|(?:突然|一下子).{0,4}倒|"
+         r"(?:人|他|她|我|躺|倒|地上).{0,4}不动了|躺.{0,4}不动|躺在(?:路|地|马路)|"
+     r"头孢.{0,8}酒|酒.{0,8}头孢|被(?:毒蛇|蛇|马蜂|蜂|蝎子)(?:咬|蛰|蜇)|全是伤|满脸是伤|满头是血", True),
+    ("medical", r"摔倒|摔了|头着地|磕到头|撞到头|吐了|呕吐|心慌|肿|起泡|烫了|烫到|倒下", False),
+    ("violence", r"(?:拿|用|提|举|挥)着?(?:刀|菜刀|棍|铁棍|斧|锤|砖)|不让我(?:下车|走|出去|离开)|撬|"
+     r"(?:偷|抢)(?:孩子|小孩)", True),
+    ("child", r"(?:小孩|孩子|小朋友|宝宝|儿子|女儿|闺女|娃).{0,14}(?:没回家|关机)", True),
+    ("self_harm", r"一起死|同归于尽|寻短见|活不下去", True),
 )  # fmt: skip
 _COMPILED = tuple((kind, re.compile(pattern), strong) for kind, pattern, strong in _HAZARDS)
 
 # signs that it is happening now and is serious: they make a weak hazard an emergency
-_SEVERE = re.compile(
+_URGENT_WORDS = (
     r"救命|快来|快点|赶紧|马上|正在|还在|越来越|特别|非常|很重|老重|好重|太重|很浓|好浓|很冲|很大|好大|很深|"
     r"到处|一直在|突然|头晕|头好晕|!!|！！|哭|喊|一米|到腰|到膝盖|怕|咳|喘|好几个人|晕|跑出来|逃出来|往外跑|"
-    + _P
 )
+# signs of severity that are not just a person being named
+_URGENT = re.compile(_URGENT_WORDS + r"孕妇")
+_SEVERE = re.compile(_URGENT_WORDS + r"孕妇|" + _P)
 # it is happening right now: this lifts a past / hypothetical block
 _NOW = re.compile(
-    r"救命|快来|快点|赶紧|马上|正在|还在|现在.{0,2}(?:还|又|正)|越来越|刚刚|刚才.{0,4}(?:突然|开始)|一直有|"
+    r"救命|快来|快点|赶紧|马上|正在|还在|现在.{0,2}(?:还在|又|正)|越来越|刚刚|刚才.{0,4}(?:突然|开始)|一直有|"
     r"到现在还"
 )
 
 # not an emergency, whatever the hazard word: each says why
 _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    ("claim", re.compile(r"补偿|赔偿|理赔|报销|补贴|补助|救助|津贴|保险|赔钱|不赔")),
+    ("claim", re.compile(r"补偿|赔偿|理赔|报销|补贴|补助|救助|津贴|保险|赔钱|不赔|意外险|摔倒险|走失险|"
+         r"买.{0,4}险")),
     ("past", re.compile(
         r"上周|上个?月|上次|上回|去年|前年|之前|以前|那次|当时|前几天|前天|昨天|昨晚|过一次|过两次|好几次|"
         r"(?:困|关|淹|着|烧|进|撞|晕|摔)过(?!去|来)|后来|出院|火灾后|事故后|之后")),
     ("over", re.compile(
-        r"灭了|扑灭|修好|修复|处理完|处理了|处理好|已经好了|没事了|报过警|已经报警|"
+        r"灭了|扑灭|修好|修复|处理完|处理了|处理好|已经好了|没事了|报过警|已经报警|没问题|来看过了|检查过了|"
+        r"已经散了|已经走了|已经结束|"
         r"已经打了?(?:119|120|110)")),
     ("hypothetical", re.compile(
         r"如果|假如|万一|要是|假设|以防|的话|就问问|随便问问|提前了解|怎么预防|如何预防|会不会|担心|容易|"
@@ -214,7 +230,8 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"应急预案|注意事项")),
     ("numbers", re.compile(
         r"(?:119|120|110|火警|急救|报警)(?:电话)?.{0,6}(?:是多少|多少|区别|收费|标准|太慢|来得|投诉)")),
-    ("habitual", re.compile(r"经常|常常|老是|总是|频繁|每次|时常|(?<!一)动不动")),
+    ("habitual", re.compile(r"经常|常常|老是|总是|频繁|每次|时常|(?<!一)动不动|天天|每天|整天|成天")),
+    ("nuisance", re.compile(r"熏得|熏到|开不了窗|污染|扰民|演习|演练")),
     ("media", re.compile(r"电视上|新闻|听说|视频里|电影|游戏里|小说|梦见|梦到|剧里")),
 )  # fmt: skip
 # administrative topics: a weak hazard word in these is not an emergency
@@ -231,7 +248,7 @@ _NEGATED = re.compile(
     r"(?:没有|没|并没有|不是|无)(?:人)?(?:员)?(?:着火|起火|受伤|被困|晕倒|泄漏|漏气|冒烟|危险|事)"
 )
 _LIVE = re.compile(r"线还在|电线.{0,6}(?:断|掉|垂|地上)|还在冒火花|漏电的|高压线|电线")
-_ROOF = re.compile(r"楼顶|天台|阳台|栏杆|窗台|楼边|桥上|河边")
+_ROOF = re.compile(r"楼顶|天台|阳台|栏杆|窗台|楼边|桥上|河边|电塔|铁塔|塔上|高处")
 _PILLS = re.compile(r"药|喝了|吞|割腕|流血")
 
 
@@ -309,7 +326,8 @@ def detect_by_rules(text: str) -> tuple[Emergency | None, str | None]:
         return None, block
     chosen = strong
     if not chosen:
-        severe = _SEVERE.search(clean)
+        bodily = {h[0] for h in weak} <= {"medical", "symptom"}  # a person is named anyway: not a sign
+        severe = (_URGENT if bodily else _SEVERE).search(clean)
         if _ADMIN.search(clean) or not (severe or len({h[1] for h in weak}) >= 2):
             return None, "weak"
         chosen = weak
