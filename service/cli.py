@@ -668,6 +668,22 @@ def bench_duplicates(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("emergency")
+def bench_emergency(
+    suite: Annotated[Path, typer.Option(help="Emergency suite (JSONL); default the frozen v1.")] = Path(
+        "eval/suites/emergency.v1.jsonl"
+    ),
+    abuse_suite: Annotated[Path, typer.Option(help="Abuse suite (JSONL); default the frozen v1.")] = Path(
+        "eval/suites/abuse.v1.jsonl"
+    ),
+) -> None:
+    """Emergency and abuse checks beside the old phrase lists: recall, false alarms, numbers, latency."""
+    from eval.bench.emergency import run_emergency_bench
+
+    result = _run(lambda: run_emergency_bench(suite, abuse_suite))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 def _orders(history: Path, **columns: str) -> Any:
     from tools.dispatch.inputs import columns_of, load_orders
 

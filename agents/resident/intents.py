@@ -13,17 +13,11 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from agents.resident import abuse, emergency
 from tools.privacy import is_public_credit_code
 
 Route = Literal["question", "report", "followup", "subsidy", "out_of_scope", "abuse", "privacy", "greeting"]
 
-# Fire, gas, injury, people trapped, and the like: 119/120/110 comes first.
-_EMERGENCY = re.compile(
-    r"着火|起火|失火|火灾|冒烟.{0,4}(?:楼|房|屋|窗)|烧起来|"
-    r"(?:煤气|燃气|天然气|液化气).{0,4}(?:泄漏|泄露|漏气|味道很大|爆)|闻到.{0,4}(?:煤气|燃气|天然气)|爆炸|"
-    r"受伤|流血|昏迷|晕倒|倒地不起|心脏病|不省人事|中毒|触电|溺水|落水|"
-    r"被困|困在|关在电梯|电梯.{0,4}(?:困|关)|跳楼|轻生|自杀|持刀|砍人|抢劫|打架.{0,4}(?:受伤|流血)"
-)
 # Problems a resident reports for someone to fix or look into.
 _REPORT = re.compile(
     r"投诉|举报|报修|反映|报告|提交诉求|转人工|人工服务|我要报|"
@@ -47,9 +41,6 @@ _PRIVACY = re.compile(
     r".{0,10}(?:别人|他人|其他人|邻居|某人|这个人|那个人|(?<!其)他|她|[\u4e00-\u9fa5](?:先生|女士))的?"
     r".{0,6}(?:电话|手机|号码|身份证|住址|家庭地址|工单|个人信息|隐私)"
 )
-_ABUSE = re.compile(
-    r"傻[逼比]|sb\b|操你|草你|妈的|他妈|去死|滚蛋|废物|垃圾东西|脑残|白痴|狗东西", re.IGNORECASE
-)
 _GREETING = re.compile(
     r"^(?:你好|您好|在吗|hi|hello|嗨|喂|谢谢|多谢|好的|再见)[!！。.？?～~]*$", re.IGNORECASE
 )
@@ -62,11 +53,13 @@ class Reading:
     route: Route
     emergency: bool = False
     ticket: str | None = None
+    services: tuple[str, ...] = ()  # for an emergency: the numbers to call, the first one first
+    kinds: tuple[str, ...] = ()  # for an emergency: gas, fire, trapped, medical… (the notice's advice)
 
 
 def is_emergency(text: str) -> bool:
-    """Fire, gas, injury, people trapped, violence: say 119/120/110 at once."""
-    return bool(_EMERGENCY.search(text))
+    """Fire, gas, injury, people trapped, violence: say 119/120/110 at once (see ``emergency``)."""
+    return emergency.detect(text) is not None
 
 
 def ticket_in(text: str) -> str | None:
@@ -116,14 +109,14 @@ def looks_like_question(text: str) -> bool:
 
 def read(text: str) -> Reading:  # noqa: PLR0911 - one return per route reads best
     """The route of a new message (a message answering the agent's own question is handled before)."""
-    emergency = is_emergency(text)
+    danger = emergency.detect(text)
     ticket = ticket_in(text)
-    if _ABUSE.search(text):
-        return Reading("abuse", emergency)
-    if _PRIVACY.search(text) and not emergency:
-        return Reading("privacy", emergency, ticket)
-    if emergency:
-        return Reading("report", True)
+    if danger:  # before abuse: "卧槽着火了" is a fire
+        return Reading("report", True, services=danger.services, kinds=danger.kinds)
+    if abuse.is_abuse(text):
+        return Reading("abuse")
+    if _PRIVACY.search(text):
+        return Reading("privacy", False, ticket)
     if is_greeting(text):
         return Reading("greeting")
     if ticket or _FOLLOWUP.search(text):

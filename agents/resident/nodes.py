@@ -112,8 +112,9 @@ class ResidentNodes:
             if facts:
                 turn["route"], turn["facts"] = "subsidy", facts
         if reading.emergency:
-            turn["notice"] = prompts.EMERGENCY
-            get_stream_writer()({"notice": prompts.EMERGENCY})
+            notice = prompts.emergency_notice(reading.services, reading.kinds)
+            turn["notice"], turn["prompt_ids"] = notice, [prompts.EMERGENCY_ID]
+            get_stream_writer()({"notice": notice})
         draft = state.get("draft")
         if (
             draft

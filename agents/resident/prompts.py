@@ -53,10 +53,39 @@ NOT_COVERED = (
     "建议拨打{hotline_name}咨询，或者换个说法再问我。"
 )
 DEGRADED_LEAD = "智能问答暂时不可用，以下是与您的问题最相关的文件原文，供您参考："
-EMERGENCY = (
-    "【紧急情况】如有人员受伤、被困、起火或燃气泄漏，请立即拨打 119（火警）、120（急救）或 110（报警）！"
-    "燃气泄漏时不要开关电器、不要点火，开窗通风并离开现场。"
-)
+EMERGENCY_ID = "resident.emergency_notice.v2"
+_NUMBERS = {"119": "119（火警、燃气泄漏、被困救援）", "120": "120（急救）", "110": "110（报警）"}
+# one line of what to do meanwhile, by the kind of danger (first kind named first)
+_ADVICE = {
+    "gas": "燃气泄漏时不要开关电器、不要点火、不要在屋内打电话，开窗通风、关闭总阀并离开现场。",
+    "fire": "不要乘电梯，用湿毛巾捂住口鼻、低姿沿安全通道撤离，不要返回取物。",
+    "live_wire": "远离断落或打火的电线，先断开电源，不要用手或潮湿的东西去碰。",
+    "shock": "先断开电源，再用干燥的木棍等绝缘物让触电者脱离电源，不要直接用手拉。",
+    "flood": "向高处转移，远离积水中的电线和电器，不要涉水或开车进入深水。",
+    "trapped": "被困时保持冷静、按警铃或大声呼救，不要强行扒门或跳出。",
+    "collapse": "远离倒塌处，防止二次坍塌，不要贸然进入救人。",
+    "medical": "不要随意搬动伤者，保持呼吸通畅，出血处用干净布按压，等待急救人员。",
+    "symptom": "尽快离开可能有毒或不通风的环境，保持呼吸通畅。",
+    "violence": "先确保自身安全，远离危险的人，不要与其正面冲突。",
+    "child": "请尽量看住孩子或记下最后看到的位置和衣着。",
+    "elderly": "请记下老人最后出现的位置和衣着，并准备近照。",
+    "self_harm": "请陪着对方、不要让其独处，远离危险的地方和物品。",
+}
+EMERGENCY_REPORT = "拨打电话后，我会同时按“紧急”为您登记诉求，便于相关部门跟进。"
+
+
+def emergency_notice(services: Sequence[str], kinds: Sequence[str] = ()) -> str:
+    """The emergency notice: the numbers this danger needs first, what to do meanwhile, the others last."""
+    needed = [s for s in services if s in _NUMBERS] or list(_NUMBERS)
+    lead = "【紧急情况】请立即拨打 " + _NUMBERS[needed[0]] + "！"
+    if len(needed) > 1:
+        lead += "同时拨打 " + "、".join(_NUMBERS[s] for s in needed[1:]) + "。"
+    advice = "".join(dict.fromkeys(_ADVICE[k] for k in kinds if k in _ADVICE))
+    others = [s for s in _NUMBERS if s not in needed]
+    rest = ("其他紧急情况：" + "、".join(_NUMBERS[s] for s in others) + "。") if others else ""
+    return lead + advice + rest + EMERGENCY_REPORT
+
+
 ABUSE = "我理解您可能遇到了困难。请文明交流，我会尽力帮您查询政策或提交诉求；也可拨打{hotline}热线。"
 PRIVACY = (
     "为保护个人信息，我不能查询或提供他人的电话、身份证号、住址或工单信息。"

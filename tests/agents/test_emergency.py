@@ -1,0 +1,207 @@
+"""The emergency and abuse checks on our development sets, near misses, and the notice they produce.
+
+The development sets (tests/agents/data/*_dev*.jsonl) were written by us, before and while the
+checks were built; the frozen suites in eval/suites are scored by ``cityagent bench emergency``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agents.resident import intents, prompts
+from agents.resident.abuse import is_abuse
+from agents.resident.emergency import detect, detect_by_rules, normalise
+from eval.bench.emergency import phrase_list_baseline, run_emergency_bench
+
+DATA = Path(__file__).parent / "data"
+DEV = sorted(DATA.glob("emergency_dev*.jsonl"))
+
+
+def load(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_on_the_development_sets_every_emergency_is_caught_and_no_ordinary_request_alarms() -> None:
+    items = [item for path in DEV for item in load(path)]
+    emergencies = [i for i in items if i["label"] == "emergency"]
+    ordinary = [i for i in items if i["label"] == "ordinary"]
+    assert len(emergencies) >= 150 and len(ordinary) >= 150
+    missed = [i["text"] for i in emergencies if detect(i["text"]) is None]
+    alarms = [i["text"] for i in ordinary if detect(i["text"]) is not None]
+    assert missed == [] and alarms == []
+    wrong_first = [
+        i["text"]
+        for i in emergencies
+        if (found := detect(i["text"])) and found.services[0] not in i["services"]
+    ]
+    assert len(wrong_first) <= 0.02 * len(emergencies), wrong_first
+
+
+@pytest.mark.parametrize(
+    ("text", "services"),
+    [
+        ("我家楼道里煤气味特别重，好像漏气了", ("119",)),
+        ("屋头一股子糊味儿 电视后面在冒烟", ("119",)),
+        ("燃汽表那里在漏气 怎么办啊", ("119",)),
+        ("进门就是一股燃气味 我妈已经晕过去了", ("119", "120")),
+        ("在电梯里 电梯不动了 好黑 好怕", ("119",)),
+        ("我奶奶倒在卫生间里了 叫她也不应", ("120",)),
+        ("老公被电着了 躺地上不动了 线还在地上", ("119", "120")),
+        ("有个男的在打他老婆，打得很凶，一直在喊救命", ("110",)),
+        ("有个小孩站在阳台栏杆上面", ("110", "119")),
+        ("卧槽着火了快来人", ("119",)),
+    ],
+)
+def test_residents_words_for_danger_get_the_numbers_it_needs_first(
+    text: str, services: tuple[str, ...]
+) -> None:
+    found = detect(text)
+    assert found is not None and found.services == services
+    reading = intents.read(text)
+    assert reading.route == "report" and reading.emergency and reading.services == services
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("燃气费怎么交，可以在手机上交吗", None),
+        ("电梯年检过期了，合格证上的日期是去年的", None),
+        ("消防通道被电动车占了，堆了好多杂物", None),
+        ("上周家里进水了，想申请补偿", "claim"),
+        ("上周我家进过水，想申请补偿", None),
+        ("前天被困在电梯里过一次，想投诉物业", "past"),
+        ("如果家里着火了应该怎么逃生", "hypothetical"),
+        ("我昨天煤气味很重，燃气公司来修好了，想问要不要付维修费", "past"),
+        ("我的猫被困在树上下不来了", None),
+        ("被锁在门外了，开锁公司电话多少", None),
+        ("电视上说有地方着火了，我们这边安全吗", "media"),
+        ("楼下有人抽烟，烟味飘到我家", "weak"),
+        ("没有人受伤，就是电梯门坏了", "negated"),
+        ("燃气灶打不着火，是不是没气了", None),
+    ],
+)
+def test_near_misses_raise_no_alarm_and_say_why(text: str, why: str | None) -> None:
+    found, reason = detect_by_rules(text)
+    assert found is None and reason == why
+    assert intents.read(text).emergency is False
+
+
+def test_the_old_phrase_list_missed_what_the_issue_reported() -> None:
+    text = "我家楼道里煤气味特别重，好像漏气了"
+    assert phrase_list_baseline(text) is None and detect(text) is not None
+
+
+def test_normalisation_folds_typos_and_full_width() -> None:
+    assert normalise("天燃气泄露了！！　快来") == "天然气泄漏了!!，快来"
+    assert normalise("俺家煤汽  味大") == "俺家煤气，味大"
+
+
+def test_the_notice_gives_the_needed_numbers_first_then_the_others_and_offers_the_report() -> None:
+    gas = prompts.emergency_notice(("119",), ("gas",))
+    assert gas.startswith("【紧急情况】请立即拨打 119")
+    assert gas.index("119") < gas.index("120") and gas.index("119") < gas.index("110")
+    assert (
+        "不要开关电器" in gas
+        and "紧急" in prompts.EMERGENCY_REPORT
+        and gas.endswith(prompts.EMERGENCY_REPORT)
+    )
+    medical = prompts.emergency_notice(("120",), ("medical",))
+    assert medical.startswith("【紧急情况】请立即拨打 120") and "不要开关电器" not in medical
+    assert medical.index("120") < medical.index("119")
+    violence = prompts.emergency_notice(("110", "120"), ("violence",))
+    assert violence.startswith("【紧急情况】请立即拨打 110") and "同时拨打 120" in violence
+    assert all(n in prompts.emergency_notice((), ()) for n in ("119", "120", "110"))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "装电梯需要多少户同意？能用我爸妈的公积金来付吗？",
+        "我妈妈的医保卡丢了怎么补",
+        "他妈妈住院了，陪护假怎么请",
+        "孩子他妈去外地了，孩子入学材料谁来签",
+        "我和他妈的户口在一起，能一起迁吗",
+        "卧槽，这么快就批了",
+        "简直是垃圾服务，打了十次电话没人接",
+        "你们到底管不管啊！都反映三次了",
+        "楼下的废物回收站能不能搬走",
+        "你好，我妈有病，能办慢病卡吗",
+        "我操作不了这个页面",
+    ],
+)
+def test_family_words_and_complaints_said_with_feeling_are_not_abuse(text: str) -> None:
+    assert not is_abuse(text)
+    assert intents.read(text).route != "abuse"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你们这帮废物",
+        "傻逼客服",
+        "他妈的你们到底管不管",
+        "你妈的，到底修不修",
+        "滚！",
+        "你们这群垃圾",
+        "sb系统",
+    ],
+)
+def test_insults_aimed_at_the_service_are_abuse(text: str) -> None:
+    assert is_abuse(text) and intents.read(text).route == "abuse"
+
+
+def test_abuse_development_set() -> None:
+    items = load(DATA / "abuse_dev.jsonl")
+    wrong = [i["text"] for i in items if is_abuse(i["text"]) != (i["label"] == "abuse")]
+    assert wrong == []
+
+
+def test_bench_scores_a_suite_beside_the_phrase_list(tmp_path: Path) -> None:
+    suite = tmp_path / "e.jsonl"
+    rows = [
+        {
+            "task": "emergency",
+            "id": "1",
+            "text": "我家楼道里煤气味特别重，好像漏气了",
+            "label": "emergency",
+            "services": ["119"],
+        },
+        {"task": "emergency", "id": "2", "text": "楼上着火了", "label": "emergency", "services": ["119"]},
+        {"task": "emergency", "id": "3", "text": "燃气费怎么交", "label": "ordinary", "services": []},
+        {
+            "task": "emergency",
+            "id": "4",
+            "text": "我妈晕倒过一次，上个月的事了，想申请救助",
+            "label": "ordinary",
+            "services": [],
+        },
+    ]
+    suite.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    abuse = tmp_path / "a.jsonl"
+    lines = [
+        {"task": "abuse", "id": "1", "text": "能用我爸妈的公积金吗", "label": "ordinary"},
+        {"task": "abuse", "id": "2", "text": "傻逼客服", "label": "abuse"},
+    ]
+    abuse.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
+    result = run_emergency_bench(suite, abuse)
+    ours, old = result["emergency"]["detector"], result["emergency"]["baseline_phrase_list"]
+    assert ours["recall"] == 1.0 and ours["false_alarm_rate"] == 0.0 and ours["services_exact"] == 1.0
+    assert old["recall"] == 0.5 and old["false_alarm_rate"] == 0.5 and old["services_exact"] == 0.0
+    assert old["missed"] == ["我家楼道里煤气味特别重，好像漏气了"]
+    assert result["abuse"]["detector"]["false_positives"] == []
+    assert result["abuse"]["baseline_phrase_list"]["false_positives"] == ["能用我爸妈的公积金吗"]
+    assert ours["latency_ms"]["p95"] < 20
+
+
+def test_bench_says_which_line_of_a_suite_is_bad(tmp_path: Path) -> None:
+    suite = tmp_path / "bad.jsonl"
+    suite.write_text(
+        '{"task": "emergency", "id": "1", "text": "着火了", "label": "emergency"}\nnot json\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match=r"bad.jsonl:2"):
+        run_emergency_bench(suite, suite)
