@@ -71,7 +71,8 @@ def test_readiness_with_backend_none_reports_every_component(client: TestClient)
         "status": "ok",
         "detail": "sqlite",
     }
-    assert "384-dim" in body["components"]["embeddings"]["detail"]
+    detail = body["components"]["embeddings"]["detail"]  # the default backend, with its dimension
+    assert detail.startswith("use/") and "512-dim" in detail
 
 
 def test_readiness_is_degraded_when_the_model_is_down(tmp_path: Path) -> None:

@@ -19,6 +19,7 @@ import httpx
 
 from eval.bench.fast_model import ServerThread
 from service.app import create_app
+from service.container import build_services
 from service.settings import load_settings
 from tests.fake_openai import FakeOpenAI, Reply
 
@@ -84,7 +85,7 @@ import sys, time
 from knowledge.config import VectorStoreSettings
 from knowledge.index import open_index
 index = open_index(VectorStoreSettings(), __import__("pathlib").Path(sys.argv[1]))
-index.ensure(384)
+index.ensure(int(sys.argv[2]))  # the dimension of the configured embedder
 print("locked", flush=True)
 time.sleep(60)
 """
@@ -93,12 +94,13 @@ time.sleep(60)
 def test_a_locked_vector_store_is_reported_and_recovers(demo_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(demo_dir, data)
+    settings = load_settings(data_dir=data, llm={"backend": "none"})
+    dim = build_services(settings).embedder.dim
     locker = subprocess.Popen(
-        [sys.executable, "-c", LOCKER, str(data / "index")], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", LOCKER, str(data / "index"), str(dim)], stdout=subprocess.PIPE, text=True
     )
     try:
         assert locker.stdout is not None and locker.stdout.readline().strip() == "locked"
-        settings = load_settings(data_dir=data, llm={"backend": "none"})
         with (
             ServerThread(create_app(settings)) as service,
             httpx.Client(base_url=service.url, timeout=60) as client,

@@ -16,9 +16,11 @@ import pytest
 
 from eval.bench.fast_model import ServerThread
 from service.app import create_app
+from service.demo_city import PACK_DIR
 from service.settings import load_settings
 from tests.browser import ARGS, CHROMIUM, EXPECT_TIMEOUT_MS, MISSING
 from tests.fake_openai import FakeOpenAI, Reply
+from tools.citypack import read_pack, save_city
 
 ANSWER = "租房提取和退休提取实行“秒批”，其他提取在三个工作日内办结〔示例市住房公积金提取管理办法 第六条〕。"
 
@@ -31,6 +33,7 @@ playwright_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)  # a loaded 2-core 
 def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FakeOpenAI]]:
     data = tmp_path_factory.mktemp("browser") / "data"
     shutil.copytree(demo_dir, data)
+    save_city(read_pack(PACK_DIR), data)  # the page and the widget speak as the demo city, as after demo load
     with FakeOpenAI([Reply(ANSWER)]) as model:
         settings = load_settings(data_dir=data, llm={"backend": "vllm", "base_url": model.base_url})
         with ServerThread(create_app(settings)) as service:
