@@ -6,6 +6,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -39,7 +40,9 @@ def sign_in(client: TestClient, username: str) -> dict[str, str]:
     return {"x-csrf-token": response.json()["csrf"]}
 
 
-def create(client: TestClient, headers: dict[str, str], text: str = BURST, key: str | None = None) -> dict:
+def create(
+    client: TestClient, headers: dict[str, str], text: str = BURST, key: str | None = None
+) -> dict[str, Any]:
     body = {"text": text, "client_key": key} if key else {"text": text}
     response = client.post("/api/orders", json=body, headers=headers)
     assert response.status_code in (200, 201), response.text
