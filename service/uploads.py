@@ -12,12 +12,19 @@ import re
 import shutil
 from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 from starlette.datastructures import UploadFile
 
 from service.errors import ServiceError
 
 _SAFE_NAME = re.compile(r"[^\w.\-\u4e00-\u9fff（）()]+")
+
+
+def multipart_body(required: str, properties: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI request body of a route that parses its own multipart form (after its dependencies)."""
+    schema = {"type": "object", "required": [required], "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
 def safe_name(upload: UploadFile) -> str:

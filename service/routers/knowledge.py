@@ -33,7 +33,7 @@ from service.auth import SESSION_COOKIE, current_user
 from service.container import Services
 from service.deps import get_services
 from service.errors import ServiceError
-from service.uploads import discard, save_all
+from service.uploads import discard, multipart_body, save_all
 
 router = APIRouter(tags=["knowledge"])
 UPLOAD_PATH = "/api/admin/documents"
@@ -244,24 +244,14 @@ def _response(report: IngestReport, services: Services) -> IngestResponse:
     )
 
 
-_UPLOAD_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["files"],
-                    "properties": {
-                        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
-                        **{name: {"type": "string", "maxLength": 200} for name in _TEXT_FIELDS},
-                        **{name: {"type": "string", "format": "date"} for name in _DATE_FIELDS},
-                    },
-                }
-            }
-        },
-    }
-}
+_UPLOAD_BODY = multipart_body(
+    "files",
+    {
+        "files": {"type": "array", "items": {"type": "string", "format": "binary"}},
+        **{name: {"type": "string", "maxLength": 200} for name in _TEXT_FIELDS},
+        **{name: {"type": "string", "format": "date"} for name in _DATE_FIELDS},
+    },
+)
 
 
 @router.post(

@@ -19,7 +19,7 @@ from service.container import Services
 from service.deps import get_services
 from service.errors import ServiceError
 from service.routers.knowledge import upload_slots
-from service.uploads import save_upload
+from service.uploads import multipart_body, save_upload
 from tools.enterprises.dictionary import Dictionary, NoDictionaryError
 from tools.subsidies.review import review, validity_problems
 from tools.subsidies.rules import PolicyRule, RuleError, parse_rule
@@ -199,20 +199,7 @@ async def explain(
     return [dataclasses.asdict(d) for d in decisions]
 
 
-_IMPORT_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {"file": {"type": "string", "format": "binary"}},
-                }
-            }
-        },
-    }
-}
+_IMPORT_BODY = multipart_body("file", {"file": {"type": "string", "format": "binary"}})
 
 
 @router.post(IMPORT_PATH.removeprefix("/api/subsidies"), openapi_extra=_IMPORT_BODY)

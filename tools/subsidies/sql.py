@@ -165,12 +165,11 @@ def decision_sql(rule: PolicyRule, as_of: date, dictionary: Dictionary) -> str:
     Every field is checked against ``dictionary`` (RuleError names one it lacks), and the statement
     against :func:`verify` before it is returned; cached per rule version, day and dictionary.
     """
-    return _decision_sql(rule.model_dump_json(by_alias=True), as_of, dictionary.model_dump_json())
+    return _decision_sql(rule.model_dump_json(by_alias=True), as_of, dictionary)
 
 
 @lru_cache(maxsize=256)
-def _decision_sql(body: str, as_of: date, fields: str) -> str:
-    dictionary = Dictionary.model_validate_json(fields)
+def _decision_sql(body: str, as_of: date, dictionary: Dictionary) -> str:  # a frozen model: hashable
     try:  # validated again, against the city's fields: a rule built without validation is still checked
         rule = PolicyRule.model_validate_json(body, context={"dictionary": dictionary})
     except ValidationError as exc:
