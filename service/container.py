@@ -71,7 +71,7 @@ class Services:
     city: City = field(default_factory=unnamed_city)  # from the loaded city pack (``city load``)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
     _matcher: Any = field(default=None, repr=False)
-    _matcher_version: tuple[int, str] = (0, "")
+    _matcher_version: tuple[int, Any] = (0, None)
     _matcher_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _jobs_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
     assistant: ResidentAssistant | None = field(default=None, repr=False)
@@ -119,7 +119,7 @@ class Services:
         dictionary = self.enterprise_dictionary()
         registry = EnterpriseRegistry(self.engine, dictionary)
         # an import (or a new dictionary) by any worker or the CLI makes the loaded copy stale
-        version = (registry.last_import(), dictionary.model_dump_json())
+        version = (registry.last_import(), dictionary)  # the dictionary is frozen: compared by value
         with self._matcher_lock:
             if self._matcher is None or version != self._matcher_version:
                 from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
