@@ -135,9 +135,7 @@ def test_a_busy_model_queues_turns_in_order_and_turns_away_the_ones_that_wait_to
         with ServerThread(create_app(settings)) as service:
             clients = [httpx.Client(base_url=service.url, timeout=60) for _ in range(3)]
             with ThreadPoolExecutor(3) as pool:
-                started = time.monotonic()
                 results = list(pool.map(ask, clients))
-                elapsed = time.monotonic() - started
             metrics = clients[0].get("/metrics").text
             for c in clients:
                 c.close()
@@ -147,6 +145,8 @@ def test_a_busy_model_queues_turns_in_order_and_turns_away_the_ones_that_wait_to
     for r in busy:  # a clear message, then the clauses verbatim: nothing is lost, nothing piles up
         assert "当前咨询人数较多" in r["error"]["message"]
         assert "第六条 申请人可以通过公积金中心网站" in r["answer"]["text"] and r["citations"]
-    assert elapsed < 5  # bounded by one answer plus the queue timeout, not by the number waiting
+    # the waiting turns never reached the model: they gave up in the queue, not after an answer each
+    chats = [r for r in model.requests if "messages" in r]
+    assert len(chats) == 1
     assert 'cityagent_model_turned_away_total{reason="queue_timeout"} 2.0' in metrics
     assert 'cityagent_chat_degraded_total{reason="model_busy"} 2.0' in metrics

@@ -165,7 +165,7 @@ class Head:
         class_weight: str | None = "balanced",
         mention_weight: float = 0.0,
     ) -> None:
-        self.svm = LinearSVC(C=c, class_weight=class_weight, tol=TOL)
+        self.svm = LinearSVC(C=c, class_weight=class_weight, tol=TOL, random_state=0)
         self.temperature = 1.0
         self.classes: list[str] = []
         self.knn_weight = knn_weight

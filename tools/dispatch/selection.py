@@ -134,7 +134,7 @@ def out_of_fold(
     def one(train: IntArray, test: IntArray) -> None:
         if len(set(truth[train])) < 2:
             return
-        svm = LinearSVC(C=c, class_weight=class_weight, tol=TOL).fit(x[train], y[train])
+        svm = LinearSVC(C=c, class_weight=class_weight, tol=TOL, random_state=0).fit(x[train], y[train])
         scores[test] = svm_scores(svm, x[test], classes)
         sims = (unit[test] @ unit[train].T).toarray()
         knn[test] = knn_votes(sims, truth[train], len(classes))
@@ -149,7 +149,7 @@ def out_of_fold(
 def score(blended: FloatArray, truth: IntArray) -> dict[str, float]:
     """Top-1, top-3 and macro-F1 of out-of-fold scores."""
     top1 = blended.argmax(axis=1)
-    top3 = np.argsort(-blended, axis=1)[:, :3]
+    top3 = np.argsort(-blended, axis=1, kind="stable")[:, :3]
     return {
         "accuracy": round(float((top1 == truth).mean()), 4),
         "top3": round(float((top3 == truth[:, None]).any(axis=1).mean()), 4),
