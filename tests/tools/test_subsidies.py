@@ -191,6 +191,50 @@ def test_tiers_rates_and_caps() -> None:
     assert amounts == {CODES[0]: 200000.0, CODES[1]: 250000.0, CODES[2]: 5.0}
 
 
+def test_an_amount_per_head_and_a_rate_in_the_fields_own_unit() -> None:
+    per_head = rule(
+        [{"field": "high_tech", "op": "is_true"}],
+        tiers=[{"amount": 1500, "per": "graduates_hired_last_year"}],
+        cap=6000,
+    )
+    m = Matcher(DEMO_FIELDS)
+    m.load_rows(
+        [enterprise(CODES[0], 上年新招高校毕业生人数=3), enterprise(CODES[1], 上年新招高校毕业生人数=9)]
+    )
+    assert {c: a for c, _, a in m.push_list(per_head, AS_OF)} == {CODES[0]: 4500.0, CODES[1]: 6000.0}
+    # the unit comes from the dictionary (万元), not from how the field happens to be spelt
+    refund = rule(
+        [{"field": "high_tech", "op": "is_true"}], tiers=[{"rate": 0.6, "of": "unemployment_premium_10k"}]
+    )
+    assert {c: a for c, _, a in m.push_list(refund, AS_OF)} == {CODES[0]: 12000.0, CODES[1]: 12000.0}
+
+
+def test_a_rate_of_a_foreign_currency_field_is_refused() -> None:
+    r = rule([{"field": "high_tech", "op": "is_true"}], tiers=[{"rate": 0.01, "of": "export_10k_usd"}])
+    m = Matcher(DEMO_FIELDS)
+    m.load_rows([enterprise(CODES[0])])
+    with pytest.raises(RuleError, match="万美元"):
+        m.push_list(r, AS_OF)
+
+
+def test_per_is_for_amounts_and_names_a_number() -> None:
+    with pytest.raises(ValueError, match="'per' is only for an amount"):
+        rule(
+            [{"field": "high_tech", "op": "is_true"}],
+            tiers=[{"rate": 0.1, "of": "rd_expense_10k", "per": "employees"}],
+        )
+    with pytest.raises(ValueError, match="numeric field"):
+        PolicyRule.model_validate(
+            {
+                **rule([{"field": "high_tech", "op": "is_true"}]).model_dump(
+                    by_alias=True, exclude_none=True
+                ),
+                "benefit": {"clause": CLAUSE, "tiers": [{"amount": 10, "per": "industry_sector"}]},
+            },
+            context={"dictionary": DEMO_FIELDS},
+        )
+
+
 def test_explanations_name_values_expectations_and_clauses() -> None:
     rules = load_rules(RULES, DEMO_FIELDS)
     m = Matcher(DEMO_FIELDS)

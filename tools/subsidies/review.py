@@ -14,7 +14,7 @@ from typing import Any
 from tools.enterprises.dictionary import Dictionary
 from tools.subsidies.draft import normal_text
 from tools.subsidies.matcher import expected_words
-from tools.subsidies.rules import Condition, PolicyRule
+from tools.subsidies.rules import Condition, PolicyRule, Tier
 
 _ARTICLE = re.compile(r"^\s*(第[一二三四五六七八九十百零〇\d]+条)", re.MULTILINE)
 _DAY = r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"
@@ -116,8 +116,7 @@ def review(
 
     benefit = rule.benefit
     tiers = "；".join(
-        (f"{expected_words(t.when, as_of, dictionary)} 时 " if t.when else "")
-        + (f"{t.amount:,.0f} 元" if t.amount is not None else f"{dictionary.label(t.of or '')} × {t.rate}")
+        (f"{expected_words(t.when, as_of, dictionary)} 时 " if t.when else "") + _tier_words(t, dictionary)
         for t in benefit.tiers
     )
     cap = f"，上限 {benefit.cap:,.0f} 元" if benefit.cap is not None else ""
@@ -131,10 +130,15 @@ def review(
             tiers + cap,
             article=benefit.clause.article,
             quote=benefit.clause.quote,
-            fields=[
-                f
-                for t in benefit.tiers
-                for f in [*(t.when.fields() if t.when else []), *([t.of] if t.of else [])]
-            ],
+            fields=[f for t in benefit.tiers for f in [*(t.when.fields() if t.when else []), *t.fields()]],
         ),
     ]
+
+
+def _tier_words(t: Tier, dictionary: Dictionary) -> str:
+    """One tier in the officer's words: 1,500 元 × 新增就业人数, or 上年实缴失业保险费 × 0.6."""
+    if t.amount is not None and t.per is not None:
+        return f"每{dictionary.field(t.per).unit or '个'} {t.amount:,.0f} 元 × {dictionary.label(t.per)}"
+    if t.amount is not None:
+        return f"{t.amount:,.0f} 元"
+    return f"{dictionary.label(t.of or '')} × {t.rate}"

@@ -183,7 +183,8 @@ class Tier(BaseModel):
     when: Condition | None = None
     amount: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
     rate: float | None = Field(default=None, ge=0, le=1, allow_inf_nan=False)
-    of: str | None = Field(default=None, pattern=FIELD_NAME)  # the field the rate applies to (万元 → 元)
+    of: str | None = Field(default=None, pattern=FIELD_NAME)  # the money field a rate applies to
+    per: str | None = Field(default=None, pattern=FIELD_NAME)  # the count an amount is paid per (每人)
 
     @model_validator(mode="after")
     def _shape(self, info: ValidationInfo) -> Tier:
@@ -192,15 +193,22 @@ class Tier(BaseModel):
         if self.rate is not None and self.of is None:
             raise ValueError("a rate needs 'of': the numeric field it applies to")
         if self.amount is not None and self.of is not None:
-            raise ValueError("'of' is only for a rate")
+            raise ValueError("'of' is only for a rate; an amount paid per head names its count in 'per'")
+        if self.rate is not None and self.per is not None:
+            raise ValueError("'per' is only for an amount (每人 N 元); a rate names its field in 'of'")
         dictionary = _dictionary(info)
-        if (
-            dictionary is not None
-            and self.of is not None
-            and not dictionary.numeric(_known(self.of, dictionary))
-        ):
-            raise ValueError(f"a rate applies to a numeric field; {self.of!r} is not one")
+        for name, what in ((self.of, "a rate applies to"), (self.per, "an amount is paid per")):
+            if (
+                dictionary is not None
+                and name is not None
+                and not dictionary.numeric(_known(name, dictionary))
+            ):
+                raise ValueError(f"{what} a numeric field; {name!r} is not one")
         return self
+
+    def fields(self) -> list[str]:
+        """The enterprise fields the amount reads (besides its condition's)."""
+        return [n for n in (self.of, self.per) if n]
 
 
 class Benefit(BaseModel):

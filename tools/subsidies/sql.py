@@ -33,21 +33,36 @@ _CMP = {"eq": "=", "ne": "<>", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _PLAIN = re.compile(r"^[a-z][a-z0-9_]*$")
 _OUTPUT = ("credit_code", "name", "decision", "amount")
 TABLE = "enterprises"
+_YUAN = {"元": 1.0, "": 1.0, "千元": 1e3, "万元": 1e4, "十万元": 1e5, "百万元": 1e6, "亿元": 1e8}
 
 
 class Columns:
     """The only spellings of columns that ever reach SQL: built from the city's field list, not a rule."""
 
-    def __init__(self, names: list[str]) -> None:
+    def __init__(self, names: list[str], units: dict[str, str] | None = None) -> None:
         plain = [n for n in names if _PLAIN.match(n)]
         if len(plain) != len(names):
             raise RuleError(f"field names must be plain identifiers: {sorted(set(names) - set(plain))}")
         self.quoted = {n: f'"{n}"' for n in plain}
+        self.units = dict(units or {})
 
     @classmethod
     def of(cls, dictionary: Dictionary) -> Columns:
-        """The columns of a city's enterprise data dictionary."""
-        return cls(dictionary.names)
+        """The columns of a city's enterprise data dictionary, with each field's unit."""
+        return cls(dictionary.names, {f.name: f.unit for f in dictionary.fields})
+
+    def yuan(self, name: str | None) -> float:
+        """How many yuan one unit of a money field is, from the dictionary's unit (万元 → 10000).
+
+        A field without a unit is taken as yuan; a money unit in another currency is refused,
+        since no exchange rate is known here.
+        """
+        unit = self.units.get(name or "", "")
+        if unit in _YUAN:
+            return _YUAN[unit]
+        if unit.endswith(("美元", "欧元", "港元", "日元")):
+            raise RuleError(f"a rate of {name!r} would mix currencies: its unit is {unit}")
+        return 1.0
 
     def __call__(self, name: str | None) -> str:
         """The quoted column of a known enterprise field (RuleError for anything else)."""
@@ -126,10 +141,11 @@ def _number(value: float | None) -> str:
 
 
 def _tier_amount(t: Tier, column: Columns) -> str:
+    if t.amount is not None and t.per is not None:  # 每人 1500 元: a fixed amount per unit of a count
+        return f"({column(t.per)} * {_number(t.amount)})"
     if t.amount is not None:
         return _number(t.amount)
-    factor = 10000.0 if t.of and t.of.endswith("_10k") else 1.0
-    return f"({column(t.of)} * {_number(t.rate)} * {factor})"
+    return f"({column(t.of)} * {_number(t.rate)} * {_number(column.yuan(t.of))})"
 
 
 def amount_sql(rule: PolicyRule, as_of: date, column: Columns) -> str:
