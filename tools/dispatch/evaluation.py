@@ -25,6 +25,7 @@ from sklearn.svm import LinearSVC
 
 from tools.dispatch.location import Gazetteer
 from tools.dispatch.model import Choice, DispatchModel, TrainingOrder
+from tools.dispatch.selection import LIBLINEAR
 from tools.dispatch.units import current_name
 
 
@@ -85,8 +86,11 @@ def split(
 
 def baseline_rankings(train: Sequence[TrainingOrder], test: Sequence[TrainingOrder]) -> list[list[str]]:
     """TF-IDF character 1–3-grams of title and text + LinearSVC: every department, best first."""
-    pipe = make_pipeline(TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True), LinearSVC(random_state=0))
-    pipe.fit([f"{o.title}。{o.text}" for o in train], [o.department for o in train])
+    pipe = make_pipeline(
+        TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True), LinearSVC(random_state=0)
+    )
+    with LIBLINEAR:  # liblinear's generator is process-wide (see tools.dispatch.selection)
+        pipe.fit([f"{o.title}。{o.text}" for o in train], [o.department for o in train])
     scores = np.atleast_2d(pipe.decision_function([f"{o.title}。{o.text}" for o in test]))
     classes = pipe.classes_
     if scores.shape[1] == 1:  # two departments: one column of decision values

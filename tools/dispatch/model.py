@@ -31,7 +31,17 @@ from sklearn.svm import LinearSVC
 from tools.dispatch.duties import DutyMatch, DutyTable, Embed
 from tools.dispatch.features import BlockCache, OrderFeatures, OrderText
 from tools.dispatch.location import Gazetteer, strip_places
-from tools.dispatch.selection import FOLDS, MISSING, TOL, Config, folds_of, knn_votes, out_of_fold, svm_scores
+from tools.dispatch.selection import (
+    FOLDS,
+    MISSING,
+    TOL,
+    Config,
+    fit_svm,
+    folds_of,
+    knn_votes,
+    out_of_fold,
+    svm_scores,
+)
 from tools.dispatch.selection import select as choose
 from tools.dispatch.units import UnitNames, current_name
 
@@ -180,7 +190,7 @@ class Head:
         self.classes = sorted(set(labels))
         if len(self.classes) < 2:
             raise ValueError(f"need at least two different labels to learn, got {self.classes}")
-        self.svm.fit(x, y)
+        fit_svm(self.svm, x, y)
         index = {c: i for i, c in enumerate(self.classes)}
         self._labels = np.array([index[label] for label in labels], dtype=np.int_)
         if oof is None:

@@ -12,6 +12,7 @@ did not see.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -38,6 +39,16 @@ KNN_K = 10
 FOLDS = 3  # 5 folds cost 5/3 the time for a steadier estimate: ``dispatch train --folds 5``
 TOL = 1e-3  # liblinear's tolerance: half the time of the default 1e-4, the same held-out accuracy
 WORKERS = max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 2))
+# liblinear draws its coordinate order from one process-wide Mersenne Twister that ``random_state``
+# reseeds at the start of each fit: two fits in different threads interleave their draws and give
+# different models run to run. Fits take this lock; scoring and nearest-case votes still run side by side.
+LIBLINEAR = threading.Lock()
+
+
+def fit_svm(svm: LinearSVC, x: sparse.csr_matrix, y: npt.NDArray[Any]) -> LinearSVC:
+    """``svm.fit(x, y)`` under :data:`LIBLINEAR`, so the same data always gives the same model."""
+    with LIBLINEAR:
+        return svm.fit(x, y)
 
 
 @dataclass(frozen=True)
@@ -134,12 +145,12 @@ def out_of_fold(
     def one(train: IntArray, test: IntArray) -> None:
         if len(set(truth[train])) < 2:
             return
-        svm = LinearSVC(C=c, class_weight=class_weight, tol=TOL, random_state=0).fit(x[train], y[train])
+        svm = fit_svm(LinearSVC(C=c, class_weight=class_weight, tol=TOL, random_state=0), x[train], y[train])
         scores[test] = svm_scores(svm, x[test], classes)
         sims = (unit[test] @ unit[train].T).toarray()
         knn[test] = knn_votes(sims, truth[train], len(classes))
 
-    # liblinear releases the GIL: folds run side by side on the cores there are
+    # the fits take turns (see LIBLINEAR); each fold's scoring and similarities overlap the next fit
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
         for done in [pool.submit(one, train, test) for train, test in folds]:
             done.result()
