@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from knowledge.config import EmbeddingSettings
 from knowledge.embeddings import build_embedder
 from service.demo_city import DOCUMENTS_DIR, WORK_ORDERS_CSV
 from tools.dispatch.duties import DutyTable
+from tools.dispatch.features import word_bounds
 from tools.dispatch.history import read_history
 from tools.dispatch.location import strip_places
 from tools.dispatch.model import DispatchModel, TrainingOrder, load_model
@@ -68,6 +70,16 @@ def test_reasons_name_phrases_past_orders_and_a_cited_duty(model: DispatchModel)
         "〔示例市12345热线派单目录及部门权责清单 第"
     )
     assert best.duty.duty in "工业企业废气、废水排放和污染、餐饮油烟、工业噪声、环境污染事件、辐射安全"
+
+
+def test_key_phrases_are_whole_words_never_fragments(model: DispatchModel) -> None:
+    text = "东湖区文昌路88号门口的路灯坏了，晚上很黑：东门那边也一样"
+    bounds = word_bounds(text)
+    for choice in model.suggest("", text).departments:
+        for phrase in choice.key_phrases:
+            assert not re.search(r"[\W_]", phrase), phrase  # no "，晚" or "：东"
+            assert bounds.whole(phrase), phrase  # no "口的": it straddles 门口 | 的
+    assert not bounds.whole("口的") and not bounds.whole("，晚") and bounds.whole("路灯")
 
 
 def test_save_and_load_versions(model: DispatchModel, tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from tools.dispatch.location import Gazetteer, extract_location
 
 _WORD = re.compile(r"\w")
+_PHRASE = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
 
 
@@ -34,6 +35,36 @@ def clean(text: str) -> str:
 def words(text: str) -> list[str]:
     """Words by rjieba, punctuation dropped."""
     return [w for w in rjieba.cut(text) if w.strip() and _WORD.search(w)]
+
+
+@dataclass(frozen=True)
+class WordBounds:
+    """Where rjieba's words of one text start and end, to tell a whole phrase from a fragment."""
+
+    text: str
+    starts: frozenset[int]
+    ends: frozenset[int]
+
+    def whole(self, phrase: str) -> bool:
+        """``phrase`` occurs in the text as one or more whole words, with no punctuation in it."""
+        if not _PHRASE.fullmatch(phrase):
+            return False
+        at = self.text.find(phrase)
+        while at >= 0:
+            if at in self.starts and at + len(phrase) in self.ends:
+                return True
+            at = self.text.find(phrase, at + 1)
+        return False
+
+
+def word_bounds(text: str) -> WordBounds:
+    """The word boundaries of ``text`` (rjieba's default cut)."""
+    starts, ends, at = set(), set(), 0
+    for token in rjieba.cut(text):
+        starts.add(at)
+        at += len(token)
+        ends.add(at)
+    return WordBounds(text, frozenset(starts), frozenset(ends))
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 from tools.dispatch.duties import DutyMatch, DutyTable, Embed
-from tools.dispatch.features import BlockCache, OrderFeatures, OrderText
+from tools.dispatch.features import BlockCache, OrderFeatures, OrderText, WordBounds, word_bounds
 from tools.dispatch.location import Gazetteer, strip_places
 from tools.dispatch.selection import (
     FOLDS,
@@ -416,9 +416,16 @@ class DispatchModel:
         results = []
         for i in range(len(items)):
             order = np.argsort(-dept[i])[:top]
+            bounds = word_bounds(f"{docs[i].address} {docs[i].notes} {docs[i].full}")
             choices = [
                 self._department_choice(
-                    x[i], int(j), float(dept[i, j]), sims=sims[i], vector=order_vectors[i], similar=similar
+                    x[i],
+                    int(j),
+                    float(dept[i, j]),
+                    sims=sims[i],
+                    vector=order_vectors[i],
+                    similar=similar,
+                    bounds=bounds,
                 )
                 for j in order
             ]
@@ -439,7 +446,15 @@ class DispatchModel:
         return self.suggest_many([OrderText.of(title, text, address, notes)], top=top)[0]
 
     def _department_choice(
-        self, x: sparse.csr_matrix, j: int, confidence: float, *, sims: FloatArray, vector: Any, similar: int
+        self,
+        x: sparse.csr_matrix,
+        j: int,
+        confidence: float,
+        *,
+        sims: FloatArray,
+        vector: Any,
+        similar: int,
+        bounds: WordBounds,
     ) -> DepartmentChoice:
         department = self.department.classes[j]
         coef = self.department.svm.coef_
@@ -452,6 +467,8 @@ class DispatchModel:
             name = str(self._feature_names[present[k]]).split(":", 1)[-1].strip()
             if contribution[k] <= 0 or len(phrases) >= 5:
                 break
+            if not bounds.whole(name):  # a character n-gram across words ("口的", "，晚") explains nothing
+                continue
             if len(name) >= 2 and name not in phrases and not any(name in p for p in phrases):
                 phrases.append(name)
         rows = self._rows_of().get(department, np.array([], dtype=np.int_))
