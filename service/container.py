@@ -16,6 +16,7 @@ from typing import Any, Literal
 from sqlalchemy import Engine
 
 from agents.dispatch import DispatchDeps
+from agents.dispatch.runner import DispatchAgent
 from agents.resident import ResidentDeps
 from agents.resident import build_graph as build_resident_graph
 from agents.resident.runner import ResidentAssistant
@@ -70,6 +71,7 @@ class Services:
     gazetteer: Gazetteer | None = field(default=None, repr=False)
     city: City = field(default_factory=unnamed_city)  # from the loaded city pack (``city load``)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
+    _dispatch_agent: DispatchAgent | None = field(default=None, repr=False)
     _matcher: Any = field(default=None, repr=False)
     _matcher_version: tuple[int, Any] = (0, None)
     _matcher_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -185,6 +187,17 @@ class Services:
             auto_dispatch=cfg.auto_dispatch, always_review=cfg.always_review,
             duplicate_window=self.city.rules.duplicate_window,
         )  # fmt: skip
+
+    def dispatch_agent(self) -> DispatchAgent | None:
+        """The dispatch agent, built once per model (None without a model or a checkpointer)."""
+        model = self.dispatch_model
+        if model is None or self.checkpointer is None:
+            return None
+        if self._dispatch_agent is None or self._dispatch_agent.deps.model is not model:
+            deps = self.dispatch_deps()
+            assert deps is not None
+            self._dispatch_agent = DispatchAgent(deps, self.checkpointer, self.audit)
+        return self._dispatch_agent
 
     @property
     def audit(self) -> AuditLog:

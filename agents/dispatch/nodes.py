@@ -102,6 +102,8 @@ class DispatchNodes:
     async def adjudicate(self, state: DispatchState) -> DispatchState:
         """Below the threshold, let the LLM choose among the candidates with their duties in view."""
         suggestion = state["suggestion"]
+        if state.get("skip_model"):
+            return {"adjudication": None}
         candidates = [d["department"] for d in suggestion["departments"]]
         confident = (
             suggestion["departments"]
@@ -132,7 +134,8 @@ class DispatchNodes:
         deps = self.deps
         top = state["suggestion"]["departments"][0] if state["suggestion"]["departments"] else None
         confident = top is not None and top["confidence"] >= deps.review_threshold
-        if deps.auto_dispatch and not deps.always_review and confident and not state.get("duplicates"):
+        held = deps.always_review or state.get("force_review", False)
+        if deps.auto_dispatch and not held and confident and not state.get("duplicates"):
             return "auto"
         return "review"
 
@@ -165,12 +168,12 @@ class DispatchNodes:
             deps.store.transition(
                 ticket, State.MERGED, actor, merged_into=decision["merged_into"], reason="一件事合并"
             )
-            return {"outcome": f"merged into {decision['merged_into']}"}
+            return {"outcome": f"已合并至工单 {decision['merged_into']}", "department": "", "source": "merge"}
         if order.state == State.REPORTED:
             deps.store.transition(ticket, State.ACCEPTED, actor)
         if action == "send_back":
-            return {"outcome": f"sent back: {decision['reason']}"}
-        proposed = _proposed(state)
+            return {"outcome": f"已退回：{decision['reason']}", "department": "", "source": "send_back"}
+        proposed = decision.get("shown") or proposed_department(state)  # what the caseworker was shown
         department = decision.get("department") or proposed
         suggestion = state["suggestion"]
         category = decision.get("category") or (suggestion.get("category") or {}).get("label", "")
@@ -186,10 +189,11 @@ class DispatchNodes:
             ticket, text=order.text, title=order.title, department=department, category=category,
             urgency=order.urgency.value, source=source,
         )  # fmt: skip
-        return {"outcome": f"dispatched to {department} ({source})"}
+        how = {"auto": "自动派发", "review:approved": "审核同意", "review:changed": "审核改派"}[source]
+        return {"outcome": f"已派发至 {department}（{how}）", "department": department, "source": source}
 
 
-def _proposed(state: DispatchState) -> str:
+def proposed_department(state: DispatchState | dict[str, Any]) -> str:
     """The department put to the caseworker: the LLM's pick when it made one, else the model's first."""
     adjudication = state.get("adjudication") or {}
     choice = adjudication.get("choice")

@@ -16,6 +16,7 @@ class ReviewDecision(TypedDict, total=False):
     category: str
     merged_into: str
     reason: str
+    shown: str  # the department the console proposed: approving it, or changing away from it
 
 
 class DispatchState(TypedDict, total=False):
@@ -30,3 +31,7 @@ class DispatchState(TypedDict, total=False):
     route: Literal["auto", "review"]
     decision: ReviewDecision
     outcome: str
+    department: str  # where it went, and how: auto, review:approved, review:changed
+    source: str
+    force_review: bool  # a caseworker is deciding now: stop for them even where auto-dispatch is on
+    skip_model: bool  # a caseworker is waiting: propose without the model's adjudication

@@ -20,11 +20,11 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from langgraph.types import Command
 from pydantic import BaseModel, ConfigDict, Field
 
-from agents.dispatch import ReviewError, build_graph, thread, validate_decision
+from agents.dispatch import ReviewError, validate_decision
 from agents.dispatch.nodes import DispatchNodes
+from agents.dispatch.runner import REVIEWABLE, DispatchAgent, UnknownDepartmentError
 from service.auth import require
 from service.container import Services
 from service.deps import get_services
@@ -71,6 +71,7 @@ class OrderDetail(BaseModel):
     location: dict[str, str] | None
     duplicates: list[dict[str, Any]]
     review_pending: bool
+    proposal: dict[str, Any] | None = None  # what "approve" dispatches to: the department and who chose it
 
 
 class TransitionRequest(BaseModel):
@@ -95,6 +96,16 @@ class ReviewRequest(BaseModel):
     category: str | None = Field(default=None, max_length=64)
     merged_into: str | None = Field(default=None, max_length=32)
     reason: str = Field(default="", max_length=500)
+    shown: str | None = Field(
+        default=None, max_length=128, description="the department the console proposed (approve sends it)"
+    )
+
+
+class UnitList(BaseModel):
+    """The city's units a caseworker may dispatch to, and the city's time zone for showing times."""
+
+    departments: list[str]
+    timezone: str
 
 
 class ContactView(BaseModel):
@@ -108,6 +119,7 @@ class ReviewResult(BaseModel):
     """What the dispatch graph did with the decision."""
 
     outcome: str
+    source: str = ""  # review:approved, review:changed, send_back, merge
     order: OrderView
 
 
@@ -128,6 +140,22 @@ def _visible(services: Services, user: User, ticket: str) -> WorkOrder:
 def _departments(user: User) -> list[str] | None:
     allowed = visible_departments(user)
     return None if allowed is None else sorted(allowed)
+
+
+def _agent(services: Services) -> DispatchAgent:
+    agent = services.dispatch_agent()
+    if agent is None:
+        raise ServiceError(503, "dispatch_unavailable", "没有派单模型：请先运行 cityagent dispatch train。")
+    return agent
+
+
+def _check_unit(agent: DispatchAgent | None, name: str | None, field: str) -> None:
+    if agent is None:
+        return
+    try:
+        agent.check_unit(name, field)
+    except UnknownDepartmentError as exc:
+        raise ServiceError(422, "unknown_department", str(exc), exc.field) from exc
 
 
 def _merge_target(services: Services, user: User, ticket: str, target: str) -> None:
@@ -176,7 +204,17 @@ async def create_order(body: NewWorkOrder, user: Caseworker, services: Svc, resp
         if not may_replay(user, order, creator):  # another's order: the same answer as another text
             raise conflict
         response.status_code = 200
+    agent = services.dispatch_agent()
+    if created and agent is not None:  # the proposal is ready before a caseworker opens the order
+        agent.schedule(order.ticket)
     return _view(order, datetime.now(UTC))
+
+
+@router.get("/departments", response_model=UnitList)
+async def list_departments(user: Caseworker, services: Svc) -> UnitList:
+    """The units an order may be dispatched to (the console offers only these)."""
+    agent = services.dispatch_agent()
+    return UnitList(departments=agent.units() if agent else [], timezone=services.city.timezone)
 
 
 @router.get("/orders/{ticket}", response_model=OrderDetail)
@@ -184,25 +222,28 @@ async def get_order(ticket: str, user: Caseworker, services: Svc, request: Reque
     """The order, its events, the suggestion with confidence and reasons, location and duplicates."""
     order = await asyncio.to_thread(_visible, services, user, ticket)
     events = await asyncio.to_thread(services.store.events, ticket)
-    deps = services.dispatch_deps()
+    agent = services.dispatch_agent()
     enriched: dict[str, Any] = {}
-    pending = False
-    if deps is not None:
-        mine = DispatchNodes(deps).enrich_now
+    proposal = None
+    if agent is not None:
+        mine = DispatchNodes(agent.deps).enrich_now
         enriched = dict(await asyncio.to_thread(mine, ticket, lambda other: can_see(user, other)))
         top = enriched["suggestion"]["departments"][:1]
         if top:
             request.app.state.metrics.dispatch_confidence.observe(top[0]["confidence"])
-        if services.checkpointer is not None:
-            snapshot = await build_graph(deps, services.checkpointer).aget_state(thread(ticket))
-            pending = "review" in (snapshot.next or ())
+        proposal = await agent.proposal(ticket)
+        if proposal is None and order.state in REVIEWABLE:  # filed elsewhere (the chat, Open311): now
+            agent.schedule(ticket)
+        if proposal is None and top:  # until the preparation is done, approving takes the model's first
+            proposal = {"department": top[0]["department"], "source": "model", "reason": ""}
     return OrderDetail(
         order=_view(order, datetime.now(UTC)),
         events=[e.model_dump(mode="json") for e in events],
         suggestion=enriched.get("suggestion"),
         location=enriched.get("location"),
         duplicates=enriched.get("duplicates", []),
-        review_pending=pending,
+        review_pending=proposal is not None and order.state in REVIEWABLE,
+        proposal=proposal if order.state in REVIEWABLE else None,
     )
 
 
@@ -210,6 +251,7 @@ async def get_order(ticket: str, user: Caseworker, services: Svc, request: Reque
 async def transition(ticket: str, body: TransitionRequest, user: Caseworker, services: Svc) -> OrderView:
     """One move of the closed loop (illegal moves: 409 naming both states)."""
     await asyncio.to_thread(_visible, services, user, ticket)
+    _check_unit(services.dispatch_agent(), body.department, "department")
     if body.to == State.MERGED and body.merged_into:  # the same rule as a merge by review
         await asyncio.to_thread(_merge_target, services, user, ticket, body.merged_into)
     try:
@@ -234,27 +276,25 @@ async def review(ticket: str, body: ReviewRequest, user: Caseworker, services: S
         raise ServiceError(
             409, "not_reviewable", f"工单 {ticket} 处于“{order.state.value}”，不需要派单审核。"
         )
-    deps = services.dispatch_deps()
-    if deps is None or services.checkpointer is None:
-        raise ServiceError(503, "dispatch_unavailable", "没有派单模型：请先运行 cityagent dispatch train。")
+    agent = _agent(services)
+    _check_unit(agent, body.department, "department")
+    _check_unit(agent, body.shown, "shown")
     try:
         decision = validate_decision({**body.model_dump(exclude_none=True), "actor": user.username})
     except ReviewError as exc:
         raise ServiceError(422, "invalid_decision", str(exc)) from exc
     if body.action == "merge":
         _merge_target(services, user, ticket, str(body.merged_into))
-    deps.always_review = True  # a caseworker is deciding now: the graph must wait for them
-    graph = build_graph(deps, services.checkpointer)
-    config = thread(ticket)
-    snapshot = await graph.aget_state(config)
-    if "review" not in (snapshot.next or ()):
-        await graph.ainvoke({"ticket": ticket}, config)
-    try:
-        result = await graph.ainvoke(Command(resume=dict(decision)), config)
+    try:  # never waits for the model: see agents.dispatch.runner
+        result = await agent.review(ticket, decision)
     except IllegalTransitionError as exc:
         raise ServiceError(409, "illegal_transition", str(exc)) from exc
     order = await asyncio.to_thread(services.store.get, ticket)
-    return ReviewResult(outcome=str(result.get("outcome", "")), order=_view(order, datetime.now(UTC)))
+    return ReviewResult(
+        outcome=str(result.get("outcome", "")),
+        source=str(result.get("source", "")),
+        order=_view(order, datetime.now(UTC)),
+    )
 
 
 @router.get("/orders/{ticket}/contact", response_model=ContactView)

@@ -50,7 +50,7 @@
     $("who").textContent = me.username + "（" + me.roles.join("、") + (me.departments.length ? "；" + me.departments.join("、") : "") + "）";
     $("app").hidden = !has("caseworker");
     $("rules-app").hidden = !has("policy_officer");
-    if (has("caseworker")) { loadDashboard(); loadQueue(); }
+    if (has("caseworker")) { loadUnits(); loadDashboard(); loadQueue(); }
     if (has("policy_officer")) loadRules();
     $("review-app").hidden = me.roles.indexOf("admin") < 0;
     if (me.roles.indexOf("admin") >= 0) loadHeld();
@@ -161,7 +161,20 @@
     return wrap;
   }
 
-  function fmt(ts) { return ts ? ts.replace("T", " ").slice(0, 16) : "—"; }
+  /* Times in the city's own time zone (from /api/departments), not the browser's or UTC. */
+  var cityZone = null, units = [];
+  function fmt(ts) {
+    if (!ts) return "—";
+    var when = new Date(ts);
+    if (isNaN(when.getTime())) return ts;
+    var opts = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hour12: false };
+    if (cityZone) opts.timeZone = cityZone;
+    try { return when.toLocaleString("zh-CN", opts); } catch (e) { return ts.replace("T", " ").slice(0, 16); }
+  }
+  function loadUnits() {
+    api("GET", "/api/departments").then(function (u) { units = u.departments; cityZone = u.timezone; loadQueue(); })
+      .catch(function (e) { say(e.message, true); });
+  }
 
   function loadDashboard() {
     api("GET", "/api/dashboard").then(function (d) {
@@ -237,6 +250,9 @@
         list.append(li);
       });
       box.append(list);
+      if (d.proposal && d.proposal.source === "llm") {
+        box.append(el("p", "大模型复核：建议派发至 " + d.proposal.department + (d.proposal.reason ? "（" + d.proposal.reason + "）" : ""), "proposal"));
+      }
     } else {
       box.append(el("p", "没有派单模型，无法给出建议。", "muted"));
     }
@@ -276,19 +292,27 @@
 
   function actions(d) {
     var wrap = el("div", null, "actions");
-    var top = d.suggestion && d.suggestion.departments[0];
-    var approve = el("button", top ? "同意派发至 " + top.department : "同意", "primary");
+    /* "approve" sends the order where the console says; the server counts a change against that */
+    var shown = d.proposal ? d.proposal.department : null;
+    var approve = el("button", shown ? "同意派发至 " + shown : "同意", "primary");
     approve.type = "button";
-    approve.addEventListener("click", function () { review({ action: "approve" }); });
-    var depLabel = el("label", "改派部门"); var dep = el("input"); dep.id = "change-dept";
-    dep.setAttribute("list", "dept-options"); depLabel.htmlFor = "change-dept";
-    var opts = el("datalist"); opts.id = "dept-options";
-    (d.suggestion ? d.suggestion.departments : []).forEach(function (c) { var op = el("option"); op.value = c.department; opts.append(op); });
-    depLabel.append(dep, opts);
+    approve.addEventListener("click", function () { review({ action: "approve", shown: shown || undefined }); });
+    var depLabel = el("label", "改派部门"); var dep = el("select"); dep.id = "change-dept"; depLabel.htmlFor = "change-dept";
+    var suggested = (d.suggestion ? d.suggestion.departments : []).map(function (c) { return c.department; });
+    var blank = el("option", "请选择承办单位"); blank.value = ""; dep.append(blank);
+    var group = function (label, names) {
+      if (!names.length) return;
+      var g = document.createElement("optgroup"); g.label = label;
+      names.forEach(function (n) { var op = el("option", n); op.value = n; g.append(op); });
+      dep.append(g);
+    };
+    group("模型建议", suggested);
+    group("全部承办单位", units.filter(function (n) { return suggested.indexOf(n) < 0; }));
+    depLabel.append(dep);
     var change = el("button", "改派并派发", "plain"); change.type = "button";
     change.addEventListener("click", function () {
-      if (!dep.value) { say("请填写改派部门。", true); dep.focus(); return; }
-      review({ action: "change", department: dep.value });
+      if (!dep.value) { say("请选择改派部门。", true); dep.focus(); return; }
+      review({ action: "change", department: dep.value, shown: shown || undefined });
     });
     var reasonLabel = el("label", "退回或合并说明"); var reason = el("input"); reason.id = "review-reason"; reasonLabel.htmlFor = "review-reason";
     reasonLabel.append(reason);

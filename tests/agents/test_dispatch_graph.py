@@ -77,7 +77,7 @@ async def test_confident_orders_can_dispatch_themselves(deps: DispatchDeps, save
     result = await build_graph(deps, saver).ainvoke({"ticket": ticket}, thread(ticket))
     order = deps.store.get(ticket)
     assert order.state == State.DISPATCHED and order.department == "示例市供水集团有限公司"
-    assert result["outcome"] == "dispatched to 示例市供水集团有限公司 (auto)"
+    assert result["outcome"] == "已派发至 示例市供水集团有限公司（自动派发）" and result["source"] == "auto"
     assert [e.actor for e in deps.store.events(ticket)][-1] == "auto-dispatch"
     assert deps.history.by_source("auto")[0]["order_id"] == ticket
 
@@ -94,7 +94,7 @@ async def test_review_interrupt_survives_a_restart(deps: DispatchDeps, tmp_path:
         done = await graph.ainvoke(
             Command(resume={"action": "approve", "actor": "caseworker-7"}), thread(ticket)
         )
-    assert done["outcome"] == "dispatched to 市生态环境局 (review:approved)"
+    assert done["outcome"] == "已派发至 市生态环境局（审核同意）" and done["source"] == "review:approved"
     assert deps.store.get(ticket).state == State.DISPATCHED
     assert deps.store.events(ticket)[-1].actor == "caseworker-7"
 
@@ -113,7 +113,7 @@ async def test_a_changed_department_is_recorded_for_retraining(
     }
     done = await graph.ainvoke(Command(resume=decision), thread(ticket))
     assert deps.store.get(ticket).department == "市城市管理局"
-    assert done["outcome"].endswith("(review:changed)")
+    assert done["outcome"].endswith("（审核改派）") and done["source"] == "review:changed"
     assert deps.history.by_source("review:changed")[0]["department"] == "市城市管理局"
 
 

@@ -73,8 +73,11 @@ def test_a_caseworker_signs_in_opens_an_order_by_keyboard_and_approves(console: 
         expect(detail.locator(".duty").first).to_contain_text("〔示例市12345热线派单目录及部门权责清单")
         approve = page.get_by_role("button", name=re.compile("同意派发至 示例市供水集团有限公司"))
         expect(approve).to_be_focused()
+        units = detail.locator("#change-dept option")  # only the city's units: nothing can be typed
+        expect(units.filter(has_text="市公安局交通警察支队")).to_have_count(1)
+        assert detail.locator("input#change-dept").count() == 0
         page.keyboard.press("Enter")
-        expect(page.locator("#msg")).to_contain_text("review:approved")
+        expect(page.locator("#msg")).to_contain_text("（审核同意）")
         expect(detail).to_contain_text("状态：派发")
         expect(detail).to_contain_text("受理 → 派发　hotline")
         expect(detail).not_to_contain_text("13812345678")  # the call-back number only on request

@@ -114,7 +114,7 @@ def test_review_dispatches_with_reasons_and_records_the_decision(
         f"/api/orders/{ticket}/review", json={"action": "approve"}, headers=headers
     ).json()
     assert result["order"]["state"] == "派发" and result["order"]["department"] == "示例市供水集团有限公司"
-    assert "review:approved" in result["outcome"]
+    assert result["source"] == "review:approved" and result["outcome"].endswith("（审核同意）")
     states = [e["to_state"] for e in app_client.get(f"/api/orders/{ticket}").json()["events"]]
     assert states == ["上报", "受理", "派发"]
     again = app_client.post(f"/api/orders/{ticket}/review", json={"action": "approve"}, headers=headers)
@@ -126,7 +126,7 @@ def test_a_change_by_the_caseworker_is_kept_for_retraining(app_client: TestClien
     ticket = create(app_client, headers)["ticket"]
     decision = {"action": "change", "department": "北岭区北岭街道办事处"}
     result = app_client.post(f"/api/orders/{ticket}/review", json=decision, headers=headers).json()
-    assert result["order"]["department"] == "北岭区北岭街道办事处" and "review:changed" in result["outcome"]
+    assert result["order"]["department"] == "北岭区北岭街道办事处" and result["source"] == "review:changed"
     changed = DispatchHistory(make_engine(DatabaseSettings(), data_dir)).by_source("review:changed")
     assert [row["order_id"] for row in changed] == [ticket]
 
