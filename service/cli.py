@@ -221,8 +221,6 @@ def ingest(
     """Ingest policy documents: text and BM25 first (searchable at once), then dense vectors (resumable)."""
     from tqdm import tqdm
 
-    from knowledge.ingest import Ingestor
-    from knowledge.registry import DocumentRegistry
     from service.container import build_services
     from tools.db import migrate
 
@@ -252,10 +250,7 @@ def ingest(
 
     def go() -> str:
         migrate(services.engine)
-        ingestor = Ingestor(
-            services.index, DocumentRegistry(services.engine), services.embedder,
-            embed_max_chars=services.settings.embeddings.max_chars,
-        )  # fmt: skip
+        ingestor = services.ingestor()
         if embed_only:
             count = ingestor.embed_missing(progress=progress)
             return f"{count} chunks embedded"
@@ -423,8 +418,6 @@ def bench_knowledge(
     Quality: law and article recall@5 and MRR@10 of each path, of the hybrid, and of two plain baselines.
     """
     from eval.bench.knowledge import run_knowledge_bench
-    from knowledge.ingest import Ingestor
-    from knowledge.registry import DocumentRegistry
     from service.container import build_services
     from tools.db import migrate
 
@@ -433,10 +426,7 @@ def bench_knowledge(
 
     def go() -> dict[str, Any]:
         migrate(services.engine)
-        ingestor = Ingestor(
-            services.index, DocumentRegistry(services.engine), services.embedder,
-            embed_max_chars=services.settings.embeddings.max_chars,
-        )  # fmt: skip
+        ingestor = services.ingestor()
         return run_knowledge_bench(
             ingestor,
             services.retriever,

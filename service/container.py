@@ -23,7 +23,9 @@ from knowledge.config import evidence_cosine
 from knowledge.embeddings import Embedder, build_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import VectorIndex, open_index
+from knowledge.ingest import Ingestor
 from knowledge.lawfirst import RankerWeights
+from knowledge.registry import DocumentRegistry
 from knowledge.retriever import PolicyRetriever
 from service.checkpoints import Checkpoints
 from service.ratelimit import RateLimiter
@@ -199,6 +201,13 @@ class Services:
             index.ensure(self.embedder.dim)
             self._index = index
         return self._index
+
+    def ingestor(self) -> Ingestor:
+        """The knowledge ingestion over this index and database, embedding ``embeddings.max_chars``."""
+        return Ingestor(
+            self.index, DocumentRegistry(self.engine), self.embedder,
+            embed_max_chars=self.settings.embeddings.max_chars,
+        )  # fmt: skip
 
     @property
     def retriever(self) -> PolicyRetriever:
