@@ -952,11 +952,11 @@ def _subsidy_matcher(rules_dir: Path | None) -> tuple[Any, list[Any]]:
 
     services = build_services(_settings())
     _run(lambda: migrate(services.engine))
-    matcher = _run(services.subsidy_matcher)
+    matcher = _run(services.subsidies.matcher)
     if not matcher.size():
         raise _fail("no enterprises: import them first (cityagent demo load, or the enterprise import)")
-    fields = _run(services.enterprise_dictionary)
-    rules = _run(lambda: load_rules(rules_dir, fields)) if rules_dir else _run(services.subsidy_rules)
+    fields = _run(services.subsidies.dictionary)
+    rules = _run(lambda: load_rules(rules_dir, fields)) if rules_dir else _run(services.subsidies.rules)
     if not rules:
         raise _fail(
             "no active rules: approve drafts (POST /api/subsidies/rules/…/approve) or run cityagent demo load"
@@ -976,7 +976,7 @@ async def _draft_with_model(document: str, rule_id: str = "drafted-policy") -> A
     try:
         if not services.llm.client.available:
             raise ValueError("drafting needs a model (llm.backend); without one, write the rule by hand")
-        fields = await asyncio.to_thread(services.enterprise_dictionary)
+        fields = await asyncio.to_thread(services.subsidies.dictionary)
         return await draft_rule(services.llm.client, document, fields, rule_id=rule_id)
     finally:
         await services.close()

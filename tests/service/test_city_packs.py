@@ -216,8 +216,8 @@ def test_the_second_citys_subsidy_needs_fields_the_demo_does_not_have(loaded: Pa
     own dictionary, and its 稳岗返还 rule decides every enterprise, by figures checked by hand."""
     services = build_services(load_settings(data_dir=loaded, llm={"backend": "none"}))
     try:
-        matcher = services.subsidy_matcher()
-        (rule,) = services.subsidy_rules()
+        matcher = services.subsidies.matcher()
+        (rule,) = services.subsidies.rules()
         day = datetime(2026, 6, 1, tzinfo=UTC).date()
         decided = {
             d.name: (d.decision, d.amount, d.missing_fields)
