@@ -279,6 +279,11 @@ def _gazetteer(path: Path | None, city: City) -> Gazetteer | None:
     return Gazetteer.from_mapping(json.loads(path.read_text(encoding="utf-8")))
 
 
+def open_database(settings: Settings) -> Engine:
+    """The database engine of ``database`` (SQLite under ``data_dir`` by default); not migrated."""
+    return make_engine(settings.database, settings.data_dir)
+
+
 def build_services(settings: Settings) -> Services:
     """Build (but do not start) every service the settings describe."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -287,7 +292,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         llm=LLMRuntime(settings.llm, settings.model_dir, settings.log_dir),
         embedder=build_embedder(settings.embeddings),
-        engine=make_engine(settings.database, settings.data_dir),
+        engine=open_database(settings),
         gazetteer=_gazetteer(settings.dispatch.gazetteer_path, city),
         city=city,
     )

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import date
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import typer
 from pydantic import ValidationError
 
 from service.settings import Settings, load_settings
 from tools.privacy import install_log_masking
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 T = TypeVar("T")
 
@@ -49,6 +52,16 @@ def guarded(fn: Callable[[], T]) -> T:
         return fn()
     except (LLMError, KnowledgeError, DatabaseError, NoDictionaryError, OSError, ValueError) as exc:
         raise fail(str(exc)) from exc
+
+
+def migrated_database() -> Engine:
+    """The configured database, its schema brought up to date (for commands that need nothing else)."""
+    from service.container import open_database
+    from tools.db import migrate
+
+    engine = open_database(cli_settings())
+    guarded(lambda: migrate(engine))
+    return engine
 
 
 def parse_date(value: str | None) -> date | None:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from service.cli._common import cli_settings, fail, guarded
+from service.cli._common import fail, migrated_database
 
 audit_app = typer.Typer(help="The audit trail of agent turns (personal data masked).", no_args_is_help=True)
 
@@ -28,7 +28,6 @@ def audit_export(
     from datetime import UTC, datetime
 
     from tools.audit import AuditLog
-    from tools.db import make_engine, migrate
 
     def day(value: str | None, name: str) -> datetime | None:
         if value is None:
@@ -40,9 +39,7 @@ def audit_export(
 
     if out.suffix not in (".jsonl", ".csv"):
         raise fail(f"--out {out}: the file must end in .jsonl or .csv")
-    settings = cli_settings()
-    engine = make_engine(settings.database, settings.data_dir)
-    guarded(lambda: migrate(engine))
+    engine = migrated_database()
     rows = [
         dataclasses.asdict(r)
         for r in AuditLog(engine).records(

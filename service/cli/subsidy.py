@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.cli._common import cli_settings, fail, guarded, parse_date
+from service.cli._common import cli_settings, fail, guarded, migrated_database, parse_date
 
 subsidy_app = typer.Typer(
     help="免申即享: enterprise import, rules, push lists, per-enterprise explanations.", no_args_is_help=True
@@ -67,7 +67,6 @@ def subsidy_draft(
     """Ask the model to draft the rule of a policy document; quotes not found in the document are flagged."""
     import yaml
 
-    from tools.db import make_engine, migrate
     from tools.subsidies.store import RuleStore
 
     text = guarded(lambda: document.read_text(encoding="utf-8"))
@@ -82,10 +81,7 @@ def subsidy_draft(
     for flag in draft.flagged_quotes:
         typer.secho(f"quote not in the document: {flag}", fg=typer.colors.YELLOW, err=True)
     if save:
-        settings = cli_settings()
-        engine = make_engine(settings.database, settings.data_dir)
-        guarded(lambda: migrate(engine))
-        stored = RuleStore(engine).save_draft(draft.rule, "model-draft")
+        stored = RuleStore(migrated_database()).save_draft(draft.rule, "model-draft")
         typer.echo(
             f"saved {stored.id} v{stored.version} as a draft: a policy officer approves it before it applies"
         )
@@ -141,12 +137,9 @@ def subsidy_import(
 
     A column the dictionary does not know refuses the file (named); a field with no column is missing.
     """
-    from tools.db import make_engine, migrate
     from tools.enterprises import EnterpriseRegistry
 
-    settings = cli_settings()
-    engine = make_engine(settings.database, settings.data_dir)
-    guarded(lambda: migrate(engine))
+    engine = migrated_database()
     report = guarded(lambda: EnterpriseRegistry(engine).import_file(file))
     typer.echo(report.summary())
     if report.rejected_rows:

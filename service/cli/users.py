@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from service.cli._common import cli_settings, fail, guarded
+from service.cli._common import fail, migrated_database
 
 users_app = typer.Typer(
     help="Staff accounts (caseworkers, policy officers, evaluators, admins).", no_args_is_help=True
@@ -14,13 +14,9 @@ users_app = typer.Typer(
 
 
 def _user_store() -> Any:
-    from tools.db import make_engine, migrate
     from tools.users import UserStore
 
-    settings = cli_settings()
-    engine = make_engine(settings.database, settings.data_dir)
-    guarded(lambda: migrate(engine))
-    return UserStore(engine)
+    return UserStore(migrated_database())
 
 
 @users_app.command("add")
