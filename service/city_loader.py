@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from knowledge.ingest import Ingestor, IngestReport
-from knowledge.registry import DocumentRegistry
+from knowledge.ingest import IngestReport
 from service.container import Services
 from tools.citypack import CityPack, read_pack, save_city
 from tools.citypack.city import FOLDER, city_of
@@ -124,11 +123,7 @@ def _describe(pack: CityPack) -> str:
 
 def ingest_documents(services: Services, pack: CityPack) -> IngestReport:
     """The pack's documents into the knowledge base (unchanged files are skipped)."""
-    ingestor = Ingestor(
-        services.index, DocumentRegistry(services.engine), services.embedder,
-        embed_max_chars=services.settings.embeddings.max_chars,
-    )  # fmt: skip
-    return ingestor.ingest_paths([pack.documents_dir])
+    return services.ingestor().ingest_paths([pack.documents_dir])
 
 
 def load_enterprises(services: Services, dictionary_file: Path, data_file: Path) -> ImportReport:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,7 +21,9 @@ from knowledge.config import evidence_cosine
 from knowledge.embeddings import Embedder, build_embedder
 from knowledge.errors import KnowledgeError
 from knowledge.index import VectorIndex, open_index
+from knowledge.ingest import Ingestor
 from knowledge.lawfirst import RankerWeights
+from knowledge.registry import DocumentRegistry
 from knowledge.retriever import PolicyRetriever
 from service.checkpoints import Checkpoints
 from service.ratelimit import RateLimiter
@@ -38,6 +37,7 @@ from tools.dispatch.history import DispatchHistory
 from tools.dispatch.location import Gazetteer
 from tools.dispatch.model import DispatchModel, load_model
 from tools.llm import LLMError, LLMRuntime
+from tools.subsidies.service import Subsidies
 from tools.work_orders import WorkOrderStore
 from tools.work_orders.contacts import PendingContacts
 
@@ -72,10 +72,7 @@ class Services:
     city: City = field(default_factory=unnamed_city)  # from the loaded city pack (``city load``)
     _dispatch_model: DispatchModel | None = field(default=None, repr=False)
     _dispatch_agent: DispatchAgent | None = field(default=None, repr=False)
-    _matcher: Any = field(default=None, repr=False)
-    _matcher_version: tuple[int, Any] = (0, None)
-    _matcher_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _jobs_pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    subsidies: Subsidies = field(init=False, repr=False)  # 免申即享: rules, matcher, match jobs
     assistant: ResidentAssistant | None = field(default=None, repr=False)
     session_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(20))
     ip_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
@@ -89,6 +86,9 @@ class Services:
         self.login_limiter = RateLimiter(self.settings.auth.login_per_minute)
         self.account_limiter = RateLimiter(self.settings.auth.account_login_per_minute)
         self.secret = self.secret or signing_secret(self.settings)
+        self.subsidies = Subsidies(
+            self.engine, self.settings.data_dir / "match-jobs", self.settings.subsidies.rules_dir
+        )
 
     @property
     def store(self) -> WorkOrderStore:
@@ -107,73 +107,6 @@ class Services:
             model.use_embedder(self.embedder.embed_documents)
             self._dispatch_model = model
         return self._dispatch_model
-
-    def enterprise_dictionary(self) -> Any:
-        """The city's enterprise data dictionary in force (NoDictionaryError before a city pack is loaded)."""
-        from tools.enterprises.dictionary import current_dictionary  # noqa: PLC0415
-
-        return current_dictionary(self.engine)
-
-    def subsidy_matcher(self) -> Any:
-        """The DuckDB matcher over the registry's enterprises (loaded on first use, again after an import)."""
-        from tools.enterprises import EnterpriseRegistry  # noqa: PLC0415
-
-        dictionary = self.enterprise_dictionary()
-        registry = EnterpriseRegistry(self.engine, dictionary)
-        # an import (or a new dictionary) by any worker or the CLI makes the loaded copy stale
-        version = (registry.last_import(), dictionary)  # the dictionary is frozen: compared by value
-        with self._matcher_lock:
-            if self._matcher is None or version != self._matcher_version:
-                from tools.subsidies.matcher import Matcher  # noqa: PLC0415 - DuckDB loads only when used
-
-                matcher = Matcher(dictionary)
-                matcher.load_rows(registry.all_rows())
-                self._matcher, self._matcher_version = matcher, version
-            return self._matcher
-
-    @property
-    def match_jobs(self) -> Any:
-        """Background match runs (state in the database, push lists under ``data_dir/match-jobs``)."""
-        from tools.subsidies.jobs import MatchJobs  # noqa: PLC0415
-
-        return MatchJobs(self.engine, self.settings.data_dir / "match-jobs")
-
-    def submit_match_job(self, rules: list[Any], as_of: date, user: str) -> dict[str, Any]:
-        """Queue a match run of ``rules`` (one job runs at a time; the matcher uses both cores)."""
-        jobs = self.match_jobs
-        job: dict[str, Any] = jobs.create(rules, as_of, user)
-        if self._jobs_pool is None:
-            self._jobs_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="match-job")
-        self._jobs_pool.submit(lambda: jobs.run(job["job_id"], self.subsidy_matcher(), rules, as_of))
-        return job
-
-    def subsidy_rules(self) -> list[Any]:
-        """The rules in force: the approved ones in the database, or the folder ``subsidies.rules_dir``."""
-        from tools.subsidies.rules import load_rules  # noqa: PLC0415 - rules read with the city's fields
-        from tools.subsidies.store import RuleStore  # noqa: PLC0415
-
-        folder = self.settings.subsidies.rules_dir
-        return load_rules(folder, self.enterprise_dictionary()) if folder else RuleStore(self.engine).active()
-
-    def explain_subsidies(
-        self, credit_code: str, stated: dict[str, str] | None = None, *, shared_data: bool = True
-    ) -> list[Any]:
-        """The matcher's explained decisions for one enterprise today (with facts it stated, unverified).
-
-        ``shared_data=False`` (a visitor who does not speak for the enterprise): the decisions rest
-        on the stated facts alone, and the registry's record is not read at all.
-        """
-        from tools.subsidies.matcher import Matcher, coerce_facts  # noqa: PLC0415
-
-        rules, today, fields = self.subsidy_rules(), date.today(), self.enterprise_dictionary()
-        if not shared_data:
-            return Matcher.explain_declared(
-                fields, credit_code, coerce_facts(stated or {}, fields), rules, today
-            )
-        matcher = self.subsidy_matcher()
-        if stated:
-            return list(matcher.explain_with(credit_code, coerce_facts(stated, fields), rules, today))
-        return list(matcher.explain(credit_code, rules, today))
 
     def dispatch_deps(self) -> DispatchDeps | None:
         """What the dispatch graph needs, or None without a model."""
@@ -212,6 +145,13 @@ class Services:
             index.ensure(self.embedder.dim)
             self._index = index
         return self._index
+
+    def ingestor(self) -> Ingestor:
+        """The knowledge ingestion over this index and database, embedding ``embeddings.max_chars``."""
+        return Ingestor(
+            self.index, DocumentRegistry(self.engine), self.embedder,
+            embed_max_chars=self.settings.embeddings.max_chars,
+        )  # fmt: skip
 
     @property
     def retriever(self) -> PolicyRetriever:
@@ -252,7 +192,7 @@ class Services:
             llm=lambda: self.llm.client,
             store=self.store,
             gazetteer=self.gazetteer,
-            subsidies=self.explain_subsidies,
+            subsidies=self.subsidies.explain,
             city=self.city,
             min_dense_score=evidence_cosine(self.settings.embeddings.backend, chat.min_dense_score),
             min_bm25_score=chat.min_bm25_score,
@@ -277,7 +217,7 @@ class Services:
                 logger.error("database not migrated yet: %s", exc)
                 return False
             self._schema_ready = True
-            interrupted = await asyncio.to_thread(self.match_jobs.recover)
+            interrupted = await asyncio.to_thread(self.subsidies.jobs.recover)
             if interrupted:
                 logger.warning("%d match jobs were cut off by the last stop: marked interrupted", interrupted)
         return True
@@ -285,8 +225,7 @@ class Services:
     async def close(self) -> None:
         """Stop the model server and release connections."""
         await self.llm.stop()
-        if self._jobs_pool is not None:
-            self._jobs_pool.shutdown(wait=False, cancel_futures=True)
+        self.subsidies.close()
         if self.checkpoints is not None:
             await self.checkpoints.close()
         if self._index is not None:
@@ -353,6 +292,11 @@ def _gazetteer(path: Path | None, city: City) -> Gazetteer | None:
     return Gazetteer.from_mapping(json.loads(path.read_text(encoding="utf-8")))
 
 
+def open_database(settings: Settings) -> Engine:
+    """The database engine of ``database`` (SQLite under ``data_dir`` by default); not migrated."""
+    return make_engine(settings.database, settings.data_dir)
+
+
 def build_services(settings: Settings) -> Services:
     """Build (but do not start) every service the settings describe."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -361,7 +305,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         llm=LLMRuntime(settings.llm, settings.model_dir, settings.log_dir),
         embedder=build_embedder(settings.embeddings),
-        engine=make_engine(settings.database, settings.data_dir),
+        engine=open_database(settings),
         gazetteer=_gazetteer(settings.dispatch.gazetteer_path, city),
         city=city,
     )

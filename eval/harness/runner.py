@@ -165,10 +165,10 @@ class Runner:
         from tools.subsidies.matcher import Matcher  # noqa: PLC0415
 
         policy = str(item.data["policy"])
-        rules = [r for r in self.services.subsidy_rules() if policy in (r.id, r.document)]
+        rules = [r for r in self.services.subsidies.rules() if policy in (r.id, r.document)]
         if not rules:
             raise LookupError(f"no active rule for policy {policy!r}")
-        dictionary = self.services.enterprise_dictionary()
+        dictionary = self.services.subsidies.dictionary()
         record = dictionary.parse(item.data["enterprise"])  # the city's headers, as an export has them
         day = date.fromisoformat(str(item.data.get("as_of") or date.today().isoformat()))
         matcher = Matcher(dictionary)

@@ -25,7 +25,7 @@ from starlette.datastructures import FormData, UploadFile
 
 from knowledge.errors import DocumentNotHeldError
 from knowledge.index import SearchFilter
-from knowledge.ingest import Ingestor, IngestReport
+from knowledge.ingest import IngestReport
 from knowledge.loaders import READABLE
 from knowledge.registry import DocumentRegistry
 from knowledge.review import HeldDocument, ReviewQueue
@@ -188,13 +188,6 @@ def upload_slots(app: FastAPI, size: int) -> asyncio.Semaphore:
     return slots
 
 
-def _ingestor(services: Services) -> Ingestor:
-    return Ingestor(
-        services.index, DocumentRegistry(services.engine), services.embedder,
-        embed_max_chars=services.settings.embeddings.max_chars,
-    )  # fmt: skip
-
-
 def _overrides(form: FormData) -> dict[str, Any] | None:
     """The metadata fields of the form (422 naming the field when one is malformed)."""
     values: dict[str, Any] = {}
@@ -277,7 +270,7 @@ async def upload_documents(
         finally:
             await form.close()
         try:
-            report = await asyncio.to_thread(_ingestor(services).ingest_paths, [folder], overrides=overrides)
+            report = await asyncio.to_thread(services.ingestor().ingest_paths, [folder], overrides=overrides)
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, folder, True)
             raise
@@ -307,12 +300,12 @@ def _held_out(doc: HeldDocument) -> HeldDocumentOut:
 )
 async def held_documents(services: Annotated[Services, Depends(get_services)]) -> list[HeldDocumentOut]:
     """Documents held for review, each with its flagged sentences (found by no search until released)."""
-    queue = ReviewQueue(_ingestor(services), DocumentRegistry(services.engine))
+    queue = ReviewQueue(services.ingestor(), DocumentRegistry(services.engine))
     return [_held_out(doc) for doc in await asyncio.to_thread(queue.held)]
 
 
 async def _review(services: Services, doc_id: str, action: Literal["released", "rejected"]) -> ReviewResult:
-    queue = ReviewQueue(_ingestor(services), DocumentRegistry(services.engine))
+    queue = ReviewQueue(services.ingestor(), DocumentRegistry(services.engine))
     try:
         doc = await asyncio.to_thread(queue.release if action == "released" else queue.reject, doc_id)
     except DocumentNotHeldError as exc:

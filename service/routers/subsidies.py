@@ -39,7 +39,7 @@ IMPORT_PATH = "/api/subsidies/enterprises/import"
 
 
 def _rule(services: Services, rule_id: str) -> PolicyRule:
-    rule: PolicyRule | None = next((r for r in services.subsidy_rules() if r.id == rule_id), None)
+    rule: PolicyRule | None = next((r for r in services.subsidies.rules() if r.id == rule_id), None)
     if rule is None:
         raise ServiceError(404, "rule_not_found", f"没有生效的政策规则 {rule_id}。", "rule_id")
     return rule
@@ -48,7 +48,7 @@ def _rule(services: Services, rule_id: str) -> PolicyRule:
 def _dictionary(services: Services) -> Dictionary:
     """The city's enterprise data dictionary (409 before a city pack has brought one)."""
     try:
-        dictionary: Dictionary = services.enterprise_dictionary()
+        dictionary: Dictionary = services.subsidies.dictionary()
     except NoDictionaryError as exc:
         raise ServiceError(409, "no_enterprise_dictionary", str(exc)) from exc
     return dictionary
@@ -166,7 +166,7 @@ async def push_list(
     """Who gets the policy without applying (eligible enterprises with amounts); ``format=csv`` to export."""
     rule = _rule(services, rule_id)
     day = as_of or date.today()
-    matcher = await asyncio.to_thread(services.subsidy_matcher)  # the first use loads the registry
+    matcher = await asyncio.to_thread(services.subsidies.matcher)  # the first use loads the registry
     if fmt == "csv":
         text, _ = await asyncio.to_thread(matcher.push_list_csv, rule, day)
         headers = {"content-disposition": f'attachment; filename="{rule_id}-{day}.csv"'}
@@ -187,10 +187,10 @@ async def explain(
     """
     if not user.speaks_for(credit_code.upper()):
         raise ServiceError(403, "forbidden", "企业账号只能查看本企业的政策匹配结果。", "credit_code")
-    matcher = await asyncio.to_thread(services.subsidy_matcher)  # the first use loads the registry
+    matcher = await asyncio.to_thread(services.subsidies.matcher)  # the first use loads the registry
     try:
         decisions = await asyncio.to_thread(
-            matcher.explain, credit_code.upper(), services.subsidy_rules(), as_of or date.today()
+            matcher.explain, credit_code.upper(), services.subsidies.rules(), as_of or date.today()
         )
     except KeyError as exc:
         raise ServiceError(
@@ -251,7 +251,7 @@ class MatchRun(BaseModel):
 @router.post("/match-jobs", status_code=202)
 async def start_match_job(body: MatchRun, user: Officer, services: Svc) -> dict[str, Any]:
     """Run every enterprise × the chosen active policies in the background; poll the job for progress."""
-    active = services.subsidy_rules()
+    active = services.subsidies.rules()
     day = body.as_of or date.today()
     if body.rule_ids:
         by_id = {r.id: r for r in active}
@@ -265,19 +265,19 @@ async def start_match_job(body: MatchRun, user: Officer, services: Svc) -> dict[
         rules = [r for r in active if r.valid_on(day)]
     if not rules:
         raise ServiceError(409, "no_active_rules", "没有可运行的生效政策规则。", "rule_ids")
-    return await asyncio.to_thread(services.submit_match_job, rules, day, user.username)
+    return await asyncio.to_thread(services.subsidies.submit_job, rules, day, user.username)
 
 
 @router.get("/match-jobs")
 async def list_match_jobs(user: Officer, services: Svc) -> list[dict[str, Any]]:
     """The latest match jobs, newest first."""
-    return await asyncio.to_thread(services.match_jobs.recent)
+    return await asyncio.to_thread(services.subsidies.jobs.recent)
 
 
 @router.get("/match-jobs/{job_id}")
 async def get_match_job(job_id: JobId, user: Officer, services: Svc) -> dict[str, Any]:
     """A job's status, progress (policies done of total) and counts per policy."""
-    job: dict[str, Any] | None = await asyncio.to_thread(services.match_jobs.get, job_id)
+    job: dict[str, Any] | None = await asyncio.to_thread(services.subsidies.jobs.get, job_id)
     if job is None:
         raise ServiceError(404, "job_not_found", f"没有匹配任务 {job_id}。", "job_id")
     return job
@@ -286,7 +286,7 @@ async def get_match_job(job_id: JobId, user: Officer, services: Svc) -> dict[str
 @router.get("/match-jobs/{job_id}/push-lists/{rule_id}.csv")
 async def job_push_list(job_id: JobId, rule_id: RuleId, user: Officer, services: Svc) -> FileResponse:
     """The push list a job wrote for one policy (CSV with a BOM, for spreadsheets)."""
-    path = await asyncio.to_thread(services.match_jobs.push_list, job_id, rule_id)
+    path = await asyncio.to_thread(services.subsidies.jobs.push_list, job_id, rule_id)
     if path is None:
         raise ServiceError(
             404, "push_list_not_ready", f"任务 {job_id} 还没有政策 {rule_id} 的推送名单。", "rule_id"

@@ -244,7 +244,8 @@ async def test_the_subsidy_suite_runs_on_the_matcher_and_scores_its_decisions(tm
         Path(__file__).resolve().parents[2] / "service" / "demo_city" / "pack" / "rules", DEMO_FIELDS
     )
     base = vars(services(CountingModel()))
-    svc = SimpleNamespace(**base, subsidy_rules=lambda: rules, enterprise_dictionary=lambda: DEMO_FIELDS)
+    subsidies = SimpleNamespace(rules=lambda: rules, dictionary=lambda: DEMO_FIELDS)
+    svc = SimpleNamespace(**base, subsidies=subsidies)
     suite = load_suite(SUITES / "demo_subsidy.v2.jsonl")
     assert len(suite.items) >= 30
     out = tmp_path / "run"

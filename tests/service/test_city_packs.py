@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -20,12 +20,15 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from agents.resident import prompts
+from knowledge.embeddings import Embedder, Vectors
+from knowledge.registry import DocumentRegistry
 from service.app import create_app
-from service.city_loader import load_city_pack
+from service.city_loader import ingest_documents, load_city_pack
 from service.cli import app as cli
 from service.container import build_services
 from service.settings import load_settings
-from tools.citypack import check_pack, loaded_city
+from tools.citypack import check_pack, loaded_city, read_pack
+from tools.db import migrate
 from tools.dispatch.location import extract_location
 from tools.work_orders import NewWorkOrder, State, Urgency
 
@@ -105,6 +108,43 @@ def test_load_is_idempotent_and_says_so(env: Path) -> None:
     assert second.output.strip().endswith("nothing changed: 海滨市 was already loaded as it is")
 
 
+class _Recording:
+    """The real embedder, keeping every passage it was given."""
+
+    def __init__(self, inner: Embedder) -> None:
+        self.inner, self.name, self.passages = inner, inner.name, list[str]()
+
+    @property
+    def dim(self) -> int:
+        return self.inner.dim
+
+    def embed_documents(self, texts: Sequence[str]) -> Vectors:
+        self.passages.extend(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> Vectors:
+        return self.inner.embed_query(text)
+
+
+def test_loading_a_city_embeds_the_configured_length_of_each_article(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, llm={"backend": "none"}, embeddings={"max_chars": 40})
+    services = build_services(settings)
+    recording = services.embedder = _Recording(services.embedder)
+    try:
+        migrate(services.engine)
+        report = ingest_documents(services, read_pack(HAIBIN))
+        titles = [row.meta.title for row in DocumentRegistry(services.engine).all()]
+    finally:
+        services.index.close()
+        services.engine.dispose()
+    assert report.documents and recording.passages
+    cuts = []
+    for passage in recording.passages:  # each is the law's title, a space, then the article's start
+        title = next(t for t in titles if passage.startswith(f"{t} "))
+        cuts.append(len(passage) - len(title) - 1)
+    assert max(cuts) == 40  # embeddings.max_chars, not the Ingestor's own default
+
+
 def test_the_city_is_read_back_from_the_data_dir(loaded: Path) -> None:
     city = loaded_city(loaded)
     assert city is not None
@@ -176,8 +216,8 @@ def test_the_second_citys_subsidy_needs_fields_the_demo_does_not_have(loaded: Pa
     own dictionary, and its 稳岗返还 rule decides every enterprise, by figures checked by hand."""
     services = build_services(load_settings(data_dir=loaded, llm={"backend": "none"}))
     try:
-        matcher = services.subsidy_matcher()
-        (rule,) = services.subsidy_rules()
+        matcher = services.subsidies.matcher()
+        (rule,) = services.subsidies.rules()
         day = datetime(2026, 6, 1, tzinfo=UTC).date()
         decided = {
             d.name: (d.decision, d.amount, d.missing_fields)

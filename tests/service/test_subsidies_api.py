@@ -214,13 +214,13 @@ def test_an_import_by_one_worker_reaches_the_matcher_of_another(staffed_dir: Pat
     shutil.copytree(staffed_dir, tmp_path / "data")
     settings = load_settings(data_dir=tmp_path / "data", llm={"backend": "none"})
     a, b = build_services(settings), build_services(settings)  # two processes' services on one database
-    first = a.subsidy_matcher()
-    assert a.subsidy_matcher() is first and first.size() == 2400  # loaded once, reused
+    first = a.subsidies.matcher()
+    assert a.subsidies.matcher() is first and first.size() == 2400  # loaded once, reused
     lines = ENTERPRISES_CSV.read_text(encoding="utf-8-sig").splitlines()
     new = lines[1].split(",")
     new[0] = "91990102MA1DE7X01Q"
     (tmp_path / "one.csv").write_text("\n".join([lines[0], ",".join(new)]), encoding="utf-8")
     EnterpriseRegistry(b.engine).import_file(tmp_path / "one.csv")
-    assert a.subsidy_matcher().size() == 2401  # the other worker's import is seen at the next use
+    assert a.subsidies.matcher().size() == 2401  # the other worker's import is seen at the next use
     a.engine.dispose()
     b.engine.dispose()

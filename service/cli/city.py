@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from service.cli._common import cli_settings, guarded
+
 city_app = typer.Typer(
     help="City packs: one folder of a city's own facts (see the README).", no_args_is_help=True
 )
@@ -39,12 +41,11 @@ def city_check(directory: PackDir) -> None:
 def city_load(directory: PackDir) -> None:
     """Load the pack (checked first; idempotent: a second run changes nothing and says so)."""
     from service.city_loader import load_city_pack
-    from service.cli import _run, _settings
     from service.container import build_services
 
-    services = build_services(_settings())
+    services = build_services(cli_settings())
     try:  # a pack with problems is a ValueError: every problem printed, nothing loaded
-        report = _run(lambda: load_city_pack(services, directory))
+        report = guarded(lambda: load_city_pack(services, directory))
     finally:
         asyncio.run(services.close())
     typer.echo(report.summary())

@@ -1,0 +1,1 @@
+"""The ``cityagent bench`` and ``cityagent eval`` command groups (``service.cli`` registers them)."""
