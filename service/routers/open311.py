@@ -16,7 +16,7 @@ idempotency (an ``Idempotency-Key`` header) and masking. ``status`` is ``closed`
 ``expected_datetime`` its closing deadline. Texts are stored masked, so no caller, keyed or not,
 reads a phone or ID number back. Errors are GeoReport's list, ``[{"code", "description"}]``, with
 the parameter at fault in ``field`` and at the start of the description; nothing is stored then.
-JSON only: ``.xml`` is answered with a 400 naming ``.json`` (see the README).
+JSON or XML by the path's extension (``service/open311_format.py``).
 """
 
 from __future__ import annotations
@@ -25,89 +25,40 @@ import asyncio
 import json
 import logging
 import re
-from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.datastructures import UploadFile
 
 from service.container import Services
 from service.deps import get_services
+from service.open311_format import (
+    CLOSED,
+    Format,
+    Open311Failure,
+    Open311Route,
+    catalog,
+    request_view,
+    respond,
+)
 from tools.citypack import City
-from tools.citypack.models import Service, ServicesFile
 from tools.open311 import (
     MAX_RESULTS,
     ApiKeys,
-    Details,
-    InvalidRequestError,
     Open311Records,
     Submission,
     intake,
 )
-from tools.privacy import mask_pii
-from tools.work_orders import IdempotencyConflictError, State, WorkOrder
+from tools.work_orders import IdempotencyConflictError, State
 
 logger = logging.getLogger(__name__)
 
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 WINDOW = timedelta(days=90)  # GeoReport v2: the default window of GET requests, and the widest allowed
 MAX_IDS = 100
-CLOSED = frozenset({State.CLOSED, State.MERGED})
-NOTES = {
-    State.REPORTED: "已上报，等待受理",
-    State.ACCEPTED: "已受理，等待派发",
-    State.DISPATCHED: "已派发至承办单位",
-    State.HANDLING: "承办单位正在处置",
-    State.FEEDBACK: "已反馈处置结果，等待回访",
-    State.CLOSED: "已办结",
-    State.RETURNED: "承办单位退回，等待重新派发",
-    State.MERGED: "与另一工单为同一诉求，已合并办理",
-}
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
-
-
-class Open311Failure(Exception):
-    """An answer in GeoReport's error format: ``[{"code": status, "description": …, "field": …}]``."""
-
-    def __init__(
-        self, status: int, description: str, field: str | None = None, headers: dict[str, str] | None = None
-    ) -> None:
-        super().__init__(description)
-        self.status, self.description, self.field, self.headers = status, description, field, headers or {}
-
-    def response(self) -> JSONResponse:
-        """The error list."""
-        text = f"{self.field}: {self.description}" if self.field else self.description
-        body: dict[str, Any] = {"code": self.status, "description": text}
-        if self.field:
-            body["field"] = self.field
-        return JSONResponse([body], status_code=self.status, headers=self.headers)
-
-
-class Open311Route(APIRoute):
-    """Routes whose failures answer in GeoReport's error list instead of the service's envelope."""
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        """The route's handler, with Open311 errors (and FastAPI's own validation) turned into the list."""
-        handler = super().get_route_handler()
-
-        async def route(request: Request) -> Response:
-            try:
-                return await handler(request)
-            except InvalidRequestError as exc:
-                return Open311Failure(400, exc.message, exc.field).response()
-            except Open311Failure as exc:
-                return exc.response()
-            except RequestValidationError as exc:
-                first = exc.errors()[0] if exc.errors() else {}
-                where = ".".join(str(p) for p in first.get("loc", ()) if p not in ("query", "path", "body"))
-                return Open311Failure(400, str(first.get("msg", "invalid request")), where or None).response()
-
-        return route
 
 
 router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
@@ -126,68 +77,27 @@ def _read_limit(services: Services, request: Request) -> None:
         )  # fmt: skip
 
 
-def _json_only(fmt: str) -> None:
-    if fmt != "json":
-        raise Open311Failure(400, f"format {fmt[:16]!r} is not offered: use .json", "format")
+def _format(fmt: str) -> Format:
+    if fmt not in ("json", "xml"):
+        raise Open311Failure(400, f"format {fmt[:16]!r} is not offered: use .json or .xml", "format")
+    return "json" if fmt == "json" else "xml"
 
 
-def _split(name: str) -> tuple[str, str]:
+def _split(name: str) -> tuple[str, Format]:
     """``"SL2026….json"`` -> (``"SL2026…"``, ``"json"``)."""
     stem, dot, fmt = name.rpartition(".")
     if not dot or not stem:
-        raise Open311Failure(400, "end the path with .json", "format")
-    _json_only(fmt)
-    return stem, fmt
-
-
-def _catalog(city: City) -> ServicesFile:
-    return city.services or ServicesFile()
+        raise Open311Failure(400, "end the path with .json or .xml", "format")
+    return stem, _format(fmt)
 
 
 def _jurisdiction(city: City, sent: str | None) -> None:
-    own = _catalog(city).jurisdiction_id
+    own = catalog(city).jurisdiction_id
     if sent and sent != own:
         raise Open311Failure(
             400, f"{sent[:64]!r} is not served here (this endpoint serves {own or 'one jurisdiction'})",
             "jurisdiction_id",
         )  # fmt: skip
-
-
-def _when(value: datetime | None, city: City) -> str | None:
-    return city.rules.local(value).isoformat(timespec="seconds") if value else None
-
-
-def _service_of(order: WorkOrder, details: Details | None, catalog: ServicesFile) -> Service | None:
-    if details is not None:
-        return catalog.service(details.service_code)
-    return catalog.for_category(order.category)
-
-
-def _request_view(order: WorkOrder, details: Details | None, city: City) -> dict[str, Any]:
-    """One service request as GeoReport v2 shows it (texts masked, whoever asks)."""
-    service = _service_of(order, details, _catalog(city))
-    notes = NOTES[order.state]
-    if order.state == State.CLOSED and order.rating:
-        notes = f"{notes}（回访：{order.rating}）"
-    return {
-        "service_request_id": order.ticket,
-        "status": "closed" if order.state in CLOSED else "open",
-        "status_notes": notes,
-        "service_name": service.service_name if service else order.category,
-        "service_code": details.service_code if details else (service.service_code if service else None),
-        "description": mask_pii(order.text),
-        "agency_responsible": order.department,
-        "service_notice": None,
-        "requested_datetime": _when(order.created_at, city),
-        "updated_datetime": _when(order.updated_at, city),
-        "expected_datetime": _when(order.close_due, city),
-        "address": mask_pii(order.address),
-        "address_id": None,
-        "zipcode": None,
-        "lat": details.lat if details else None,
-        "long": details.long if details else None,
-        "media_url": details.media_url if details else None,
-    }
 
 
 @router.get("/discovery.json")
@@ -204,7 +114,7 @@ async def discovery(request: Request, services: Svc) -> JSONResponse:
                     "specification": SPEC,
                     "url": str(request.url_for("list_services", fmt="json")).removesuffix("/services.json"),
                     "type": "production",
-                    "formats": ["application/json"],
+                    "formats": ["application/json", "text/xml"],
                 }
             ],
         }
@@ -212,30 +122,32 @@ async def discovery(request: Request, services: Svc) -> JSONResponse:
 
 
 @router.get("/services.{fmt}")
-async def list_services(fmt: str, request: Request, services: Svc) -> JSONResponse:
+async def list_services(fmt: str, request: Request, services: Svc) -> Response:
     """The city's request types."""
-    _json_only(fmt)
+    form = _format(fmt)
     _read_limit(services, request)
     _jurisdiction(services.city, request.query_params.get("jurisdiction_id"))
-    return JSONResponse(
+    return respond(
+        form,
         [
             {
                 "service_code": s.service_code, "service_name": s.service_name, "description": s.description,
                 "metadata": bool(s.attributes), "type": s.type, "keywords": ",".join(s.keywords),
                 "group": s.group or "",
             }
-            for s in _catalog(services.city).services
-        ]
+            for s in catalog(services.city).services
+        ],
+        "services",
     )  # fmt: skip
 
 
 @router.get("/services/{name}")
-async def service_definition(name: str, request: Request, services: Svc) -> JSONResponse:
+async def service_definition(name: str, request: Request, services: Svc) -> Response:
     """One request type's attributes."""
-    code, _ = _split(name)
+    code, form = _split(name)
     _read_limit(services, request)
     _jurisdiction(services.city, request.query_params.get("jurisdiction_id"))
-    service = _catalog(services.city).service(code)
+    service = catalog(services.city).service(code)
     if service is None:
         raise Open311Failure(404, f"no service {code[:40]!r} (GET services.json lists them)", "service_code")
     attributes = [
@@ -246,7 +158,9 @@ async def service_definition(name: str, request: Request, services: Svc) -> JSON
         }
         for a in sorted(service.attributes, key=lambda a: a.order)
     ]  # fmt: skip
-    return JSONResponse({"service_code": service.service_code, "attributes": attributes})
+    return respond(
+        form, {"service_code": service.service_code, "attributes": attributes}, "service_definition"
+    )
 
 
 async def _parameters(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -292,9 +206,9 @@ def _client(services: Services, plain: dict[str, str], request: Request) -> str:
 
 
 @router.post("/requests.{fmt}")
-async def create_request(fmt: str, request: Request, services: Svc) -> JSONResponse:
+async def create_request(fmt: str, request: Request, services: Svc) -> Response:
     """File a service request: a work order (state 上报) in the same store as every other report."""
-    _json_only(fmt)
+    form = _format(fmt)
     _read_limit(services, request)
     plain, attributes = await _parameters(request)
     client = await asyncio.to_thread(_client, services, plain, request)
@@ -308,7 +222,7 @@ async def create_request(fmt: str, request: Request, services: Svc) -> JSONRespo
     code = plain.get("service_code", "").strip()
     if not code:
         raise Open311Failure(400, "required (GET services.json lists them)", "service_code")
-    service = _catalog(city).service(code)
+    service = catalog(city).service(code)
     if service is None:
         raise Open311Failure(400, f"no service {code[:40]!r} (GET services.json lists them)", "service_code")
     submission = Submission(
@@ -334,7 +248,7 @@ async def create_request(fmt: str, request: Request, services: Svc) -> JSONRespo
             "account_id": None,
         }
     ]
-    return JSONResponse(body, status_code=201 if created else 200)
+    return respond(form, body, "service_requests", 201 if created else 200)
 
 
 def _dates(params: dict[str, str]) -> tuple[datetime, datetime]:
@@ -370,24 +284,24 @@ def _list(raw: str) -> list[str]:
 
 
 @router.get("/requests.{fmt}")
-async def list_requests(fmt: str, request: Request, services: Svc) -> JSONResponse:
+async def list_requests(fmt: str, request: Request, services: Svc) -> Response:
     """Requests, newest first: by ids (then nothing else counts), or service codes, dates and status."""
-    _json_only(fmt)
+    form = _format(fmt)
     _read_limit(services, request)
     params = dict(request.query_params)
     city = services.city
     _jurisdiction(city, params.get("jurisdiction_id"))
-    catalog = _catalog(city)
+    offered = catalog(city)
     records = Open311Records(services.engine)
     ids = _list(params.get("service_request_id", ""))
     if ids:
         if len(ids) > MAX_IDS:
             raise Open311Failure(400, f"at most {MAX_IDS} ids", "service_request_id")
         found = await asyncio.to_thread(records.find, tickets=ids)
-        return JSONResponse([_request_view(o, d, city) for o, d in found])
+        return respond(form, [request_view(o, d, city) for o, d in found], "service_requests")
     codes = _list(params.get("service_code", "")) or None
     for code in codes or []:
-        if catalog.service(code) is None:
+        if offered.service(code) is None:
             raise Open311Failure(
                 400, f"no service {code[:40]!r} (GET services.json lists them)", "service_code"
             )
@@ -399,32 +313,32 @@ async def list_requests(fmt: str, request: Request, services: Svc) -> JSONRespon
     if statuses and set(statuses) != {"open", "closed"}:
         states = [s.value for s in State if (s in CLOSED) == (statuses[0] == "closed")]
     start, end = _dates(params)
-    categories = [s.category for s in catalog.services if codes and s.service_code in codes]
+    categories = [s.category for s in offered.services if codes and s.service_code in codes]
     found = await asyncio.to_thread(
         records.find, codes=codes, categories=categories, states=states, start=start, end=end,
         limit=MAX_RESULTS,
     )  # fmt: skip
-    return JSONResponse([_request_view(o, d, city) for o, d in found])
+    return respond(form, [request_view(o, d, city) for o, d in found], "service_requests")
 
 
 @router.get("/requests/{name}")
-async def get_request(name: str, request: Request, services: Svc) -> JSONResponse:
+async def get_request(name: str, request: Request, services: Svc) -> Response:
     """One request by its id (the work order's ticket)."""
-    ticket, _ = _split(name)
+    ticket, form = _split(name)
     _read_limit(services, request)
     _jurisdiction(services.city, request.query_params.get("jurisdiction_id"))
     found = await asyncio.to_thread(Open311Records(services.engine).find, tickets=[ticket], limit=1)
     if not found:
         raise Open311Failure(404, f"no request {ticket[:40]!r}", "service_request_id")
-    return JSONResponse([_request_view(*found[0], services.city)])
+    return respond(form, [request_view(*found[0], services.city)], "service_requests")
 
 
 @router.get("/tokens/{name}")
-async def get_token(name: str, request: Request, services: Svc) -> JSONResponse:
+async def get_token(name: str, request: Request, services: Svc) -> Response:
     """The request a token (returned when it was filed) stands for."""
-    token, _ = _split(name)
+    token, form = _split(name)
     _read_limit(services, request)
     ticket = await asyncio.to_thread(Open311Records(services.engine).ticket_for_token, token)
     if ticket is None:
         raise Open311Failure(404, "no request has this token", "token")
-    return JSONResponse([{"service_request_id": ticket, "token": token}])
+    return respond(form, [{"service_request_id": ticket, "token": token}], "service_requests")

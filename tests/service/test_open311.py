@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from fastapi.testclient import TestClient
@@ -128,9 +129,35 @@ def test_services_come_from_the_city_pack_with_their_attributes(client: TestClie
     assert discovery["endpoints"][0]["url"].endswith("/open311/v2")
 
 
-def test_json_is_the_format_xml_is_refused_saying_so(client: TestClient) -> None:
-    assert "use .json" in error(client.get(f"{BASE}/services.xml"), 400, "format")
-    error(client.get(f"{BASE}/requests/SL1.xml"), 400, "format")
+def test_xml_follows_the_specs_examples(client: TestClient, key: str) -> None:
+    listed = client.get(f"{BASE}/services.xml")
+    assert listed.headers["content-type"].startswith("text/xml")
+    root = ElementTree.fromstring(listed.content)
+    assert root.tag == "services" and [e.tag for e in root][:2] == ["service", "service"]
+    assert root.findtext("service/service_code") == "001" and root.findtext("service/metadata") == "true"
+    definition = ElementTree.fromstring(client.get(f"{BASE}/services/001.xml").content)
+    assert definition.tag == "service_definition"
+    assert definition.findtext("attributes/attribute/code") == "lamp_state"
+    assert [v.findtext("key") for v in definition.iterfind("attributes/attribute/values/value")] == [
+        "dark", "flicker", "daylight",
+    ]  # fmt: skip
+    posted = client.post(f"{BASE}/requests.xml", data=lamp(key, description="路灯坏了 <b>&amp;</b>\x01"))
+    assert posted.status_code == 201, posted.text
+    ticket = ElementTree.fromstring(posted.content).findtext("request/service_request_id")
+    assert ticket
+    one = ElementTree.fromstring(client.get(f"{BASE}/requests/{ticket}.xml").content)
+    assert one.tag == "service_requests" and one.findtext("request/status") == "open"
+    assert one.findtext("request/description", "").startswith("路灯坏了 <b>&amp;</b>")
+    assert one.findtext("request/agency_responsible") == ""
+    failed = client.post(f"{BASE}/requests.xml", data=lamp(key, service_code="999"))
+    errors = ElementTree.fromstring(failed.content)
+    assert failed.status_code == 400 and errors.tag == "errors"
+    assert errors.findtext("error/code") == "400" and errors.findtext("error/field") == "service_code"
+
+
+def test_a_format_other_than_json_or_xml_is_refused(client: TestClient) -> None:
+    assert "use .json or .xml" in error(client.get(f"{BASE}/services.csv"), 400, "format")
+    error(client.get(f"{BASE}/requests/SL1.yaml"), 400, "format")
     error(client.get(f"{BASE}/services/001"), 400, "format")
 
 
