@@ -31,6 +31,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from service.container import Services
 from service.deps import get_services
@@ -58,6 +59,8 @@ logger = logging.getLogger(__name__)
 SPEC = "http://wiki.open311.org/GeoReport_v2"
 WINDOW = timedelta(days=90)  # GeoReport v2: the default window of GET requests, and the widest allowed
 MAX_IDS = 100
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 
 
@@ -163,33 +166,41 @@ async def service_definition(name: str, request: Request, services: Svc) -> Resp
     )
 
 
+async def _items(request: Request) -> list[tuple[str, Any]]:
+    """The POST's parameters as (name, value) pairs: form-encoded as the spec has it, or a JSON object."""
+    if request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        try:
+            form = await request.form()
+        except (HTTPException, ValueError) as exc:  # a multipart body without its boundary, say
+            raise Open311Failure(400, "send application/x-www-form-urlencoded (or JSON)", "body") from exc
+        return list(form.multi_items())
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Open311Failure(400, "not a JSON object", "body") from exc
+    if not isinstance(body, dict):
+        raise Open311Failure(400, "not a JSON object", "body")
+    items: list[tuple[str, Any]] = []
+    for key, value in body.items():
+        if key == "attribute" and isinstance(value, dict):
+            items += [(f"attribute[{k}][]", v) for k, v in value.items()]
+        else:
+            items.append((str(key), value))
+    return items
+
+
 async def _parameters(request: Request) -> tuple[dict[str, str], dict[str, list[str]]]:
-    """The POST's parameters (form-encoded as the spec has it, or a JSON object) and its attributes."""
+    """The POST's plain parameters, and its attributes by code (every value a text)."""
     plain: dict[str, str] = {}
     attributes: dict[str, list[str]] = {}
-    items: list[tuple[str, Any]] = []
-    if request.headers.get("content-type", "").split(";")[0].strip() == "application/json":
-        try:
-            body = json.loads(await request.body() or b"{}")
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise Open311Failure(400, "not a JSON object", "body") from exc
-        if not isinstance(body, dict):
-            raise Open311Failure(400, "not a JSON object", "body")
-        for key, value in body.items():
-            if key == "attribute" and isinstance(value, dict):
-                items += [(f"attribute[{k}][]", v) for k, v in value.items()]
-            else:
-                items.append((str(key), value))
-    else:
-        form = await request.form()
-        items = list(form.multi_items())
+    items = await _items(request)
     for key, raw in items:
         if isinstance(raw, UploadFile):
             raise Open311Failure(400, "files are not accepted: send media_url", key)
         values = raw if isinstance(raw, list) else [raw]
         if any(isinstance(v, dict | list) for v in values):
             raise Open311Failure(400, "a text or a number", key)
-        texts = ["" if v is None else str(v) for v in values]
+        texts = ["" if v is None else str(v).replace("\x00", "") for v in values]
         if match := _ATTRIBUTE.match(key):
             attributes.setdefault(match.group(1), []).extend(texts)
         elif texts:
@@ -259,11 +270,14 @@ def _dates(params: dict[str, str]) -> tuple[datetime, datetime]:
             continue
         try:
             moment = datetime.fromisoformat(value.replace("Z", "+00:00").replace(" ", "+"))
-        except ValueError as exc:
+            if moment.tzinfo is None:
+                raise Open311Failure(400, "needs its time zone (Z or an offset like +08:00)", name)
+            moment = moment.astimezone(UTC)
+        except (ValueError, OverflowError) as exc:
             raise Open311Failure(400, "a w3c datetime like 2026-12-01T00:00:00+08:00", name) from exc
-        if moment.tzinfo is None:
-            raise Open311Failure(400, "needs its time zone (Z or an offset like +08:00)", name)
-        parsed[name] = moment.astimezone(UTC)
+        if not EARLIEST <= moment <= LATEST:
+            raise Open311Failure(400, f"between {EARLIEST:%Y} and {LATEST:%Y}", name)
+        parsed[name] = moment
     start, end = parsed.get("start_date"), parsed.get("end_date")
     if start is None and end is None:
         end = datetime.now(UTC)

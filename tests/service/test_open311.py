@@ -288,6 +288,8 @@ def test_bad_filters_name_the_parameter(client: TestClient) -> None:
     assert "90 days" in error(get(f"{BASE}/requests.json", params=wide), 400, "end_date")
     backwards = {"start_date": "2026-06-01T00:00:00Z", "end_date": "2026-05-01T00:00:00Z"}
     error(get(f"{BASE}/requests.json", params=backwards), 400, "start_date")
+    error(get(f"{BASE}/requests.json", params={"start_date": "0001-01-01T00:00:00+05:00"}), 400, "start_date")
+    error(get(f"{BASE}/requests.json", params={"end_date": "9999-12-31T23:59:59-05:00"}), 400, "end_date")
 
 
 # -- what is refused, and stores nothing ------------------------------------------------------------
@@ -333,6 +335,10 @@ def test_a_body_that_is_not_an_object_and_an_uploaded_file_are_refused(client: T
         f"{BASE}/requests.json", data=lamp(key), files={"media": ("a.jpg", b"\xff\xd8", "image/jpeg")}
     )
     error(upload, 400, "media")
+    no_boundary = client.post(
+        f"{BASE}/requests.json", content=b"x", headers={"content-type": "multipart/form-data"}
+    )
+    error(no_boundary, 400, "body")
 
 
 def test_a_revoked_key_is_refused(setup: tuple[Path, str]) -> None:

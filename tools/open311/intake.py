@@ -7,10 +7,13 @@ reads a parameter as a path, a query or an instruction.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from dataclasses import dataclass
 from datetime import datetime
+
+from pydantic import ValidationError
 
 from tools.citypack.models import Service, ServiceAttribute
 from tools.dispatch.location import Gazetteer, extract_location
@@ -117,6 +120,11 @@ def _attributes(service: Service, sent: dict[str, list[str]]) -> tuple[dict[str,
     return checked, lines
 
 
+def _client_key(client: str, key: str) -> str:
+    """The store's idempotency key: one client app's ``Idempotency-Key`` never meets another's."""
+    return "open311:" + hashlib.sha256(f"{client}\n{key}".encode()).hexdigest()[:48]
+
+
 def intake(sub: Submission, service: Service, gazetteer: Gazetteer | None) -> tuple[NewWorkOrder, Details]:
     """The work order to create and the Open311 details to keep; :class:`InvalidRequestError` otherwise."""
     lat, long = _location(sub)
@@ -140,17 +148,23 @@ def intake(sub: Submission, service: Service, gazetteer: Gazetteer | None) -> tu
     if lines:
         text = f"{text}\n" + "；".join(lines)
     place = extract_location(f"{sub.address_string} {description}", gazetteer)
-    order = NewWorkOrder(
-        text=text[:5000],
-        title=service.service_name,
-        address=address[:MAX_ADDRESS],
-        district=place.district[:64],
-        street=place.street[:64],
-        category=service.category,
-        channel="open311",
-        contact_phone=phone or None,
-        client_key=f"open311:{sub.client}:{key}"[:128] if key else None,
-    )
+    try:
+        order = NewWorkOrder(
+            text=text[:5000],
+            title=service.service_name,
+            address=address[:MAX_ADDRESS],
+            district=place.district[:64],
+            street=place.street[:64],
+            category=service.category,
+            channel="open311",
+            contact_phone=phone or None,
+            client_key=_client_key(sub.client, key) if key else None,
+        )
+    except ValidationError as exc:  # the checks above should leave nothing for the store's own to find
+        first = exc.errors()[0]
+        where = {"text": "description", "address": "address_string", "contact_phone": "phone"}
+        name = str(first["loc"][0]) if first["loc"] else "body"
+        raise InvalidRequestError(where.get(name, name), str(first["msg"])) from exc
     details = Details(
         service_code=service.service_code, client=sub.client, lat=lat, long=long,
         media_url=media or None, attributes=attributes,
