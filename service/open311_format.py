@@ -18,6 +18,7 @@ from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from pydantic import BaseModel
 
 from tools.citypack import City
 from tools.citypack.models import Service, ServicesFile
@@ -40,6 +41,26 @@ NOTES = {
 ITEMS = {"services": "service", "attributes": "attribute", "values": "value",
          "service_requests": "request", "errors": "error"}  # fmt: skip
 _NOT_XML = re.compile(r"[^\x09\x0a\x0d\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+class Open311ErrorItem(BaseModel):
+    """One entry of GeoReport's error list (``field``: the parameter at fault, an addition to the spec)."""
+
+    code: int
+    description: str
+    field: str | None = None
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": list[Open311ErrorItem], "description": meaning}
+    for status, meaning in (
+        (400, "a parameter is missing or wrong"),
+        (403, "api_key missing, unknown or revoked"),
+        (404, "no such service, request or token"),
+        (409, "Idempotency-Key already used for another request"),
+        (429, "rate limited (Retry-After)"),
+    )
+}
 
 
 def _xml_text(value: Any) -> str:

@@ -37,6 +37,7 @@ from service.container import Services
 from service.deps import get_services
 from service.open311_format import (
     CLOSED,
+    ERRORS,
     Format,
     Open311Failure,
     Open311Route,
@@ -64,7 +65,7 @@ LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 _ATTRIBUTE = re.compile(r"^attribute\[([^\[\]]{1,64})\](\[\])?$")
 
 
-router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route)
+router = APIRouter(prefix="/open311/v2", tags=["open311"], route_class=Open311Route, responses=ERRORS)
 Svc = Annotated[Services, Depends(get_services)]
 
 
