@@ -17,7 +17,7 @@ from service.client_address import ClientAddressMiddleware
 from service.container import Services, build_services
 from service.errors import ErrorEnvelope, RequestContextMiddleware, ServiceError, install_error_handlers
 from service.metrics import Metrics, MetricsMiddleware
-from service.routers import chat, evaluation, health, knowledge, orders, staff, subsidies
+from service.routers import chat, evaluation, health, knowledge, open311, orders, staff, subsidies
 from service.security_headers import SecurityHeadersMiddleware
 from service.settings import Settings, load_settings
 from tools.citypack import City
@@ -94,6 +94,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(orders.router)
     app.include_router(evaluation.router)
     app.include_router(subsidies.router)
+    app.include_router(open311.router)
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:

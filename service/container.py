@@ -78,6 +78,8 @@ class Services:
     ip_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
     login_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(10))
     account_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(5))
+    open311_post_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(30))
+    open311_read_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
     secret: str = field(default="", repr=False)  # signs sessions: see service.secret_key
 
     def __post_init__(self) -> None:
@@ -85,6 +87,8 @@ class Services:
         self.ip_limiter = RateLimiter(self.settings.chat.ip_per_minute)
         self.login_limiter = RateLimiter(self.settings.auth.login_per_minute)
         self.account_limiter = RateLimiter(self.settings.auth.account_login_per_minute)
+        self.open311_post_limiter = RateLimiter(self.settings.open311.post_per_minute)
+        self.open311_read_limiter = RateLimiter(self.settings.open311.read_per_minute)
         self.secret = self.secret or signing_secret(self.settings)
         self.subsidies = Subsidies(
             self.engine, self.settings.data_dir / "match-jobs", self.settings.subsidies.rules_dir

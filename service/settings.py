@@ -145,6 +145,15 @@ class SubsidySettings(BaseModel):
     )
 
 
+class Open311Settings(BaseModel):
+    """The Open311 GeoReport v2 endpoint (``/open311/v2/``): how often client apps may call it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    post_per_minute: int = Field(default=30, ge=1, description="Requests filed per client app.")
+    read_per_minute: int = Field(default=120, ge=1, description="Reads per client address.")
+
+
 class Settings(BaseSettings):
     """Everything cityagent can be told; see the module docstring for the environment names."""
 
@@ -167,6 +176,7 @@ class Settings(BaseSettings):
     chat: ChatSettings = Field(default_factory=ChatSettings)
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     subsidies: SubsidySettings = Field(default_factory=SubsidySettings)
+    open311: Open311Settings = Field(default_factory=Open311Settings)
 
     def scale_out_problems(self) -> list[str]:
         """What stops several API workers from sharing state (empty when they can)."""

@@ -33,7 +33,8 @@ def city_check(directory: PackDir) -> None:
     typer.echo(
         f"{pack.city.name}: ok ({documents} documents, {len(pack.gazetteer.districts)} districts, "
         f"{'past orders in ' + pack.orders.file if pack.orders else 'no past orders'}, "
-        f"{len(pack.enterprise_files())} enterprise files, {len(pack.rule_files())} rules)"
+        f"{len(pack.enterprise_files())} enterprise files, {len(pack.rule_files())} rules, "
+        f"{len(pack.services.services) if pack.services else 0} Open311 services)"
     )
 
 

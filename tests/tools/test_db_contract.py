@@ -16,6 +16,8 @@ from tools.db import migrate, ping
 from tools.dispatch.history import metadata as dispatch_metadata
 from tools.enterprises.dictionary import metadata as dictionary_metadata
 from tools.enterprises.registry import metadata as enterprise_metadata
+from tools.open311.keys import metadata as open311_key_metadata
+from tools.open311.records import metadata as open311_request_metadata
 from tools.subsidies.jobs import metadata as match_job_metadata
 from tools.subsidies.store import metadata as subsidy_metadata
 from tools.users import metadata as user_metadata
@@ -33,12 +35,13 @@ def test_migrations_apply_twice_and_match_the_code(engine: Engine) -> None:
     migrate(engine)
     tables = {"kb_documents", "enterprise_records", "enterprise_dictionaries", "dispatch_history",
               "work_orders", "work_order_events", "audit_turns", "staff_users",
-              "pending_contacts"}  # fmt: skip
+              "pending_contacts", "open311_clients", "open311_requests"}  # fmt: skip
     assert tables <= set(inspect(engine).get_table_names())
     combined = MetaData()
     every = (knowledge_metadata, enterprise_metadata, dictionary_metadata, dispatch_metadata,
              work_order_metadata, audit_metadata, user_metadata, subsidy_metadata,
-             match_job_metadata, contact_metadata)  # fmt: skip
+             match_job_metadata, contact_metadata, open311_key_metadata,
+             open311_request_metadata)  # fmt: skip
     for md in every:
         for table in md.tables.values():
             table.to_metadata(combined)

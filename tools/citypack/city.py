@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tools.citypack.models import CityFile, GazetteerFile, HotlineFile
+from tools.citypack.models import CityFile, GazetteerFile, HotlineFile, ServicesFile
 from tools.citypack.pack import CityPack, to_gazetteer
 from tools.dispatch.location import Gazetteer
 from tools.work_orders.deadlines import DEFAULT_RULES, HotlineRules
@@ -36,6 +36,7 @@ class City:
     gazetteer: Gazetteer | None = None
     duty_list: Path | None = field(default=None, compare=False)
     loaded: bool = True
+    services: ServicesFile | None = field(default=None, compare=False)  # Open311 request types
 
     @property
     def ticket_example(self) -> str:
@@ -49,7 +50,11 @@ def unnamed_city() -> City:
 
 
 def city_from_files(
-    city: CityFile, hotline: HotlineFile, gazetteer: GazetteerFile, duty_list: Path | None
+    city: CityFile,
+    hotline: HotlineFile,
+    gazetteer: GazetteerFile,
+    duty_list: Path | None,
+    services: ServicesFile | None = None,
 ) -> City:
     """The runtime city from its checked files."""
     return City(
@@ -57,6 +62,7 @@ def city_from_files(
         hotline_name=city.hotline_name or city.hotline, ticket_prefix=city.ticket_prefix,
         timezone=city.timezone, region=city.region, rules=hotline.rules(city.timezone),
         gazetteer=to_gazetteer(gazetteer) if gazetteer.districts else None, duty_list=duty_list,
+        services=services,
     )  # fmt: skip
 
 
@@ -66,6 +72,7 @@ def _snapshot(pack: CityPack) -> dict[str, Any]:
         "hotline": pack.hotline.model_dump(mode="json"),
         "gazetteer": pack.gazetteer.model_dump(mode="json"),
         "pack": str(pack.root.resolve()),
+        "services": pack.services.model_dump(mode="json") if pack.services else None,
     }
 
 
@@ -99,12 +106,13 @@ def loaded_city(data_dir: Path) -> City | None:
             HotlineFile.model_validate(data["hotline"]),
             GazetteerFile.model_validate(data["gazetteer"]),
         )
+        services = ServicesFile.model_validate(data["services"]) if data.get("services") else None
     except (KeyError, TypeError, ValueError) as exc:
         raise ValueError(f"{path}: not a loaded city ({exc}); run `cityagent city load DIR` again") from exc
     duties = data_dir / FOLDER / "duties.md"
-    return city_from_files(*files, duties if duties.is_file() else None)
+    return city_from_files(*files, duties if duties.is_file() else None, services)
 
 
 def city_of(pack: CityPack) -> City:
     """The runtime city of a checked pack (before or without loading it)."""
-    return city_from_files(pack.city, pack.hotline, pack.gazetteer, pack.duty_list)
+    return city_from_files(pack.city, pack.hotline, pack.gazetteer, pack.duty_list, pack.services)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from pathlib import PurePosixPath
-from typing import Annotated
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -235,3 +235,93 @@ class OrdersFile(BaseModel):
 
     file: PackPath
     columns: OrderColumns
+
+
+Datatype = Literal["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"]
+Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+
+
+class AttributeValue(BaseModel):
+    """One choice of a list attribute: the key a client sends, the name a person reads."""
+
+    model_config = _STRICT
+
+    key: Code
+    name: Name
+
+
+class ServiceAttribute(BaseModel):
+    """An extra question a service asks (Open311 GeoReport v2 service definition attribute)."""
+
+    model_config = _STRICT
+
+    code: Code
+    datatype: Datatype = "string"
+    description: str = Field(min_length=1, max_length=200)
+    required: bool = False
+    variable: bool = True
+    order: int = Field(default=0, ge=0, le=1000)
+    datatype_description: str = Field(default="", max_length=200)
+    values: list[AttributeValue] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _values_for_lists(self) -> ServiceAttribute:
+        listed = self.datatype in ("singlevaluelist", "multivaluelist")
+        if listed and not self.values:
+            raise ValueError(f"{self.code}: a {self.datatype} needs its values (key and name each)")
+        if not listed and self.values:
+            raise ValueError(f"{self.code}: only a singlevaluelist or multivaluelist has values")
+        keys = [v.key for v in self.values]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"{self.code}: value keys named twice")
+        return self
+
+
+class Service(BaseModel):
+    """One kind of request residents' apps may file (Open311 ``service``), mapped to an order category."""
+
+    model_config = _STRICT
+
+    service_code: Code
+    service_name: Annotated[str, Field(min_length=2, max_length=40), AfterValidator(_plain)]
+    description: str = Field(default="", max_length=500)
+    category: Name = Field(description="the work-order category an order of this service gets")
+    group: Name | None = None
+    keywords: list[Name] = Field(default_factory=list)
+    type: Literal["realtime", "batch", "blackbox"] = "realtime"
+    attributes: list[ServiceAttribute] = Field(default_factory=list)
+
+    @field_validator("attributes")
+    @classmethod
+    def _unique_codes(cls, value: list[ServiceAttribute]) -> list[ServiceAttribute]:
+        codes = [a.code for a in value]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise ValueError(f"attribute codes named twice: {', '.join(twice)}")
+        return value
+
+
+class ServicesFile(BaseModel):
+    """``services.yaml``: the request types offered over Open311 GeoReport v2 (optional file)."""
+
+    model_config = _STRICT
+
+    jurisdiction_id: str = Field(default="", max_length=64, pattern=r"^[A-Za-z0-9_.-]*$")
+    services: list[Service] = Field(default_factory=list)
+
+    @field_validator("services")
+    @classmethod
+    def _unique_services(cls, value: list[Service]) -> list[Service]:
+        codes = [s.service_code for s in value]
+        twice = sorted({c for c in codes if codes.count(c) > 1})
+        if twice:
+            raise ValueError(f"service codes named twice: {', '.join(twice)}")
+        return value
+
+    def service(self, code: str) -> Service | None:
+        """The service with this code."""
+        return next((s for s in self.services if s.service_code == code), None)
+
+    def for_category(self, category: str) -> Service | None:
+        """The first service whose orders get ``category`` (orders filed by phone or chat have no code)."""
+        return next((s for s in self.services if s.category == category), None)

@@ -9,6 +9,7 @@
     orders.yaml      past hotline orders: the CSV file and its column mapping (empty: no history yet)
     enterprises/     enterprise data (CSV or Parquet)
     rules/           subsidy rules (YAML)
+    services.yaml    the request types offered over Open311 GeoReport v2, with their attributes (optional)
 
 :func:`check_pack` reads every file and returns every problem (file, line, message); it stores nothing.
 """
@@ -24,7 +25,7 @@ import yaml
 
 from tools.citypack.errors import CityPackError, Problem
 from tools.citypack.marks import read_yaml
-from tools.citypack.models import CityFile, GazetteerFile, HotlineFile, OrdersFile
+from tools.citypack.models import CityFile, GazetteerFile, HotlineFile, OrdersFile, ServicesFile
 from tools.csvio import decode_text
 from tools.dispatch.duties import DutyTable
 from tools.dispatch.location import Gazetteer
@@ -44,6 +45,7 @@ class CityPack:
     hotline: HotlineFile
     gazetteer: GazetteerFile
     orders: OrdersFile | None
+    services: ServicesFile | None = None
 
     @property
     def documents_dir(self) -> Path:
@@ -119,6 +121,7 @@ def check_pack(root: Path) -> tuple[CityPack | None, list[Problem]]:
     hotline = read_yaml(root / "hotline.yaml", HotlineFile, "hotline.yaml", problems)
     gazetteer = read_yaml(root / "gazetteer.yaml", GazetteerFile, "gazetteer.yaml", problems)
     orders = _read_orders(root, problems)
+    services = _read_services(root, problems)
     _check_documents(root, city, problems)
     departments = _check_duty_list(root, city, problems)
     if orders is not None:
@@ -127,7 +130,7 @@ def check_pack(root: Path) -> tuple[CityPack | None, list[Problem]]:
     check_rules(root, problems)
     if problems or city is None or hotline is None or gazetteer is None:
         return None, problems
-    return CityPack(root, city, hotline, gazetteer, orders), []
+    return CityPack(root, city, hotline, gazetteer, orders, services), []
 
 
 def read_pack(root: Path) -> CityPack:
@@ -146,6 +149,13 @@ def _read_orders(root: Path, problems: list[Problem]) -> OrdersFile | None:
     ):
         return None  # no history yet
     return read_yaml(path, OrdersFile, "orders.yaml", problems)
+
+
+def _read_services(root: Path, problems: list[Problem]) -> ServicesFile | None:
+    path = root / "services.yaml"
+    if not path.is_file():
+        return None  # the city offers no Open311 services (yet)
+    return read_yaml(path, ServicesFile, "services.yaml", problems)
 
 
 def _check_documents(root: Path, city: CityFile | None, problems: list[Problem]) -> None:

@@ -63,6 +63,30 @@ _ORDERS = """\
 #   created_at: 受理时间
 """
 
+_SERVICES = """\
+# 通过 Open311 GeoReport v2（/open311/v2/）向城市门户、市民 App 开放的诉求类型。每类映射到一个工单类别，
+# 提交后和电话受理的工单一样走受理、派发、办结。attributes 是这类诉求要多问的问题
+# （datatype：string、number、datetime、text、singlevaluelist、multivaluelist；列表要写 values）。
+jurisdiction_id: ""          # 管辖标识（域名形式，例如 city.example.gov.cn），客户端可带 jurisdiction_id 参数
+services: []
+# 例如：
+# services:
+#   - service_code: "001"
+#     service_name: 路灯不亮
+#     description: 道路、小区周边的路灯不亮或闪烁。
+#     category: 公用事业           # 工单类别
+#     group: 市政设施
+#     keywords: [路灯, 照明]
+#     attributes:
+#       - code: lamp_state
+#         datatype: singlevaluelist
+#         description: 路灯的情况
+#         required: true
+#         values:
+#           - {{key: dark, name: 不亮}}
+#           - {{key: flicker, name: 闪烁}}
+"""
+
 _DUTIES = """\
 # {name}12345热线派单目录及部门权责清单
 
@@ -84,6 +108,7 @@ _README = """\
 - `documents/` 政策和办事文件（Markdown，按“第X条”分条；也可放 txt/html/docx/pdf）
 - `orders.yaml` 历史工单文件及其列名
 - `enterprises/` 企业数据（CSV 或 Parquet），`rules/` 免申即享规则
+- `services.yaml` 通过 Open311 开放的诉求类型及其附加问题
 
 `cityagent city check .` 检查（列出每个问题的文件和行号），`cityagent city load .` 载入（可重复执行）。
 """
@@ -105,6 +130,7 @@ def write_skeleton(root: Path, name: str, ticket_prefix: str = "GD") -> list[Pat
         "hotline.yaml": _HOTLINE,
         "gazetteer.yaml": _GAZETTEER,
         "orders.yaml": _ORDERS,
+        "services.yaml": _SERVICES,
         "documents/权责清单.md": _DUTIES,
         "README.md": _README,
         **_FOLDER_NOTES,

@@ -10,6 +10,8 @@ from tools.audit import metadata as audit_metadata
 from tools.dispatch.history import metadata as dispatch_metadata
 from tools.enterprises.dictionary import metadata as dictionary_metadata
 from tools.enterprises.registry import metadata as enterprise_metadata
+from tools.open311.keys import metadata as open311_key_metadata
+from tools.open311.records import metadata as open311_request_metadata
 from tools.subsidies.jobs import metadata as match_job_metadata
 from tools.subsidies.store import metadata as subsidy_metadata
 from tools.users import metadata as user_metadata
@@ -30,6 +32,8 @@ def target_metadata() -> list[MetaData]:
         subsidy_metadata,
         match_job_metadata,
         contact_metadata,
+        open311_key_metadata,
+        open311_request_metadata,
     ]
 
 
