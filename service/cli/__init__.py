@@ -18,6 +18,7 @@ from service.cli.demo import demo_app
 from service.cli.dispatch import dispatch_app
 from service.cli.knowledge import ingest, search
 from service.cli.model import model_app
+from service.cli.open311 import open311_app
 from service.cli.server import config, serve
 from service.cli.subsidy import subsidy_app
 from service.cli.users import users_app
@@ -31,7 +32,7 @@ for command in (config, serve, ingest, search):
 for group, name in (
     (model_app, "model"), (demo_app, "demo"), (bench_app, "bench"), (dispatch_app, "dispatch"),
     (users_app, "users"), (subsidy_app, "subsidy"), (audit_app, "audit"), (eval_app, "eval"),
-    (city_app, "city"),
+    (city_app, "city"), (open311_app, "open311"),
 ):  # fmt: skip
     app.add_typer(group, name=name)
 

@@ -22,7 +22,7 @@ from service.app import create_app
 from service.city_cli import city_app
 from service.container import Services
 from service.demo_city import PACK_DIR
-from service.interop_cli import open311_app
+from service.cli.open311 import open311_app
 from service.settings import load_settings
 from tools.citypack import read_pack, save_city
 from tools.db import DatabaseSettings, make_engine, migrate

@@ -1,6 +1,6 @@
 """``cityagent open311 issue-key|keys|revoke-key``: the API keys of client apps filing Open311 requests.
 
-Registered in ``service/cli.py`` as ``app.add_typer(open311_app, name="open311")``. An admin issues
+Registered in :mod:`service.cli` as the ``open311`` group. An admin issues
 one key per client app (the city portal, a residents' app); the key is printed once and only its
 digest is stored, so a lost key is replaced by revoking it and issuing one under a new name.
 """
