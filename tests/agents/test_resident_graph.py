@@ -289,6 +289,31 @@ async def test_a_report_is_collected_confirmed_filed_and_followed_up(make: Any) 
     assert all("13812345678" not in r.user_text for r in h.audit.records())
 
 
+async def test_a_yes_given_for_the_time_is_not_stored_as_the_time(make: Any) -> None:
+    h = await make()
+    await h.say("路灯不亮了，走路很不安全")
+    assert final(await h.say("东湖区人民路88号"), "answer")["text"] == prompts.ASK["when"]
+    confirm = final(await h.say("确认"), "answer")["text"]
+    assert "时间：未说明" in confirm and "时间：确认" not in confirm
+    ticket = final(await h.say("确认"), "ticket")["ticket"]
+    assert "时间：未说明" in h.store.get(ticket).text and "确认" not in h.store.get(ticket).text
+
+
+async def test_a_yes_given_for_the_place_leaves_the_place_question_open(make: Any) -> None:
+    h = await make()
+    await h.say("路灯不亮了，走路很不安全")
+    assert final(await h.say("确认"), "answer")["text"] == prompts.ASK["where"]
+
+
+async def test_an_amendment_that_says_supplement_itself_is_not_doubled(make: Any) -> None:
+    h = await make()
+    await h.say("东湖区人民路88号的路灯不亮了，三天前开始的")
+    confirm = final(await h.say("补充：对面那盏也坏了"), "answer")["text"]
+    assert "补充：对面那盏也坏了" in confirm and "补充：补充" not in confirm
+    confirm = final(await h.say("对面小区门口那盏也不亮"), "answer")["text"]  # 对… is an amendment, not a yes
+    assert "对面小区门口那盏也不亮" in confirm and h.store.count() == 0
+
+
 async def test_an_emergency_gets_119_120_110_before_anything_else(make: Any) -> None:
     h = await make()
     events = await h.say("幸福小区3栋电梯里有人被困，还有人受伤了")
