@@ -82,9 +82,18 @@ def _match_citation(inner: str, labels: Sequence[tuple[str, str]]) -> int | None
 
 
 def verify_answer(
-    answer: str, clauses: Sequence[dict[str, Any]], question: str = "", hotline: str = "12345"
+    answer: str,
+    clauses: Sequence[dict[str, Any]],
+    question: str = "",
+    hotline: str = "12345",
+    *,
+    check_claims: bool = True,
 ) -> Verified:
-    """Check an answer against the clauses it was given (each with ``title``, ``label``, ``text``)."""
+    """Check an answer against the clauses it was given (each with ``title``, ``label``, ``text``).
+
+    ``check_claims=False`` leaves out the per-sentence figure and yes/no checks (the baseline the
+    guard bench prints beside them).
+    """
     labels = [(str(c.get("title", "")), str(c.get("label", ""))) for c in clauses]
     evidence = "".join(str(c.get("text", "")) for c in clauses)
     digits_in_evidence = re.sub(r"\s", "", evidence)
@@ -113,13 +122,13 @@ def verify_answer(
     for pattern in (_MONEY, _LIMIT, _PHONE):
         text = pattern.sub(unsupported, text)
     evidence_pairs = _pairs(evidence + question + "".join(f"{t}{a}" for t, a in labels))
-    checker = _Claims(clauses, labels, list(cited), question, hotline)
+    checker = _Claims(clauses, labels, list(cited), question, hotline) if check_claims else None
     text = _sentences_kept(text, evidence_pairs, checker, removed)
     shown = [i for i in dict.fromkeys(_cited_in(text, labels))]
     return Verified(text.strip(), shown if shown or not cited else [], removed)
 
 
-def _sentences_kept(text: str, evidence_pairs: set[str], checker: _Claims, removed: list[str]) -> str:
+def _sentences_kept(text: str, evidence_pairs: set[str], checker: _Claims | None, removed: list[str]) -> str:
     """The answer without the sentences the clauses do not support (each one taken out is noted)."""
     kept: list[str] = []
     for line in text.replace("**", "").split("\n"):
@@ -129,7 +138,7 @@ def _sentences_kept(text: str, evidence_pairs: set[str], checker: _Claims, remov
             if support(sentence, evidence_pairs) < MIN_SUPPORT:
                 removed.append(sentence.strip())
                 continue
-            checked, why = checker.check(sentence)
+            checked, why = checker.check(sentence) if checker else (sentence, "")
             if why:
                 removed.append(why)
             if checked is not None:

@@ -6,11 +6,13 @@ The first cases are the ones residents met (issue 17); each comes with near miss
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
 from agents.resident.claims import contradicts, figures
 from agents.resident.guard import verify_answer
+from eval.bench.guard import run
 
 ELEVATOR = {
     "title": "老旧小区加装电梯实施办法", "label": "第三条",
@@ -117,3 +119,15 @@ def test_the_checks_cost_little() -> None:
     for _ in range(20):
         verify_answer(answer, [ELEVATOR, PARKING, FEES, SUBSIDY], "想装电梯需要多少户同意")
     assert (time.perf_counter() - started) / 20 < 0.02  # under 20 ms for a 20-sentence answer
+
+
+def test_the_guard_bench_prints_the_guard_without_claims_beside_it(tmp_path: Path) -> None:
+    (tmp_path / "01-停车办法.md").write_text(
+        "# 停车办法\n\n第四条 停车不满15分钟的，免收停车费。\n\n"
+        "第五条 加装电梯应当经三分之二以上的业主同意。\n",
+        encoding="utf-8",
+    )
+    report = run(tmp_path)
+    assert report["quotes"] == 2
+    assert report["guard"]["quotes_kept"] == 2 and report["guard"]["changed_figures_caught"] == 2
+    assert report["baseline_without_claims"]["changed_figures_caught"] < 2
