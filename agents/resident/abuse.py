@@ -10,6 +10,12 @@ A false alarm here costs a resident their answer ("装电梯…能用我爸妈�
   an exclamation on its own (卧槽，终于办下来了) is not, and ``他妈的户口`` is someone's mother's.
 - **Family words** (爸妈, 妈妈, 他妈妈, 孩子他妈, 我妈的, 姨妈…) and things people call rubbish
   (垃圾分类, 废物回收, 垃圾服务, 破规定) are never abuse by themselves.
+
+Words are matched by the context that makes them abuse, not by a list of exceptions: ``妈的`` is an
+expletive only where a clause starts (any character before it makes it someone's mother's: 孩子妈的,
+俺妈的, 宝妈的); ``草你``/``操你`` only as the curse (not 小区的草你们多久修剪, 体操你们在哪报名);
+``你们垃圾`` only when 垃圾 is what they are called (not 你们垃圾清运几点来); and an insult word whose
+own clause describes someone else (我妈有病, 我家孩子是智障) is not aimed at the service.
 """
 
 from __future__ import annotations
@@ -17,33 +23,49 @@ from __future__ import annotations
 import re
 import unicodedata
 
+_CJK = "\u4e00-\u9fa5"
 _PROFANITY = re.compile(
-    r"傻[逼比b屄叉x]|煞笔|沙比|傻缺|(?<![a-z])sb(?![a-z])|[操草艹肏]你|cao你|草泥马|操蛋|"
-    r"去你[妈大]|你妈[逼b]|你妈了个|尼玛|泥马|你麻痹|麻痹的|nmsl|(?<![a-z])cnm(?![a-z])|狗日|狗屁|吃屎|"
+    r"傻[逼比b屄叉x]|煞笔|沙比|傻缺|(?<![a-z0-9])sb(?![a-z0-9])|"
+    # 操/草 + 你 only as the curse (草你们多久修剪一次 is the lawn, 体操你们在哪报名 the exercise)
+    r"(?<![体早广做出课节情])[操草艹肏]你"
+    r"(?:妈|马|娘|大爷|祖宗|全家|个|奶奶|老母|们?(?:这|那|一)?[帮群]|(?=[^" + _CJK + r"]|$))|"
+    r"cao你|草泥马|操蛋|"
+    r"去你(?:妈(?![妈家那里这])|大爷(?![家那]))|你妈[逼b]|你妈了个|你麻痹|(?<![" + _CJK + r"])麻痹的|"
+    r"nmsl|(?<![a-z0-9])cnm(?![a-z0-9])|狗日|狗屁|(?<!狗)吃屎|"
+    # 尼玛 is also a name (尼玛次仁): the curse stands alone, or is said to someone
+    r"(?<![" + _CJK + r"])(?:尼玛|泥马)的?(?![" + _CJK + r"])|(?:尼玛|泥马)(?=[个逼啊呀])|你(?:尼玛|泥马)|"
     r"fuck|motherfucker|bitch|混账东西|王八蛋|"
     # aimed by the way they are said
-    r"听不懂人话|是不是傻|脑子有病|脑子进水|你是猪|干什么吃的|"
+    r"听不懂人话|是不是傻|脑子进水|你是猪|干什么吃的|"
+    # 垃圾 said of a person, not 你们垃圾分类/清运/站
     r"(?:你们|你|这群|这帮|一群|一帮)(?:就是|都是|是)?(?:一群|一帮|这群)?垃圾"
+    r"(?:$|(?=[^" + _CJK + r"])|(?=一样|透顶|东西|玩意|[吧啊呀嘛吗]))"
 )
 _INSULT = re.compile(
     r"废物|垃圾(?:东西|玩意|客服|机器人|人)|脑残|白痴|智障|弱智|狗东西|蠢货|蠢猪|猪脑子|猪脑袋|混蛋|畜生|饭桶|"
     r"人渣|狗官|贱人|神经病|有病|去死|滚|傻子|二百五|笨蛋|死机器人|idiot|stupid|废柴"
 )
 _NOT_INSULT = re.compile(
-    r"废物(?:回收|处理|利用|箱|站)|固体废物|有害废物|滚筒|滚动|滚烫|打滚|滚梯|滚轮|翻滚|"
-    r"有病(?:人|历|的|史|了)|神经病(?:人|院|患者)|得了.{0,4}病|去死皮"
+    r"废物(?:回收|处理|利用|箱|站)|固体废物|有害废物|滚筒|滚动|滚烫|打滚|滚梯|滚轮|翻滚|滚(?:下|落|到|进|过来|过去|来滚去|水)|"
+    r"有病(?:人|历|的|史|了)|神经病(?:人|院|患者)|得了.{0,4}病|去死皮|家畜生|二百五(?=[十0-9元块])|"
+    r"智障(?:儿童|人士|人员|学生|孩子|残疾|证)|弱智(?:儿童|人士|孩子|学生)|智力障碍"
 )
 # someone the words are thrown at: the agent, staff, the service
 _TARGET = re.compile(
     r"你|这帮|这群|这些|那帮|一群|一帮|客服|机器人|工作人员|公务员|当官|官员|领导|政府|12345|热线|助手"
 )
+# An expletive is said at the start of a clause (妈的，… / 真他妈的…); after any other character
+# 妈的 is someone's mother's (孩子妈的户口, 俺妈的医保卡, 宝妈的产假),
+# and 我靠/我操 followed by more words is a verb (我靠低保生活, 我操作不来).
 _EXPLETIVE = re.compile(
-    r"(?:他|她|你)妈的|(?<![我他她你爸老姑舅姨大后干奶舅伯妈])妈的|tmd|特么|卧槽|我靠|我操"
+    r"(?:他|她|你)妈的|(?:(?<![" + _CJK + r"])|(?<=[真去特]))妈的|tmd|特么|卧槽|"
+    r"(?<![" + _CJK + r"])我[靠操](?![" + _CJK + r"])"
 )
 # ``他妈的`` followed by a thing someone owns is someone's mother's (他妈的户口, 你妈的身份证)
 _POSSESSED = re.compile(
-    r"[他她你]妈的(?:身份证|户口|户籍|医保|社保|公积金|退休金|养老金|房|材料|证|卡|病|手术|住院|签字|名字|"
-    r"电话|手机|工作|单位|事|情况|证明|账户|低保|补贴|档案|照片|遗产)"
+    r"[他她你]妈的(?:身份证|户口|户籍|医保|社保|公积金|退休金|养老|房|材料|证|卡|病|手术|住院|签字|名字|"
+    r"电话|手机|工作|单位|事|情况|证明|账户|低保|补贴|档案|照片|遗产|保险|银行|存款|钱|车|家|身体|腿|"
+    r"丧葬|抚恤|残疾|户|墓|后事|名下|信息|资料|申请|待遇|工资|医药费|药)"
 )
 
 
@@ -54,8 +76,25 @@ def _normalise(text: str) -> str:
     return _POLITE.sub("，", re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower()))
 
 
+# Someone the insult word describes who is not the service: 我妈有病, 我家孩子是智障, 老人有病在身
+_OTHER_SUBJECT = re.compile(
+    r"我|妈|爸|爷|奶|孩子|儿子|女儿|老人|老公|老婆|丈夫|妻子|家人|亲戚|邻居|朋友|同事|婆婆|公公|外婆|外公|姥"
+)
+_CLAUSE_END = re.compile(r"[，。！？!?,.;；…~、\n]")
+
+
+def _described_other(text: str, start: int) -> bool:
+    """Whether, in the insult's own clause, the nearest person before it is not the service."""
+    clause = _CLAUSE_END.split(text[:start])[-1]
+    others = [m.end() for m in _OTHER_SUBJECT.finditer(clause)]
+    targets = [m.end() for m in _TARGET.finditer(clause)]
+    return bool(others) and (not targets or max(others) > max(targets))
+
+
 def _aimed(text: str, start: int, end: int) -> bool:
     """Whether the words at ``start:end`` are thrown at someone (or make up nearly the whole message)."""
+    if _described_other(text, start):
+        return False
     window = text[max(0, start - 8) : end + 8]
     rest = re.sub(r"[\W_]", "", text[:start] + text[end:])
     return bool(_TARGET.search(window)) or len(rest) <= 3

@@ -208,6 +208,12 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
      r"躲在.{0,6}(?:(?<!哪)里|厕所|衣柜|卧室)|(?:拿|用|提|举|挥)着?.{0,2}(?:刀|棍|斧|锤|砖|枪)", True),
     ("child", r"(?:小孩|孩子|小朋友|宝宝|儿子|女儿|闺女|娃).{0,10}(?:马路中间|马路上跑|高速|铁轨)", True),
     ("self_harm", r"活着没意思|往(?:水|河|江|湖)里走", True),
+    # fifth widening (development set 6)
+    ("medical", r"不怎么(?:答应|应|回应|理人)|血.{0,4}(?:往外冒|直流|哗哗|止不住)", True),
+    ("medical", r"流了.{0,4}血", False),
+    ("trapped", r"(?:河|湖|江|海|水库|池塘|水塘|泳池|水)里.{0,8}(?:扑腾|挣扎|往下沉|沉下去)|"
+         r"扑腾.{0,8}不会游泳", True),
+    ("violence", r"(?:要|在)抢|抢(?:我|他|她)", True),
 )  # fmt: skip
 _COMPILED = tuple((kind, re.compile(pattern), strong) for kind, pattern, strong in _HAZARDS)
 
@@ -250,6 +256,10 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("longstanding", re.compile(r"好几天|好多天|几个月|很久了|好久了|一直没人管|半年|一年了")),
     ("nuisance", re.compile(r"熏得|熏到|开不了窗|污染|扰民|演习|演练")),
     ("media", re.compile(r"电视上|新闻|听说|视频里|电影|游戏里|小说|梦见|梦到|剧里")),
+    # asking how a danger is handled, not living through one
+    ("procedure", re.compile(
+        r"(?:正确|急救|自救)?方法是什么|会被怎么|会怎么处理|怎么处罚|如何处罚|怎么判|判几年|"
+        r"(?:去|到|向)哪里?.{0,2}求助|可以去哪|怎么投诉|如何投诉|学校不管")),
 )  # fmt: skip
 # administrative topics: a weak hazard word in these is not an emergency
 _ADMIN = re.compile(

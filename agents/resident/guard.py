@@ -9,6 +9,12 @@
   clauses; and drops every sentence whose wording neither the clauses nor the question
   support (fewer than 40% of its character pairs occur in them; calibrated on the embedded
   model's answers to the demo questions): the model may rephrase a rule, never invent one.
+* Each sentence is then checked against the clause it cites (its own citation, else the
+  answer's, else every clause; see :mod:`agents.resident.claims`): every figure in it
+  (三分之二, 2/3, 30%, 以上/以下 bounds, 十五分钟, counts with units) must be in that clause or in the
+  resident's question. A figure found only in another retrieved clause moves the citation
+  there; found nowhere, the sentence is withheld. A sentence whose yes/no (免收/收费, 可以/不得,
+  需要/无需) the cited clause contradicts is withheld.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agents.resident import claims
 from knowledge.injection import strip_instructions
 
 _CITATION = re.compile(r"〔([^〔〕]{2,80})〕")
@@ -75,9 +82,18 @@ def _match_citation(inner: str, labels: Sequence[tuple[str, str]]) -> int | None
 
 
 def verify_answer(
-    answer: str, clauses: Sequence[dict[str, Any]], question: str = "", hotline: str = "12345"
+    answer: str,
+    clauses: Sequence[dict[str, Any]],
+    question: str = "",
+    hotline: str = "12345",
+    *,
+    check_claims: bool = True,
 ) -> Verified:
-    """Check an answer against the clauses it was given (each with ``title``, ``label``, ``text``)."""
+    """Check an answer against the clauses it was given (each with ``title``, ``label``, ``text``).
+
+    ``check_claims=False`` leaves out the per-sentence figure and yes/no checks (the baseline the
+    guard bench prints beside them).
+    """
     labels = [(str(c.get("title", "")), str(c.get("label", ""))) for c in clauses]
     evidence = "".join(str(c.get("text", "")) for c in clauses)
     digits_in_evidence = re.sub(r"\s", "", evidence)
@@ -106,15 +122,79 @@ def verify_answer(
     for pattern in (_MONEY, _LIMIT, _PHONE):
         text = pattern.sub(unsupported, text)
     evidence_pairs = _pairs(evidence + question + "".join(f"{t}{a}" for t, a in labels))
+    checker = _Claims(clauses, labels, list(cited), question, hotline) if check_claims else None
+    text = _sentences_kept(text, evidence_pairs, checker, removed)
+    shown = [i for i in dict.fromkeys(_cited_in(text, labels))]
+    return Verified(text.strip(), shown if shown or not cited else [], removed)
+
+
+def _sentences_kept(text: str, evidence_pairs: set[str], checker: _Claims | None, removed: list[str]) -> str:
+    """The answer without the sentences the clauses do not support (each one taken out is noted)."""
     kept: list[str] = []
     for line in text.replace("**", "").split("\n"):
         sentences = _ANSWER_SENTENCE.findall(line)
-        good = [s for s in sentences if support(s, evidence_pairs) >= MIN_SUPPORT]
-        removed += [s.strip() for s in sentences if s not in good]
+        good = []
+        for sentence in sentences:
+            if support(sentence, evidence_pairs) < MIN_SUPPORT:
+                removed.append(sentence.strip())
+                continue
+            checked, why = checker.check(sentence) if checker else (sentence, "")
+            if why:
+                removed.append(why)
+            if checked is not None:
+                good.append(checked)
         if good or not sentences:
             kept.append("".join(good))
-    text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
-    return Verified(text.strip(), cited, removed)
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept))
+
+
+def _cited_in(text: str, labels: Sequence[tuple[str, str]]) -> list[int]:
+    found = (_match_citation(m.group(1), labels) for m in _CITATION.finditer(text))
+    return [i for i in found if i is not None]
+
+
+class _Claims:
+    """The figures and the yes/no of each answer sentence, against the clause it cites."""
+
+    def __init__(
+        self,
+        clauses: Sequence[dict[str, Any]],
+        labels: Sequence[tuple[str, str]],
+        cited: list[int],
+        question: str,
+        hotline: str,
+    ) -> None:
+        self.texts = [str(c.get("text", "")) for c in clauses]
+        self.figures = [claims.figures(t) for t in self.texts]
+        self.labels = labels
+        self.cited = cited
+        self.question = question
+        self.asked = claims.figures(question)
+        self.hotline = hotline
+
+    def check(self, sentence: str) -> tuple[str | None, str]:
+        """The sentence to show (citation moved if need be) or None, and what was taken out."""
+        own = _cited_in(sentence, self.labels)
+        scope = own or self.cited or list(range(len(self.texts)))
+        plain = _PHONE.sub(" ", _CITATION.sub(" ", sentence).replace(REMOVED, " ")).replace(self.hotline, " ")
+        stated = [f for f in claims.figures(plain) if not claims.supported(f, self.asked)]
+        missing = [f for f in stated if not claims.supported(f, [e for i in scope for e in self.figures[i]])]
+        if missing:
+            home = [
+                i for i, found in enumerate(self.figures) if all(claims.supported(f, found) for f in stated)
+            ]
+            if not home or not own:  # nowhere, or nowhere this sentence could be re-cited from
+                return None, f"{sentence.strip()}（数字不见于所引条款：{'、'.join(f.text for f in missing)}）"
+            title, article = self.labels[home[0]]
+            moved = _CITATION.sub("", sentence)
+            citation = f"〔{title} {article}〕".replace(" 〕", "〕")
+            end = re.search(r"[。！？!?]$", moved)
+            sentence = f"{moved[: end.start()]}{citation}{end.group(0)}" if end else moved + citation
+            scope = [home[0]]
+        for i in scope:
+            if part := claims.contradicts(sentence, self.texts[i], self.question):
+                return None, f"{sentence.strip()}（与所引条款相反：{part}）"
+        return sentence, ""
 
 
 def has_content(text: str) -> bool:

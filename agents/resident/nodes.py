@@ -29,7 +29,7 @@ from tools.db import DatabaseError
 from tools.dispatch.location import Gazetteer
 from tools.llm import LLMBusyError, LLMClient, LLMError
 from tools.privacy import mask_pii
-from tools.work_orders import OrderNotFoundError, WorkOrderError, WorkOrderStore
+from tools.work_orders import Event, OrderNotFoundError, WorkOrder, WorkOrderError, WorkOrderStore
 from tools.work_orders.contacts import PendingContacts
 
 logger = logging.getLogger(__name__)
@@ -395,25 +395,51 @@ class ResidentNodes:
 
     # -- follow-ups and fixed replies ------------------------------------------------------------
     async def status(self, state: ResidentState) -> ResidentState:
-        """The state of one of this conversation's own orders; anyone else's is refused."""
+        """The state of this conversation's own orders, in words; anyone else's is refused.
+
+        Without a ticket number the conversation's own orders are looked up (the one the question
+        is about when it names its matter, else each of them, newest first); the store is asked only
+        for tickets this conversation filed, so no other resident's order can be shown.
+        """
         mine = state.get("tickets", [])
         asked = intents.ticket_in(state["text"])
         if asked is None and not mine:
             return self._say(self.texts.no_tickets)
-        ticket = asked or mine[-1]
-        if ticket not in mine:
+        if asked is not None and asked not in mine:
             return {**self._say(self.texts.not_yours), "route": "privacy"}
-        call: dict[str, Any] = {"tool": "work_orders.get", "ticket": ticket}
+        calls: list[dict[str, Any]] = []
         try:
-            order = await asyncio.to_thread(self.deps.store.get, ticket)
+            orders = [await asyncio.to_thread(self.deps.store.get, t) for t in ([asked] if asked else mine)]
+            if asked is None:
+                orders = _about(orders, state["text"])[:_STATUS_MAX]
+            replies = []
+            for order in orders:
+                events = await asyncio.to_thread(self.deps.store.events, order.ticket)
+                replies.append(self._status_line(order, events[-1] if events else None))
+                calls.append({"tool": "work_orders.get", "ticket": order.ticket, "state": order.state.value})
         except OrderNotFoundError:
-            return {**self._say(self.texts.no_tickets), "tool_calls": [{**call, "error": "not found"}]}
+            failed = {"tool": "work_orders.get", "error": "not found"}
+            return {**self._say(self.texts.no_tickets), "tool_calls": [*calls, failed]}
         except (SQLAlchemyError, DatabaseError, WorkOrderError, OSError) as exc:
-            reply = self.texts.status_down
-            return {**self._say(reply), "tool_calls": [{**call, "error": type(exc).__name__}]}
-        due = f"{self.deps.city.rules.local(order.close_due):%Y-%m-%d}" if order.close_due else ""
-        reply = prompts.status(order.ticket, order.state.value, order.department, due)
-        return {**self._say(reply), "ticket": ticket, "tool_calls": [{**call, "state": order.state.value}]}
+            failed = {"tool": "work_orders.get", "error": type(exc).__name__}
+            return {**self._say(self.texts.status_down), "tool_calls": [*calls, failed]}
+        reply = "\n".join(replies)
+        return {
+            **self._say(reply),
+            "ticket": orders[0].ticket,
+            "prompt_ids": [*state.get("prompt_ids", []), prompts.STATUS_ID],
+            "tool_calls": calls,
+        }
+
+    def _status_line(self, order: WorkOrder, last: Event | None) -> str:
+        local = self.deps.city.rules.local
+        due = f"{local(order.close_due):%Y-%m-%d}" if order.close_due else ""
+        event = None
+        if last is not None:
+            event = (f"{local(last.at):%m-%d %H:%M}", last.to_state.value, mask_pii(last.reason.strip())[:80])
+        return prompts.status(
+            order.ticket, order.state.value, order.department, due, last=event, title=order.title
+        )
 
     async def fixed(self, state: ResidentState) -> ResidentState:
         """Greetings, abuse and requests for other people's data get their fixed replies."""
@@ -433,6 +459,26 @@ class ResidentNodes:
             if state.get(key):
                 assistant[key] = state[key]
         return {"messages": [user, assistant], "text": mask_pii(state["text"]), "reply": reply}
+
+
+_STATUS_MAX = 3  # orders shown at once when the question names no ticket
+
+
+def _about(orders: list[WorkOrder], question: str) -> list[WorkOrder]:
+    """The orders the question is about (sharing a two-character word with its title or text), newest first.
+
+    When it names none of them (我的工单怎么样了), all of them.
+    """
+    pairs = {question[i : i + 2] for i in range(len(question) - 1)}
+    words = {w for w in pairs if re.fullmatch(r"[\u4e00-\u9fa5]{2}", w) and not set(w) & _STATUS_FILLER}
+    newest = list(reversed(orders))
+    named = [o for o in newest if any(w in o.title or w in o.text for w in words)]
+    return named or newest
+
+
+# characters of status questions that name no matter (我刚才反映的问题现在处理到哪一步了)
+_STATUS_FILLER = set("我你的了吗呢啊呀刚才现在到哪一步怎么样处理办反映报修投诉提交")
+_STATUS_FILLER |= set("问题工单进度之前上次说过情况结果")
 
 
 def _ms(started: float) -> float:

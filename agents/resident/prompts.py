@@ -217,10 +217,43 @@ def filed(ticket: str, state: str, due: str) -> str:
     )
 
 
-def status(ticket: str, state: str, department: str | None, due: str) -> str:
-    """Where an order is."""
-    where = f"，承办单位：{department}" if department else ""
-    return f"工单 {ticket} 当前状态：{state}{where}。{f'办结时限：{due}。' if due else ''}"
+# What each state means to the resident who filed the order
+STATE_WORDS = {
+    "上报": "已收到，等待受理",
+    "受理": "已受理，正在安排承办单位",
+    "派发": "已派发给承办单位，等待其开始处理",
+    "处置": "承办单位正在处理",
+    "反馈": "承办单位已处理并反馈结果，等待回访确认",
+    "办结": "已办结",
+    "退回": "承办单位认为不属于其职责、已退回，正在重新派发",
+    "合并": "已与反映同一问题的工单合并处理",
+}
+STATUS_ID = "resident.status.v2"
+
+
+def status(
+    ticket: str,
+    state: str,
+    department: str | None,
+    due: str,
+    *,
+    last: tuple[str, str, str] | None = None,
+    title: str = "",
+) -> str:
+    """Where an order is, in words: the state, who handles it, the deadline, the latest event.
+
+    ``last``: (local time, the state it moved to, the reason given), the order's latest event.
+    """
+    about = f"（{title}）" if title else ""
+    lines = [f"工单 {ticket}{about}：{STATE_WORDS.get(state, state)}（当前状态：{state}）。"]
+    lines.append(f"承办单位：{department}。" if department else "承办单位：尚未确定，等待派发。")
+    if due:
+        lines.append(f"办结时限：{due} 前。")
+    if last:
+        at, to_state, reason = last
+        why = f"（{reason}）" if reason else ""
+        lines.append(f"最近进展：{at} 转为“{to_state}”{why}。")
+    return "".join(lines)
 
 
 @dataclass(frozen=True)

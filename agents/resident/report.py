@@ -22,6 +22,7 @@ from tools.work_orders.contacts import tail
 from tools.work_orders.lifecycle import Urgency
 
 Asking = Literal["what", "where", "when", "confirm", "retry"]
+UNKNOWN_WHEN = "未说明"  # the time a resident could not or did not give
 
 _WHEN = re.compile(
     r"今天|昨天|前天|今早|今晚|昨晚|刚才|刚刚|早上|上午|中午|下午|傍晚|晚上|凌晨|半夜|夜里|深夜|最近|这几天|近期|"
@@ -32,8 +33,18 @@ _MOBILE = re.compile(r"(?<!\d)(?:\+?86[ -]?)?(1[3-9]\d[ -]?\d{4}[ -]?\d{4})(?!\d
 _LANDLINE = re.compile(r"(?<!\d)(0\d{2,3}-?\d{7,8})(?!\d)")
 _MASKED_PHONE = re.compile(r"(?<![\d*])(1[3-9]\d\*{4}\d{4}|0\d{2,3}-?\*{4}\d{4})(?![\d*])")
 _YES = re.compile(
-    r"^(?:确认|确定|是的?|对的?|没错|好的?|可以|提交|确认提交|ok|yes)|确认|提交吧", re.IGNORECASE
+    r"^(?:确认|确定|是的?|对的?|没错|好的?|可以|提交|确认提交|ok|yes)(?![\u4e00-\u9fa5a-z])|"
+    r"^(?:确认|确定|没错|可以|好的)|确认提交|提交吧",
+    re.IGNORECASE,
 )
+# A reply that gives no fact: a yes meant for the summary, or not knowing (确认 / 不知道 / 不记得了)
+_NO_FACT = re.compile(
+    r"^\s*(?:(?:确认|确定|是的?|对的?|好的?|可以|提交|嗯|ok|yes)|(?:我)?(?:不知道|不清楚|不记得|记不清|忘了|说不清|不确定)"
+    r"(?:了|啊|呀)?)[。！!.~～]*\s*$",
+    re.IGNORECASE,
+)
+# The resident's own "补充：" (or 另外/还有) before an amendment: the summary adds its own
+_AMEND_LEAD = re.compile(r"^\s*(?:(?:再)?补充(?:一下|一点|说明)?|另外|还有)\s*[:：，,]?\s*")
 _CANCEL = re.compile(r"^(?:取消|不用了|算了|不提交|先不)")
 _RETRY = re.compile(r"重试|再试|再提交|重新提交|确认|提交")
 _CONTINUE = re.compile(r"^\s*(?:继续|接着|继续填写|继续提交)")
@@ -147,17 +158,22 @@ def answer(draft: Draft, text: str, gazetteer: Gazetteer | None = None) -> Outco
         _absorb(draft, text, gazetteer)
     elif asking == "where":
         address, district, street = _location(text, gazetteer)
-        draft.update({"where": address or text.strip(), "district": district, "street": street})
-        _absorb(draft, text, gazetteer)
+        if address or not _NO_FACT.match(text):  # "确认" is not a place: the question stays open
+            draft.update({"where": address or text.strip(), "district": district, "street": street})
+            _absorb(draft, text, gazetteer)
     elif asking == "when":
-        draft["when"] = (m.group(0) if (m := _WHEN.search(text)) else text.strip())[:40]
+        if m := _WHEN.search(text):
+            draft["when"] = m.group(0)[:40]
+        else:  # "确认" / "不记得了" give no time: say so rather than store the word as the time
+            draft["when"] = UNKNOWN_WHEN if _NO_FACT.match(text) else text.strip()[:40]
     else:  # confirm: yes (with an optional call-back number), or an amendment
         phone = phone_mention(text)
         if phone:
             draft["phone"] = phone
         if _YES.search(text) or (phone and len(text.strip()) <= 20):
             return "submit"
-        draft["what"] = f"{draft.get('what', '')} 补充：{text.strip()}"
+        amendment = _AMEND_LEAD.sub("", text.strip()) or text.strip()
+        draft["what"] = f"{draft.get('what', '')} 补充：{amendment}"
         _absorb(draft, text, gazetteer)
     draft["asking"] = next_missing(draft)
     return "ask"
@@ -172,7 +188,7 @@ def work_order(draft: Draft, thread: str, phone: str | None = None) -> NewWorkOr
     wanted = draft.get("phone", "")
     contact = phone if phone and wanted and tail(phone) == tail(wanted) else None
     what = draft.get("what", "")
-    text = f"{what}（时间：{draft.get('when') or '未说明'}；地点：{draft.get('where') or '未说明'}）"
+    text = f"{what}（时间：{draft.get('when') or UNKNOWN_WHEN}；地点：{draft.get('where') or '未说明'}）"
     return NewWorkOrder(
         text=text[:5000],
         title=re.split(r"[，,。！!？?\n]", what, maxsplit=1)[0][:40] or "市民诉求",

@@ -154,10 +154,27 @@ def test_insults_aimed_at_the_service_are_abuse(text: str) -> None:
     assert is_abuse(text) and intents.read(text).route == "abuse"
 
 
-def test_abuse_development_set() -> None:
-    items = load(DATA / "abuse_dev.jsonl")
+@pytest.mark.parametrize("name", ["abuse_dev.jsonl", "abuse_dev2.jsonl"])
+def test_abuse_development_sets(name: str) -> None:
+    """abuse_dev2: ordinary words holding an insult's characters (孩子妈的户口, 你们垃圾清运, 我妈有病)."""
+    items = load(DATA / name)
     wrong = [i["text"] for i in items if is_abuse(i["text"]) != (i["label"] == "abuse")]
     assert wrong == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "装电梯要花好几万，能用我爸妈的公积金来付吗？",
+        "孩子妈的户口在外地，你们能帮忙办入学吗",
+        "俺妈的医保卡丢了，你们这里能补吗",
+        "我妈有病，你们能不能上门办理",
+        "你们垃圾清运几点来",
+        "每月二百五十元的补贴，你们什么时候发",
+    ],
+)
+def test_family_words_and_ordinary_words_holding_abusive_characters_are_not_abuse(text: str) -> None:
+    assert not is_abuse(text) and intents.read(text).route != "abuse"
 
 
 def test_bench_scores_a_suite_beside_the_phrase_list(tmp_path: Path) -> None:

@@ -289,6 +289,63 @@ async def test_a_report_is_collected_confirmed_filed_and_followed_up(make: Any) 
     assert all("13812345678" not in r.user_text for r in h.audit.records())
 
 
+async def test_a_yes_given_for_the_time_is_not_stored_as_the_time(make: Any) -> None:
+    h = await make()
+    await h.say("路灯不亮了，走路很不安全")
+    assert final(await h.say("东湖区人民路88号"), "answer")["text"] == prompts.ASK["when"]
+    confirm = final(await h.say("确认"), "answer")["text"]
+    assert "时间：未说明" in confirm and "时间：确认" not in confirm
+    ticket = final(await h.say("确认"), "ticket")["ticket"]
+    assert "时间：未说明" in h.store.get(ticket).text and "确认" not in h.store.get(ticket).text
+
+
+async def test_a_yes_given_for_the_place_leaves_the_place_question_open(make: Any) -> None:
+    h = await make()
+    await h.say("路灯不亮了，走路很不安全")
+    assert final(await h.say("确认"), "answer")["text"] == prompts.ASK["where"]
+
+
+async def test_an_amendment_that_says_supplement_itself_is_not_doubled(make: Any) -> None:
+    h = await make()
+    await h.say("东湖区人民路88号的路灯不亮了，三天前开始的")
+    confirm = final(await h.say("补充：对面那盏也坏了"), "answer")["text"]
+    assert "补充：对面那盏也坏了" in confirm and "补充：补充" not in confirm
+    confirm = final(await h.say("对面小区门口那盏也不亮"), "answer")["text"]  # 对… is an amendment, not a yes
+    assert "对面小区门口那盏也不亮" in confirm and h.store.count() == 0
+
+
+async def file_report(h: Any, text: str, thread: str = "web:t1") -> str:
+    await h.say(text, thread)
+    return str(final(await h.say("确认", thread), "ticket")["ticket"])
+
+
+async def test_a_status_question_without_a_number_finds_this_conversations_order_in_words(make: Any) -> None:
+    h = await make()
+    lamp = await file_report(h, "东湖区人民路88号的路灯不亮了，三天前开始的")
+    drain = await file_report(h, "东湖区建设路12号的下水道堵了，今天早上发现的")
+    h.store.transition(lamp, State.ACCEPTED, "hotline")
+    h.store.transition(lamp, State.DISPATCHED, "hotline", department="区城市管理局", reason="派发至路灯所")
+    events = await h.say("我刚才反映的路灯问题现在处理到哪一步了？")
+    reply = final(events, "answer")
+    assert reply["route"] == "followup"
+    text = reply["text"]
+    assert lamp in text and drain not in text  # the order the question is about
+    assert "已派发给承办单位" in text and "区城市管理局" in text and "办结时限" in text
+    assert "最近进展" in text and "派发至路灯所" in text
+    # naming no matter: each of this conversation's orders, newest first
+    both = final(await h.say("我之前反映的问题怎么样了？"), "answer")["text"]
+    assert both.index(drain) < both.index(lamp) and "等待受理" in both
+
+
+async def test_a_status_question_never_shows_another_conversations_order(make: Any) -> None:
+    h = await make()
+    ticket = await file_report(h, "东湖区人民路88号的路灯不亮了，三天前开始的", thread="web:other")
+    reply = final(await h.say("我刚才反映的路灯问题现在处理到哪一步了？", "web:mine"), "answer")
+    assert reply["route"] == "followup" and ticket not in reply["text"] and reply["text"] == TEXTS.no_tickets
+    refused = final(await h.say(f"{ticket} 处理到哪一步了", "web:mine"), "answer")
+    assert refused["text"] == TEXTS.not_yours and ticket not in refused["text"]
+
+
 async def test_an_emergency_gets_119_120_110_before_anything_else(make: Any) -> None:
     h = await make()
     events = await h.say("幸福小区3栋电梯里有人被困，还有人受伤了")

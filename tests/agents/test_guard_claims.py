@@ -1,0 +1,133 @@
+"""The answer guard's figure and yes/no checks: each sentence against the clause it cites.
+
+The first cases are the ones residents met (issue 17); each comes with near misses that must pass.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.resident.claims import contradicts, figures
+from agents.resident.guard import verify_answer
+from eval.bench.guard import run
+
+ELEVATOR = {
+    "title": "老旧小区加装电梯实施办法", "label": "第三条",
+    "text": "第三条 加装电梯应当经本单元三分之二以上的业主同意。",
+}  # fmt: skip
+PARKING = {
+    "title": "机动车停车管理办法", "label": "第四条",
+    "text": "第四条 停车不满15分钟的，免收停车费。残疾人驾驶的专用车辆在道路停车泊位停放的，免收停车费。",
+}  # fmt: skip
+FEES = {
+    "title": "机动车停车管理办法", "label": "第五条",
+    "text": "第五条 道路停车泊位超过15分钟的，按每小时5元收费。",
+}  # fmt: skip
+SUBSIDY = {
+    "title": "灵活就业人员社会保险补贴办法", "label": "第三条",
+    "text": "第三条 按上年度社会平均工资的60%作为缴费基数，补贴期限最长不超过3年，年满60周岁以上的不再补贴。",
+}  # fmt: skip
+ELEVATOR_CITE = "〔老旧小区加装电梯实施办法 第三条〕"
+PARKING_CITE = "〔机动车停车管理办法 第四条〕"
+
+
+def test_a_wrong_fraction_under_a_real_citation_is_withheld() -> None:
+    answer = f"需要四分之三以上的业主同意{ELEVATOR_CITE}。"
+    checked = verify_answer(answer, [ELEVATOR], "想装电梯需要多少户同意")
+    assert "四分之三" not in checked.text
+    assert any("四分之三" in r for r in checked.removed)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        f"需要三分之二以上的业主同意{ELEVATOR_CITE}。",  # the clause's own figure
+        f"要有2/3以上的业主同意才行{ELEVATOR_CITE}。",  # the same fraction, written in digits
+        f"本单元三分之二以上业主点头就可以加装{ELEVATOR_CITE}。",  # a paraphrase
+    ],
+)
+def test_the_right_fraction_however_written_is_kept(answer: str) -> None:
+    checked = verify_answer(answer, [ELEVATOR], "想装电梯需要多少户同意")
+    assert checked.text == answer and checked.cited == [0]
+
+
+def test_a_yes_the_cited_clause_contradicts_is_withheld_and_the_quote_kept() -> None:
+    question = "路边停车位就停了十分钟，也要收费吗？"
+    answer = f"是的，路边停车停了十分钟也要收费{PARKING_CITE}。根据第四条，停车不满15分钟的，免收停车费。"
+    checked = verify_answer(answer, [PARKING], question)
+    assert "也要收费" not in checked.text
+    assert "停车不满15分钟的，免收停车费" in checked.text
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        f"不收费，停车不满15分钟的免收停车费{PARKING_CITE}。",
+        f"停十分钟不用交停车费{PARKING_CITE}。",  # a paraphrase on the clause's side
+    ],
+)
+def test_an_answer_on_the_clauses_side_is_kept(answer: str) -> None:
+    assert verify_answer(answer, [PARKING], "路边停车位就停了十分钟，也要收费吗？").text == answer
+
+
+def test_the_part_of_the_clause_a_figure_meets_decides() -> None:
+    # twenty minutes meets 超过15分钟 (charged), not 不满15分钟 (free)
+    answer = "停了二十分钟要按每小时5元收费〔机动车停车管理办法 第五条〕。"
+    checked = verify_answer(answer, [PARKING, FEES], "路边停了二十分钟要收费吗")
+    assert checked.text == answer
+    assert contradicts("停了二十分钟不收费。", PARKING["text"] + FEES["text"], "停了二十分钟") is not None
+
+
+@pytest.mark.parametrize(
+    ("answer", "kept"),
+    [
+        ("缴费基数按社会平均工资的百分之六十计算。", True),  # 60% written in words
+        ("缴费基数按社会平均工资的70%计算。", False),
+        ("补贴期限最长不超过三年。", True),  # a Chinese numeral with its unit
+        ("补贴期限最长不超过5年。", False),
+        ("60周岁以下的不再补贴。", False),  # the figure is there, its bound is the other way
+    ],
+)
+def test_percentages_counts_and_bounds_must_be_in_the_clause(answer: str, kept: bool) -> None:
+    cited = answer.replace("。", "〔灵活就业人员社会保险补贴办法 第三条〕。")
+    assert (verify_answer(cited, [SUBSIDY]).text == cited) is kept
+
+
+def test_a_figure_found_in_another_retrieved_clause_moves_the_citation_there() -> None:
+    answer = f"超过15分钟按每小时5元收费{PARKING_CITE}。"
+    checked = verify_answer(answer, [PARKING, FEES], "停车怎么收费")
+    assert checked.text == "超过15分钟按每小时5元收费〔机动车停车管理办法 第五条〕。" and checked.cited == [1]
+
+
+def test_figures_read_chinese_and_arabic_forms_alike() -> None:
+    def read(text: str) -> list[tuple[float, str, str]]:
+        return [(f.value, f.unit, f.bound) for f in figures(text)]
+
+    assert read("三分之二以上") == read("2/3以上") == [(round(2 / 3, 6), "", "up")]
+    assert read("百分之三十") == read("30%") == [(30.0, "%", "")]
+    assert read("十五分钟") == read("15分钟") == [(15.0, "分钟", "")]
+    assert read("1.5万元") == [(15000.0, "元", "")]
+    assert read("第三条规定一律一起办理，一次性发放") == []  # article numbers and words holding 一
+
+
+def test_the_checks_cost_little() -> None:
+    answer = (f"需要三分之二以上的业主同意{ELEVATOR_CITE}。" * 5 + "\n") * 4
+    started = time.perf_counter()
+    for _ in range(20):
+        verify_answer(answer, [ELEVATOR, PARKING, FEES, SUBSIDY], "想装电梯需要多少户同意")
+    assert (time.perf_counter() - started) / 20 < 0.02  # under 20 ms for a 20-sentence answer
+
+
+def test_the_guard_bench_prints_the_guard_without_claims_beside_it(tmp_path: Path) -> None:
+    (tmp_path / "01-停车办法.md").write_text(
+        "# 停车办法\n\n第四条 停车不满15分钟的，免收停车费。\n\n"
+        "第五条 加装电梯应当经三分之二以上的业主同意。\n",
+        encoding="utf-8",
+    )
+    report = run(tmp_path)
+    assert report["quotes"] == 2
+    assert report["guard"]["quotes_kept"] == 2 and report["guard"]["changed_figures_caught"] == 2
+    assert report["baseline_without_claims"]["changed_figures_caught"] < 2
