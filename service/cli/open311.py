@@ -22,11 +22,11 @@ AppName = Annotated[str, typer.Argument(help="The client app's name, e.g. city-p
 
 def _with_keys(fn: Callable[..., T]) -> T:
     """Run ``fn(ApiKeys)`` on the configured database (migrated first); errors become one line."""
-    from pydantic import ValidationError  # noqa: PLC0415 - lazy: `cityagent --help` stays fast
+    from pydantic import ValidationError
 
-    from service.settings import load_settings  # noqa: PLC0415
-    from tools.db import DatabaseError, make_engine, migrate  # noqa: PLC0415
-    from tools.open311 import ApiKeys, Open311Error  # noqa: PLC0415
+    from service.settings import load_settings
+    from tools.db import DatabaseError, make_engine, migrate
+    from tools.open311 import ApiKeys, Open311Error
 
     try:
         settings = load_settings()

@@ -19,10 +19,10 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from service.app import create_app
-from service.city_cli import city_app
+from service.cli.city import city_app
+from service.cli.open311 import open311_app
 from service.container import Services
 from service.demo_city import PACK_DIR
-from service.cli.open311 import open311_app
 from service.settings import load_settings
 from tools.citypack import read_pack, save_city
 from tools.db import DatabaseSettings, make_engine, migrate
