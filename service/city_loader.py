@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -149,12 +150,17 @@ def import_enterprises(services: Services, pack: CityPack, marks: Fingerprints) 
     if not files:
         return "\n  ".join([*lines, "no enterprise exports"]), changed
     registry = EnterpriseRegistry(services.engine, dictionary)
+    forward = max(0, date.today().year - pack.city.data_year) if pack.city.data_year else 0
+    if forward:
+        lines.append(
+            f"the pack's data describe {pack.city.data_year}: years and dates moved {forward} forward"
+        )
     for path in files:
-        key, digest = f"enterprises:{path.name}", _digest(path, pack.dictionary_file)
+        key, digest = f"enterprises:{path.name}", _digest(path, pack.dictionary_file) + f":+{forward}"
         if marks.same(key, digest) and registry.last_import():
             lines.append(f"{path.name}: unchanged")
             continue
-        result = registry.import_file(path)
+        result = registry.import_file(path, years_forward=forward)
         marks.set(key, digest)
         lines.append(result.summary())
         changed = True

@@ -28,6 +28,9 @@ def cli_settings() -> Settings:
         where = ".".join(str(p) for p in first["loc"]) or "settings"
         fail(f"invalid setting {where}: {first['msg']}")
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Alembic narrates every plugin and migration step at INFO: a command's own output would drown in it
+    if logging.getLogger().level > logging.DEBUG:
+        logging.getLogger("alembic").setLevel(logging.WARNING)
     install_log_masking()
     return settings
 

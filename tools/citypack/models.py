@@ -56,6 +56,16 @@ class CityFile(BaseModel):
     timezone: str = "Asia/Shanghai"
     region: Name
     duty_list: PackPath
+    data_year: int | None = Field(
+        default=None,
+        ge=1990,
+        le=2100,
+        description=(
+            "For a demo pack: the year its enterprise data describe. Loaded in a later year, every year and "
+            "date field of the data moves forward by the difference, so 上一年度 conditions hold on any day. "
+            "A real city's pack leaves it unset: its data are what they say."
+        ),
+    )
 
     @field_validator("timezone")
     @classmethod

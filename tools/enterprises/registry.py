@@ -119,13 +119,18 @@ class EnterpriseRegistry:
             self._dictionary = current_dictionary(self._engine)
         return self._dictionary
 
-    def import_file(self, path: Path, batch_size: int = 2000) -> ImportReport:
-        """A CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) export, by suffix; as :meth:`import_csv`."""
+    def import_file(self, path: Path, batch_size: int = 2000, *, years_forward: int = 0) -> ImportReport:
+        """A CSV (``.csv``) or Parquet (``.parquet``, ``.pq``) export, by suffix; as :meth:`import_csv`.
+
+        ``years_forward``: move every year and date field that many years on (a demo pack's data,
+        written for one year, loaded in a later one; see ``data_year`` in the city pack).
+        """
         suffix = path.suffix.lower()
         if suffix == ".csv":
-            return self.import_csv(path, batch_size)
+            return self._import(path, *read_rows(path, self.dictionary), batch_size, years_forward)
         if suffix in (".parquet", ".pq"):
-            return self._import(path, *read_parquet_rows(path, self.dictionary), batch_size)
+            rows = read_parquet_rows(path, self.dictionary)
+            return self._import(path, *rows, batch_size, years_forward)
         raise ValueError(
             f"{path}: enterprise imports are .csv or .parquet files, not {suffix or 'no suffix'}"
         )
@@ -140,9 +145,12 @@ class EnterpriseRegistry:
         mapping: dict[str, str],
         rows: Iterator[tuple[int, dict[str, Any]]],
         batch_size: int,
+        years_forward: int = 0,
     ) -> ImportReport:
         dictionary = self.dictionary
         report = ImportReport(str(path), "enterprises")
+        if years_forward:
+            report.notes.append(f"every year and date field moved {years_forward} year(s) forward")
         absent = dictionary.absent(mapping)
         if absent:
             report.notes.append(f"no column for {', '.join(absent)}: these facts are missing for every row")
@@ -150,7 +158,7 @@ class EnterpriseRegistry:
         now = datetime.now(UTC)
         for line, row in rows:
             try:
-                values = dictionary.parse(row, mapping)
+                values = _forward(dictionary.parse(row, mapping), dictionary, years_forward)
             except RowValueError as exc:
                 report.rejected += 1
                 if len(report.errors) < MAX_REPORTED_ERRORS:
@@ -203,3 +211,22 @@ class EnterpriseRegistry:
                 select(enterprise_records.c.facts).where(enterprise_records.c.credit_code == credit_code)
             ).scalar()
         return self.dictionary.typed(json.loads(facts)) if facts else None
+
+
+def _forward(values: dict[str, Any], dictionary: Dictionary, years: int) -> dict[str, Any]:
+    """``values`` with every year and date field ``years`` on (29 February becomes the 28th)."""
+    if not years:
+        return values
+    moved = dict(values)
+    for spec in dictionary.fields:
+        value = moved.get(spec.name)
+        if value is None:
+            continue
+        if spec.type == "year":
+            moved[spec.name] = int(value) + years
+        elif spec.type == "date" and isinstance(value, date):
+            try:
+                moved[spec.name] = value.replace(year=value.year + years)
+            except ValueError:
+                moved[spec.name] = value.replace(year=value.year + years, day=28)
+    return moved
