@@ -9,7 +9,7 @@
  * CITYAGENT_SERVER__CORS_ORIGINS when the page is on another site.
  *
  * Accessibility (适老化/无障碍): every control has a label; the conversation is an aria-live log;
- * Tab/Shift+Tab reach everything, Enter sends, Shift+Enter makes a new line, Esc closes;
+ * Tab/Shift+Tab reach everything and go round the open panel, Enter sends, Shift+Enter makes a new line, Esc closes;
  * 大字 (large text) and 高对比 (high contrast) modes are remembered; 朗读 reads an answer aloud
  * with the browser's speech synthesis where there is one.
  */
@@ -37,6 +37,8 @@
     "height:620px;max-height:calc(100vh - 110px);display:flex;flex-direction:column;background:var(--ca-bg);",
     "border:1px solid var(--ca-line);border-radius:12px;box-shadow:0 8px 30px rgba(0,0,0,.25);overflow:hidden}",
     ".ca-panel[hidden]{display:none}",
+    /* large text on a desktop: a taller, wider panel, so the bigger words still leave room for the talk */
+    "@media (min-width:601px){.ca-large .ca-panel{width:540px;height:calc(100vh - 110px);max-height:940px}}",
     ".ca-head{display:flex;align-items:center;gap:6px;padding:10px 12px;background:var(--ca-accent);color:#fff}",
     ".ca-contrast .ca-head{color:#000}",
     ".ca-head h2{flex:1;margin:0;font-size:1.05em}",
@@ -255,7 +257,21 @@
 
   bubble.addEventListener("click", function () { panel.hidden ? open() : close(); });
   closeBtn.addEventListener("click", close);
-  panel.addEventListener("keydown", function (e) { if (e.key === "Escape") close(); });
+  /* Tab and Shift+Tab go round the open panel (header buttons, the log, citations, input, send), never out to the page */
+  function focusables() {
+    return Array.prototype.filter.call(
+      panel.querySelectorAll("button, textarea, summary, a[href], [tabindex='0']"),
+      function (n) { return !n.disabled && n.offsetParent !== null; });
+  }
+  panel.addEventListener("keydown", function (e) {
+    if (e.key === "Escape") { close(); return; }
+    if (e.key !== "Tab") return;
+    var items = focusables();
+    if (!items.length) return;
+    var first = items[0], last = items[items.length - 1];
+    if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
+    else if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
+  });
   bigBtn.addEventListener("click", function () { setPref("ca-large", !root.classList.contains("ca-large"), bigBtn); });
   contrastBtn.addEventListener("click", function () { setPref("ca-contrast", !root.classList.contains("ca-contrast"), contrastBtn); });
   newBtn.addEventListener("click", function () {

@@ -112,3 +112,29 @@ def test_keyboard_large_text_high_contrast_and_a_phone_screen(
     expect(panel).to_be_hidden()
     expect(bubble).to_be_focused()
     page.close()
+
+
+def test_large_text_on_a_desktop_and_tab_stays_in_the_panel(
+    site: tuple[str, FakeOpenAI], browser: object
+) -> None:
+    url, _ = site
+    expect = playwright_api.expect
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page.goto(url)
+    page.get_by_role("button", name="打开示例市政务服务助手").click()
+    panel = page.get_by_role("dialog", name="示例市政务服务助手")
+    expect(panel).to_be_visible()
+    normal = panel.bounding_box()
+    page.get_by_role("button", name="大字模式").click()
+    large = panel.bounding_box()
+    assert normal is not None and large is not None
+    assert large["height"] > normal["height"] and large["width"] > normal["width"]  # not cramped at 620 px
+    assert large["height"] <= 900 - 100
+    inside = "() => document.getElementById('ca-panel').contains(document.activeElement)"
+    page.get_by_role("button", name="发送").focus()
+    page.keyboard.press("Tab")  # past the last control: round to the header, not out to the page
+    assert page.evaluate(inside)
+    expect(page.get_by_role("button", name="大字模式")).to_be_focused()
+    page.keyboard.press("Shift+Tab")
+    expect(page.get_by_role("button", name="发送")).to_be_focused()
+    page.close()
