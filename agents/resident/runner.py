@@ -113,7 +113,10 @@ class ResidentAssistant:
                 stream_mode=["custom", "updates"],
                 durability="exit",
             ):
-                if mode != "custom":
+                if mode == "updates":
+                    progress = _progress(chunk)
+                    if progress is not None:
+                        yield TurnEvent("progress", progress)
                     continue
                 for kind in ("notice", "token", "error"):
                     if kind in chunk:
@@ -232,3 +235,15 @@ class ResidentAssistant:
             await asyncio.to_thread(self._audit.record, record)
         except Exception:
             logger.exception("audit record of %s not written", conversation)
+
+
+def _progress(update: Any) -> dict[str, Any] | None:
+    """What a resident waiting for the model is told once the evidence is found (``progress`` event)."""
+    found = (update or {}).get("retrieve") if isinstance(update, dict) else None
+    if not isinstance(found, dict):
+        return None
+    clauses = found.get("clauses") or []
+    if not clauses:
+        return None
+    text = f"已找到 {len(clauses)} 条相关条款，正在组织回答…"
+    return {"stage": "writing", "clauses": len(clauses), "text": text}

@@ -10,6 +10,7 @@ Streamed events (``text/event-stream``), in order::
 
     event: session    {"session": "…"}
     event: notice     "【紧急情况】…"                  (emergencies, before anything else)
+    event: progress   {"stage", "clauses", "text"}     (the evidence is found; the answer is being written)
     event: token      "文本片段"                       (zero or more)
     event: error      {"code", "message"}              (the model failed mid-answer; the answer follows)
     event: answer     {"text", "route"}                (the final, verified text: replaces the tokens)

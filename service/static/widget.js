@@ -66,6 +66,7 @@
     ".ca-form button{border:0;border-radius:8px;padding:0 16px;background:var(--ca-accent);color:#fff;cursor:pointer;font-weight:600}",
     ".ca-contrast .ca-form button{color:#000}",
     ".ca-form button:disabled{opacity:.5;cursor:wait}",
+    ".ca-wait{color:var(--ca-muted);font-style:italic;background:transparent;padding-left:0}",
     ".ca-root :focus-visible{outline:3px solid #0969da;outline-offset:2px}",
     ".ca-contrast :focus-visible{outline-color:#ffd400}",
     ".ca-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
@@ -185,11 +186,21 @@
     busy = true; send.disabled = true;
     addUser(text);
     var m = null, body = null, streamed = "";
+    /* something on screen at once, and the seconds waited: a busy machine takes a while to its first word */
+    var waiting = el("div", { "class": "ca-msg ca-wait", role: "status" }, "正在处理您的问题…");
+    var stage = "正在处理您的问题…", started = Date.now();
+    log.append(waiting); scroll();
+    var ticker = setInterval(function () {
+      var s = Math.round((Date.now() - started) / 1000);
+      waiting.textContent = stage + (s >= 3 ? "（已等待 " + s + " 秒）" : "");
+    }, 1000);
+    function settled() { clearInterval(ticker); if (waiting.parentNode) waiting.remove(); }
     function bot() {
       if (!m) { m = addBot(""); body = m.querySelector(".ca-body"); m.setAttribute("aria-busy", "true"); }
       return m;
     }
     function finish() {
+      settled();
       busy = false; send.disabled = false;
       if (m) { m.removeAttribute("aria-busy"); addTools(m); }
       input.focus();
@@ -209,6 +220,8 @@
         return reader.read().then(function (r) {
           if (r.done) return;
           buffer = parseEvents(buffer + decoder.decode(r.value, { stream: true }), function (kind, data) {
+            if (kind === "progress") { stage = data.text; waiting.textContent = stage; return; }
+            if (kind !== "session" && kind !== "done") settled();
             if (kind === "notice") addNotice(data);
             else if (kind === "token") { bot(); streamed += data; body.textContent = streamed; scroll(); }
             else if (kind === "answer") { bot(); body.textContent = data.text; scroll(); }

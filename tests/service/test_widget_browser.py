@@ -138,3 +138,25 @@ def test_large_text_on_a_desktop_and_tab_stays_in_the_panel(
     page.keyboard.press("Shift+Tab")
     expect(page.get_by_role("button", name="发送")).to_be_focused()
     page.close()
+
+
+def test_while_the_model_is_slow_the_resident_sees_what_is_happening(
+    site: tuple[str, FakeOpenAI], browser: object
+) -> None:
+    url, model = site
+    model.script.append(Reply(ANSWER, delay_s=5))  # a busy machine: seconds before the first word
+    expect = playwright_api.expect
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(url)
+    page.get_by_role("button", name="打开示例市政务服务助手").click()
+    box = page.get_by_label("输入您的问题或要反映的情况")
+    box.fill("公积金租房提取多久能办好？")
+    box.press("Enter")
+    waiting = page.locator(".ca-wait")
+    expect(waiting).to_have_attribute("role", "status")
+    progress = re.compile(r"已找到 \d+ 条相关条款，正在组织回答…")
+    expect(waiting).to_contain_text(progress)  # the server's progress event
+    expect(waiting).to_contain_text("已等待")
+    expect(page.locator(".ca-bot .ca-body").last).to_contain_text("三个工作日内办结", timeout=20_000)
+    expect(waiting).to_have_count(0)  # gone once the answer is there
+    page.close()
