@@ -185,7 +185,7 @@ _OUTCOMES = {
 
 
 def _yuan(amount: float | None) -> str:
-    return "" if amount is None else f" {amount:,.0f}元"
+    return "" if amount is None else f" {amount:,.0f} 元"
 
 
 def _side_line(label: str, side: dict[str, Any]) -> str:
@@ -224,6 +224,8 @@ def simulation_text(result: dict[str, Any], cases: list[Any]) -> str:
             was = _OUTCOMES.get(r["before"], "—") if r["before"] else "（之前没有此条件）"
             now = _OUTCOMES.get(r["after"], "—") if r["after"] else "（已删除此条件）"
             rule = r["expected_after"] or r["expected_before"]
+            if r["expected_before"] and r["expected_after"] and r["expected_before"] != r["expected_after"]:
+                rule = f"原为 {r['expected_before']}，现为 {r['expected_after']}"
             lines.append(f"      {r['label']}：{was} → {now}（{rule}；{values}）{r['citation']}")
     passed = sum(1 for c in cases if c.passed)
     lines.append(f"测试用例：{passed}/{len(cases)} 通过")

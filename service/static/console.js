@@ -192,7 +192,8 @@
           var values = Object.keys(x.values).map(function (k) { return k + "=" + (x.values[k] === null ? "—" : x.values[k]); }).join("，");
           var line = x.kind === "benefit" ? x.label + "：金额变化" :
             x.label + "：" + (x.before ? OUTCOME[x.before] : "（新增条件）") + " → " + (x.after ? OUTCOME[x.after] : "（已删除）");
-          var item = el("div"); item.append(el("b", line), el("div", (x.expected_after || x.expected_before || "") + (values ? "（" + values + "）" : ""), "muted"),
+          var item = el("div"); item.append(el("b", line), el("div", (x.expected_before && x.expected_after && x.expected_before !== x.expected_after ?
+            "原为 " + x.expected_before + "，现为 " + x.expected_after : (x.expected_after || x.expected_before || "")) + (values ? "（" + values + "）" : ""), "muted"),
             el("div", x.citation + " “" + x.quote + "”", "muted"));
           why.append(item);
         });
