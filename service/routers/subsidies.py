@@ -161,11 +161,15 @@ async def simulate_version(
     """
     _dictionary(services)
     try:
+        await asyncio.to_thread(RuleStore(services.engine).version, rule_id, version)
+    except RuleError as exc:
+        raise ServiceError(404, "rule_not_found", str(exc), "rule_id") from exc
+    try:
         result = await asyncio.to_thread(
             services.subsidies.simulate, rule_id, version, as_of or date.today(), limit=limit
         )
-    except RuleError as exc:
-        raise ServiceError(404, "rule_not_found", str(exc), "rule_id") from exc
+    except RuleError as exc:  # a version that no longer fits the city's fields
+        raise ServiceError(409, "rule_not_compilable", str(exc), "rule_id") from exc
     return result.as_dict()
 
 
