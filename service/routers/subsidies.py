@@ -21,6 +21,7 @@ from service.errors import ServiceError
 from service.routers.knowledge import upload_slots
 from service.uploads import multipart_body, save_upload
 from tools.enterprises.dictionary import Dictionary, NoDictionaryError
+from tools.subsidies.cases import CasesFailed
 from tools.subsidies.review import review, validity_problems
 from tools.subsidies.rules import PolicyRule, RuleError, parse_rule
 from tools.subsidies.sql import DIALECTS, decision_sql, transpile
@@ -93,7 +94,10 @@ async def review_version(rule_id: str, version: Version, user: Officer, services
         raise ServiceError(404, "rule_not_found", str(exc), "rule_id") from exc
     document = await asyncio.to_thread(_policy_text, services, rule.document)
     rows = review(rule, document, date.today(), _dictionary(services))
+    cases = await asyncio.to_thread(services.subsidies.case_results, rule)
     return {
+        "tests": [dataclasses.asdict(c) | {"message": c.message()} for c in cases],
+        "tests_failed": sum(1 for c in cases if not c.passed),
         "rule_id": rule.id, "version": version, "status": status, "document": rule.document,
         "doc_number": rule.doc_number, "mode": rule.mode, "valid_from": rule.valid_from,
         "valid_to": rule.valid_to, "document_found": document is not None, "items": rows,
@@ -141,15 +145,50 @@ async def rule_sql(
     return Response(sql + "\n", media_type="text/plain; charset=utf-8")
 
 
+@router.get("/rules/{rule_id}/versions/{version}/simulate")
+async def simulate_version(
+    rule_id: str,
+    version: Version,
+    user: Officer,
+    services: Svc,
+    as_of: date | None = None,
+    limit: Annotated[int, Query(ge=0, le=5000)] = 200,
+) -> dict[str, Any]:
+    """What-if: the version against the active one on the city's enterprises (staff only: non-public facts).
+
+    Counts per decision and the total amount before and after, and the enterprises whose decision or
+    amount changes (the first ``limit``), each with the conditions whose outcome changes and their clause.
+    """
+    _dictionary(services)
+    try:
+        await asyncio.to_thread(RuleStore(services.engine).version, rule_id, version)
+    except RuleError as exc:
+        raise ServiceError(404, "rule_not_found", str(exc), "rule_id") from exc
+    try:
+        result = await asyncio.to_thread(
+            services.subsidies.simulate, rule_id, version, as_of or date.today(), limit=limit
+        )
+    except RuleError as exc:  # a version that no longer fits the city's fields
+        raise ServiceError(409, "rule_not_compilable", str(exc), "rule_id") from exc
+    return result.as_dict()
+
+
 @router.post("/rules/{rule_id}/versions/{version}/approve")
 async def approve(rule_id: str, version: Version, user: Officer, services: Svc) -> dict[str, Any]:
-    """Make a draft the active rule (the version before it is retired)."""
-    store = RuleStore(services.engine)
+    """Make a draft the active rule once its test cases pass (the version before it is retired).
+
+    409 ``rule_tests_failed`` names each failing case, what it expected, what the rule gave and why.
+    """
     allow_self = services.settings.subsidies.allow_self_approval
+    _dictionary(services)
     try:
-        rule = await asyncio.to_thread(store.approve, rule_id, version, user.username, allow_self=allow_self)
+        rule = await asyncio.to_thread(
+            services.subsidies.approve, rule_id, version, user.username, allow_self=allow_self
+        )
     except SelfApprovalError as exc:
         raise ServiceError(403, "self_approval", str(exc)) from exc
+    except CasesFailed as exc:
+        raise ServiceError(409, "rule_tests_failed", str(exc)) from exc
     except RuleError as exc:
         raise ServiceError(409, "not_approvable", str(exc)) from exc
     return {"rule_id": rule.id, "version": version, "status": "active", "approved_by": user.username}

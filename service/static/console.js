@@ -136,7 +136,72 @@
       tr.append(c, q, o); body.append(tr);
     });
     table.append(body); box.append(table);
+    box.append(ruleTests(r));
+    var what = el("section", null, "whatif"); what.id = "whatif"; box.append(what);
+    simulate(r, what, "");
     if (r.status === "draft") box.append(ruleActions(r));
+  }
+
+  /* The rule's own test cases (a failing one blocks approval), then the what-if against the active version. */
+  var DECIDED = { eligible: "符合", not_eligible: "不符合", missing_data: "缺少数据", not_in_force: "不在有效期内", invalid_case: "用例无法运行" };
+  var OUTCOME = { pass: "满足", fail: "不满足", missing: "缺数据", applies: "属排除情形", clear: "不属排除情形" };
+  function yuan(a) { return a === null || a === undefined ? "" : " " + Math.round(a).toLocaleString("zh-CN") + " 元"; }
+
+  function ruleTests(r) {
+    var wrap = el("section", null, "rule-tests"); wrap.id = "rule-tests";
+    var cases = r.tests || [];
+    wrap.append(el("h3", "测试用例"));
+    if (!cases.length) { wrap.append(el("p", "这个规则没有测试用例。", "muted")); return wrap; }
+    wrap.append(el("p", (cases.length - r.tests_failed) + "/" + cases.length + " 通过" +
+      (r.tests_failed ? "：未通过的用例会阻止审核通过。" : "。"), r.tests_failed ? "error" : "ok"));
+    var list = el("ul");
+    cases.forEach(function (c) { list.append(el("li", (c.passed ? "✓ " + c.name : "✗ " + c.message), c.passed ? "" : "flag")); });
+    wrap.append(list);
+    return wrap;
+  }
+
+  function simulate(r, box, asOf) {
+    var path = "/api/subsidies/rules/" + encodeURIComponent(r.rule_id) + "/versions/" + r.version + "/simulate";
+    api("GET", path + (asOf ? "?as_of=" + encodeURIComponent(asOf) : "")).then(function (s) {
+      box.textContent = "";
+      box.append(el("h3", "试算：与生效版本对比"));
+      var dayLabel = el("label", "试算日期 "); var day = el("input"); day.type = "date"; day.value = s.as_of; day.id = "whatif-day";
+      dayLabel.htmlFor = "whatif-day"; dayLabel.append(day);
+      var rerun = el("button", "重新试算", "plain"); rerun.type = "button";
+      rerun.addEventListener("click", function () { simulate(r, box, day.value); });
+      var bar = el("div", null, "actions"); bar.append(dayLabel, rerun); box.append(bar);
+      var side = function (x) {
+        return Object.keys(DECIDED).filter(function (d) { return x.counts[d] !== undefined || d === "eligible"; })
+          .map(function (d) { return DECIDED[d] + " " + (x.counts[d] || 0); }).join("，") + "；合计" + yuan(x.total || 0);
+      };
+      var base = s.before.version ? "v" + s.before.version + "（" + (STATUS[s.before.status] || s.before.status) + "）" : "无生效版本（无企业符合）";
+      var summary = el("p", s.enterprises + " 家企业，" + s.as_of + "。之前 " + base + "：" + side(s.before) +
+        "。之后 v" + s.after.version + "：" + side(s.after) + "。结果或金额变化 " + s.changed_total + " 家" +
+        (s.truncated ? "（列出前 " + s.changed.length + " 家）" : "") + "。");
+      summary.id = "whatif-summary"; box.append(summary);
+      if (!s.changed.length) return;
+      var table = el("table", null, "review"); table.setAttribute("aria-label", "结果变化的企业");
+      var hr = el("tr"); ["企业", "之前", "之后", "原因（条件与依据条款）"].forEach(function (h) { hr.append(el("th", h)); });
+      var head = el("thead"); head.append(hr); table.append(head);
+      var body = el("tbody");
+      s.changed.forEach(function (c) {
+        var tr = el("tr");
+        var who = el("td"); who.append(el("b", c.name), el("div", c.credit_code, "muted"));
+        var why = el("td");
+        c.reasons.forEach(function (x) {
+          var values = Object.keys(x.values).map(function (k) { return k + "=" + (x.values[k] === null ? "—" : x.values[k]); }).join("，");
+          var line = x.kind === "benefit" ? x.label + "：金额变化" :
+            x.label + "：" + (x.before ? OUTCOME[x.before] : "（新增条件）") + " → " + (x.after ? OUTCOME[x.after] : "（已删除）");
+          var item = el("div"); item.append(el("b", line), el("div", (x.expected_before && x.expected_after && x.expected_before !== x.expected_after ?
+            "原为 " + x.expected_before + "，现为 " + x.expected_after : (x.expected_after || x.expected_before || "")) + (values ? "（" + values + "）" : ""), "muted"),
+            el("div", x.citation + " “" + x.quote + "”", "muted"));
+          why.append(item);
+        });
+        tr.append(who, el("td", DECIDED[c.decision_before] + yuan(c.amount_before)), el("td", DECIDED[c.decision_after] + yuan(c.amount_after)), why);
+        body.append(tr);
+      });
+      table.append(body); box.append(table);
+    }).catch(function (e) { box.textContent = ""; box.append(el("p", "试算失败：" + e.message, "error")); });
   }
 
   function ruleActions(r) {

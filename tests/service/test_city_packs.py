@@ -9,6 +9,7 @@ answers are the verbatim clauses with their citations.
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -30,6 +31,8 @@ from service.settings import load_settings
 from tools.citypack import check_pack, loaded_city, read_pack
 from tools.db import migrate
 from tools.dispatch.location import extract_location
+from tools.subsidies.rules import parse_rule
+from tools.subsidies.store import RuleStore
 from tools.work_orders import NewWorkOrder, State, Urgency
 
 HAIBIN = Path(__file__).resolve().parents[1] / "data" / "citypacks" / "haibin"
@@ -266,3 +269,35 @@ def test_subsidy_match_writes_every_decision_with_its_reasons(
     assert rows["海滨帆影服饰有限公司"]["缺少的字段"] == "纳税信用等级"
     assert rows["海滨浪花餐饮有限公司"]["缺少的字段"] == "参保职工年初人数"
     assert all(r["依据"] == "〔海滨市失业保险稳岗返还实施办法 第四条〕" for r in rows.values())
+
+
+def test_subsidy_simulate_prints_a_draft_against_the_active_rule_with_its_cases(
+    loaded: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = tmp_path / "data"
+    shutil.copytree(loaded, data)
+    monkeypatch.setenv("CITYAGENT_DATA_DIR", str(data))
+    monkeypatch.setenv("CITYAGENT_LLM__BACKEND", "none")
+    services = build_services(load_settings(data_dir=data, llm={"backend": "none"}))
+    store = RuleStore(services.engine)
+    (active,) = store.active()
+    body = active.model_dump(mode="json", by_alias=True)
+    body["benefit"]["tiers"][1]["rate"] = 0.5  # 中小微企业 60% → 50%: the first test case now fails
+    store.save_draft(parse_rule(body, services.subsidies.dictionary()), "officer")
+    services.engine.dispose()
+    args = ["subsidy", "simulate", "job-stabilisation", "--version", "2", "--as-of", "2026-06-01"]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert "job-stabilisation v2（draft）对比 v1（active），2026-06-01，10 家企业" in result.output
+    assert (
+        "奖补标准：金额变化" in result.output and "〔海滨市失业保险稳岗返还实施办法 第四条〕" in result.output
+    )
+    assert "测试用例：2/3 通过" in result.output and "未通过 「未减员的中型企业返还60%」" in result.output
+    as_json = CliRunner().invoke(cli, [*args, "--json"])
+    found = json.loads(as_json.output)
+    assert found["before"]["counts"] == found["after"]["counts"] and found["changed_total"] > 0
+    for change in found["changed"]:
+        assert change["amount_after"] == pytest.approx(change["amount_before"] * 5 / 6)
+    assert [t["passed"] for t in found["tests"]] == [False, True, True]
+    missing = CliRunner().invoke(cli, ["subsidy", "simulate", "job-stabilisation", "--version", "7"])
+    assert missing.exit_code == 2 and "no rule job-stabilisation version 7" in missing.output

@@ -110,6 +110,16 @@ def test_a_policy_officer_reviews_a_draft_beside_its_clauses_and_approves_it(
         expect(first.locator("td").nth(0)).to_contain_text("在本市注册登记")
         expect(first.locator("td").nth(1)).to_contain_text("在本市注册登记并依法纳税")
         expect(first.locator("td").nth(2)).to_contain_text("第三条")
+        expect(detail.locator("#rule-tests")).to_contain_text("6/6 通过")  # the rule's own cases
+        summary = detail.locator("#whatif-summary")  # no active version: nothing eligible before
+        expect(summary).to_contain_text("2400 家企业")
+        expect(summary).to_contain_text("之前 无生效版本（无企业符合）：符合 0，不符合 2400；合计 0 元")
+        page.get_by_label("试算日期").fill("2025-03-01")
+        page.get_by_role("button", name="重新试算").click()
+        expect(summary).to_contain_text("2025-03-01")
+        changed = detail.get_by_role("table", name="结果变化的企业").locator("tbody tr")
+        expect(changed.first).to_contain_text("不符合")
+        expect(changed.first).to_contain_text("〔示例市高新技术企业认定奖励办法 第三条〕")
         page.get_by_role("button", name="审核通过，生效").click()
         expect(page.locator("#msg")).to_contain_text("hightech-award v1 已生效")
         expect(detail).to_contain_text("（生效）")

@@ -59,7 +59,7 @@ def test_a_draft_takes_effect_only_when_an_officer_approves_it(client: TestClien
     )
     author = sign_in(client, "officer")
     second = client.post(
-        "/api/subsidies/rules", json={**RULE, "benefit": {**RULE["benefit"], "cap": 150000}}, headers=author
+        "/api/subsidies/rules", json={**RULE, "benefit": {**RULE["benefit"], "cap": 250000}}, headers=author
     )
     assert second.json()["version"] == 2
     headers = sign_in(client, "officer2")
@@ -68,6 +68,51 @@ def test_a_draft_takes_effect_only_when_an_officer_approves_it(client: TestClien
     assert statuses == {2: "active", 1: "retired"}
     again = client.post("/api/subsidies/rules/hightech-award/versions/1/approve", headers=headers)
     assert again.status_code == 409
+
+
+def test_an_officer_sees_a_draft_run_against_the_active_version_before_approving_it(
+    client: TestClient,
+) -> None:
+    author = sign_in(client, "officer")
+    client.post("/api/subsidies/rules", json=RULE, headers=author)
+    path = "/api/subsidies/rules/hightech-award/versions"
+    first = client.get(f"{path}/1/simulate?as_of=2025-03-01").json()
+    assert first["before"] == {
+        "version": None,
+        "status": "none",
+        "counts": {"not_eligible": 2400},
+        "total": 0,
+    }
+    assert first["changed_total"] >= first["after"]["counts"]["eligible"] > 0
+    client.post(f"{path}/1/approve", headers=sign_in(client, "officer2"))
+    tiers = [{**RULE["benefit"]["tiers"][0], "amount": 300000}, RULE["benefit"]["tiers"][1]]
+    author = sign_in(client, "officer")
+    client.post(
+        "/api/subsidies/rules", json={**RULE, "benefit": {**RULE["benefit"], "tiers": tiers}}, headers=author
+    )
+    result = client.get(f"{path}/2/simulate?as_of=2025-03-01").json()
+    assert result["before"]["version"] == 1 and result["after"] == {
+        **result["after"], "version": 2, "status": "draft", "counts": result["before"]["counts"],
+    }  # fmt: skip
+    first_time = [c for c in result["changed"] if c["amount_after"] == 300000]
+    assert first_time and len(first_time) == result["changed_total"] and not result["truncated"]
+    assert all(c["amount_before"] == 200000 for c in first_time)
+    assert result["after"]["total"] - result["before"]["total"] == 100000 * len(first_time)
+    reason = first_time[0]["reasons"][0]
+    assert reason["kind"] == "benefit" and reason["citation"] == "〔示例市高新技术企业认定奖励办法 第四条〕"
+    assert reason["values"]["高企认定类型"] == "首次"  # non-public facts: a policy officer's view only
+    review = client.get(f"{path}/2/review").json()
+    assert review["tests_failed"] == 1 and not review["tests"][0]["passed"]
+    blocked = client.post(f"{path}/2/approve", headers=sign_in(client, "officer2"))
+    assert blocked.status_code == 409 and blocked.json()["error"]["code"] == "rule_tests_failed"
+    assert "上年首次认定的高企获20万元" in blocked.json()["error"]["message"]
+    assert "期望 符合 200,000 元，实际 符合 300,000 元" in blocked.json()["error"]["message"]
+    statuses = {v["version"]: v["status"] for v in client.get("/api/subsidies/rules").json()}
+    assert statuses == {2: "draft", 1: "active"}  # the failing draft did not take effect
+    sign_in(client, "hotline")
+    assert client.get(f"{path}/2/simulate").status_code == 403  # caseworkers do not see enterprise facts
+    sign_in(client, "officer")
+    assert client.get(f"{path}/9/simulate").status_code == 404
 
 
 def test_a_rule_with_an_unknown_field_is_refused_with_the_field(client: TestClient) -> None:

@@ -13,7 +13,7 @@ from tools.citypack.errors import Problem
 M = TypeVar("M", bound=BaseModel)
 
 
-def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
+def line_at(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     """The line of the value at ``loc`` (a pydantic error location), or of its nearest parent."""
     if node is None:
         return None
@@ -33,7 +33,8 @@ def _line(node: yaml.Node | None, loc: tuple[int | str, ...]) -> int | None:
     return line
 
 
-def _message(error: Any) -> str:
+def message(error: Any) -> str:
+    """A pydantic error as ``where: what`` (``tests.0.facts: unknown enterprise field …``)."""
     where = ".".join(str(p) for p in error["loc"])
     text = str(error["msg"]).removeprefix("Value error, ")
     return f"{where}: {text}" if where else text
@@ -63,5 +64,5 @@ def read_yaml(path: Path, model: type[M], name: str, problems: list[Problem]) ->
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems.extend(Problem(name, _line(node, tuple(e["loc"])), _message(e)) for e in exc.errors())
+        problems.extend(Problem(name, line_at(node, tuple(e["loc"])), message(e)) for e in exc.errors())
         return None

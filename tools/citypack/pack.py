@@ -20,15 +20,19 @@ import csv
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from tools.citypack.errors import CityPackError, Problem
-from tools.citypack.marks import read_yaml
+from tools.citypack.marks import line_at, message, read_yaml
 from tools.citypack.models import CityFile, GazetteerFile, HotlineFile, OrdersFile, ServicesFile
 from tools.csvio import decode_text
 from tools.dispatch.duties import DutyTable
 from tools.dispatch.location import Gazetteer
+
+if TYPE_CHECKING:
+    from tools.enterprises.dictionary import Dictionary
 
 READABLE = {".md", ".markdown", ".txt", ".html", ".htm", ".docx", ".pdf"}
 _ARTICLE = re.compile(r"^\s*第[一二三四五六七八九十百零〇\d]+条", re.MULTILINE)
@@ -305,9 +309,11 @@ def check_enterprises(root: Path, problems: list[Problem]) -> None:
 
 
 def check_rules(root: Path, problems: list[Problem]) -> None:
-    """Subsidy rules: every rule file must load, naming only the dictionary's fields."""
+    """Subsidy rules: each must load, naming only the dictionary's fields, with test cases that pass.
+
+    Each problem names the line of the rule or test case at fault.
+    """
     from tools.enterprises.dictionary import DictionaryError, load_dictionary  # noqa: PLC0415
-    from tools.subsidies.rules import load_rule  # noqa: PLC0415 - the rule engine loads only when a pack has rules
 
     try:
         fields = root / "enterprise_fields.yaml"
@@ -316,9 +322,34 @@ def check_rules(root: Path, problems: list[Problem]) -> None:
         dictionary = None  # reported by check_enterprises
     folder = root / "rules"
     for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-        if path.suffix not in (".yaml", ".yml", ".json"):
-            continue
-        try:
-            load_rule(path, dictionary)
-        except (ValueError, OSError) as exc:
-            problems.append(Problem(path.relative_to(root).as_posix(), None, str(exc)))
+        if path.suffix in (".yaml", ".yml", ".json"):
+            _check_rule(path, path.relative_to(root).as_posix(), dictionary, problems)
+
+
+def _check_rule(path: Path, name: str, dictionary: Dictionary | None, problems: list[Problem]) -> None:
+    from pydantic import ValidationError  # noqa: PLC0415
+
+    from tools.subsidies.rules import RuleError, parse_rule  # noqa: PLC0415 - only when a pack has rules
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        rule = parse_rule(yaml.safe_load(text), dictionary)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problems.append(Problem(name, mark.line + 1 if mark else None, f"not valid YAML: {exc.problem}"))
+        return
+    except ValidationError as exc:
+        problems.extend(Problem(name, line_at(node, tuple(e["loc"])), message(e)) for e in exc.errors())
+        return
+    except (RuleError, ValueError, OSError, yaml.YAMLError) as exc:
+        problems.append(Problem(name, None, str(exc)))
+        return
+    if dictionary is None or not rule.tests:
+        return
+    from tools.subsidies.cases import run_cases  # noqa: PLC0415 - DuckDB only when a pack has cases
+
+    for i, result in enumerate(run_cases(rule, dictionary)):
+        if not result.passed:
+            line = line_at(node, ("tests", i))
+            problems.append(Problem(name, line, f"test case fails: {result.message()}"))

@@ -39,6 +39,9 @@ _ARROW = {"VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(), 
           "DATE": pa.date32()}  # fmt: skip
 
 
+Outcome = tuple[str, str, str, float | None, tuple[Any, ...]]  # code, name, decision, amount, flags
+
+
 def connect(path: Path | None = None) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with external access off and its configuration locked."""
     return duckdb.connect(str(path) if path else ":memory:", config=dict(LOCKED))
@@ -174,6 +177,34 @@ class Matcher:
         query = f"SELECT decision, count(*) FROM ({self.sql(rule, as_of)}) GROUP BY decision"
         with self._cursor() as cur:
             return {str(d): int(n) for d, n in cur.execute(query).fetchall()}
+
+    def outcomes(self, rule: PolicyRule, as_of: date) -> list[Outcome]:
+        """Every enterprise's decision under ``rule``, by credit code: what a what-if compares.
+
+        Each row: credit code, name, decision, amount, and each condition's then each exclusion's
+        TRUE / FALSE / NULL.
+        """
+        cond_cols, excl_cols = condition_columns(rule)
+        flags = "".join(f", {c}" for c in [*cond_cols, *excl_cols])  # positional names, never the rule's
+        query = f"SELECT credit_code, name, decision, amount{flags} FROM ({self.sql(rule, as_of)}) ORDER BY 1"
+        with self._cursor() as cur:
+            rows = cur.execute(query).fetchall()
+        return [
+            (str(r[0]), str(r[1]), str(r[2]), None if r[3] is None else float(r[3]), tuple(r[4:]))
+            for r in rows
+        ]
+
+    def records(self, credit_codes: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """The stored field values of these enterprises, by credit code (non-public: for staff only)."""
+        if not credit_codes:
+            return {}
+        marks = ", ".join("?" for _ in credit_codes)
+        with self._cursor() as cur:
+            rows = cur.execute(
+                f"SELECT * FROM enterprises WHERE credit_code IN ({marks})", list(credit_codes)
+            ).fetchall()
+        found = [dict(zip(self.columns, r, strict=True)) for r in rows]
+        return {str(d["credit_code"]): d for d in found}
 
     def push_list(self, rule: PolicyRule, as_of: date) -> list[tuple[str, str, float | None]]:
         """(credit code, name, amount) of every eligible enterprise: who gets it without applying."""

@@ -12,6 +12,11 @@ Leaf operators: ``eq ne gt ge lt le`` (a value), ``between`` ([low, high], inclu
 years before the evaluation date: 成立满N年), ``ratio_ge`` / ``ratio_le`` (field ÷ ``of`` field
 against a number: 研发费用占营业收入比例). A missing enterprise value makes the leaf unknown,
 never false: the decision is then ``missing_data`` naming the field.
+
+A rule may carry test cases (``tests:``): an enterprise's facts (by field name or Chinese label;
+a field not given is missing), the evaluation day, and the expected decision and amount, written
+from the policy's clauses. They are stored with each version, run at review and in CI, and a
+failing one blocks approval (:mod:`tools.subsidies.cases`).
 """
 
 from __future__ import annotations
@@ -22,7 +27,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from tools.enterprises.dictionary import IDENTIFIER, Dictionary
 
@@ -38,6 +51,8 @@ FIELD_NAME = IDENTIFIER  # a field's spelling; whether the city has it is the di
 CONDITION_ID = r"^[a-z][a-z0-9_]{0,39}$"
 MAX_TEXT_VALUE = 200  # characters of one string value (industries, levels, districts)
 MAX_LIST_VALUE = 500  # items of an ``in`` / ``not_in`` list
+MAX_CASES = 100  # test cases of one rule
+Decided = Literal["eligible", "not_eligible", "missing_data", "not_in_force"]
 
 
 class RuleError(ValueError):
@@ -221,6 +236,60 @@ class Benefit(BaseModel):
     clause: Clause
 
 
+class Expected(BaseModel):
+    """What a test case expects: the decision, and for ``eligible`` the amount in yuan."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decision: Decided
+    amount: float | None = Field(default=None, ge=0, le=1e12, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _amount(self) -> Expected:
+        if self.decision != "eligible" and self.amount is not None:
+            raise ValueError(f"only an eligible case has an amount, not {self.decision}")
+        return self
+
+
+class RuleCase(BaseModel):
+    """One test case: an enterprise's facts on a day, and the decision (and amount) the rule must give."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=2, max_length=200)
+    as_of: date
+    facts: dict[str, Any] = Field(max_length=500)
+    expect: Expected
+    clause: Clause | None = None  # the article the case is written from
+
+    @field_validator("facts")
+    @classmethod
+    def _known_facts(cls, facts: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        dictionary = _dictionary(info)
+        if dictionary is not None:
+            case_facts(facts, dictionary)  # every field the city's, every value of its type
+        return facts
+
+
+def case_facts(facts: dict[str, Any], dictionary: Dictionary) -> dict[str, Any]:
+    """A case's facts (by field name or Chinese label) as typed field values.
+
+    ValueError names the fact that is not one of the city's fields or whose value does not fit.
+    """
+    values: dict[str, Any] = {}
+    for key, raw in facts.items():
+        spec = dictionary.field(key) if key in dictionary else dictionary.by_label(str(key))
+        if spec is None:
+            raise ValueError(f"unknown enterprise field {key!r:.80} (known: {', '.join(dictionary.names)})")
+        if spec.name in values:
+            raise ValueError(f"{key}: {spec.label} is given twice")
+        try:
+            values[spec.name] = spec.parse(raw.isoformat() if isinstance(raw, date) else raw)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {raw!r:.40} does not fit {spec.label} ({spec.type}): {exc}") from exc
+    return values
+
+
 class PolicyRule(BaseModel):
     """One policy's eligibility rules, versioned with its document."""
 
@@ -237,6 +306,7 @@ class PolicyRule(BaseModel):
     conditions: list[Condition] = Field(min_length=1)
     exclusions: list[Condition] = Field(default_factory=list)
     benefit: Benefit
+    tests: list[RuleCase] = Field(default_factory=list, max_length=MAX_CASES)
 
     @model_validator(mode="after")
     def _named(self) -> PolicyRule:
@@ -249,6 +319,9 @@ class PolicyRule(BaseModel):
             if c.id in seen:
                 raise ValueError(f"duplicate condition id {c.id!r}")
             seen.add(c.id)
+        names = [t.name for t in self.tests]
+        if len(set(names)) != len(names):
+            raise ValueError(f"duplicate test case name {next(n for n in names if names.count(n) > 1)!r}")
         return self
 
     def valid_on(self, day: date) -> bool:

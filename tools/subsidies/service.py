@@ -16,9 +16,11 @@ from sqlalchemy import Engine
 
 if TYPE_CHECKING:
     from tools.enterprises.dictionary import Dictionary
+    from tools.subsidies.cases import CaseResult
     from tools.subsidies.jobs import MatchJobs
     from tools.subsidies.matcher import Decision, Matcher
     from tools.subsidies.rules import PolicyRule
+    from tools.subsidies.whatif import Simulation
 
 
 class Subsidies:
@@ -79,6 +81,58 @@ class Subsidies:
 
         folder = self._rules_dir
         return load_rules(folder, self.dictionary()) if folder else RuleStore(self._engine).active()
+
+    def case_results(self, rule: PolicyRule) -> list[CaseResult]:
+        """The rule's test cases run against the city's fields (every one, passing or not)."""
+        from tools.subsidies.cases import run_cases  # noqa: PLC0415
+
+        return run_cases(rule, self.dictionary())
+
+    def approve(self, rule_id: str, version: int, officer: str, *, allow_self: bool = False) -> PolicyRule:
+        """Make a draft active once its test cases pass (:class:`CasesFailed` names the failing ones).
+
+        The four-eyes rule and the draft's status are the store's to check (:meth:`RuleStore.approve`).
+        """
+        from tools.subsidies.cases import check_cases  # noqa: PLC0415
+        from tools.subsidies.store import RuleStore  # noqa: PLC0415
+
+        store = RuleStore(self._engine)
+        rule, status = store.version(rule_id, version)
+        if status == "draft":
+            check_cases(rule, self.dictionary())
+        return store.approve(rule_id, version, officer, allow_self=allow_self)
+
+    def simulate(self, rule_id: str, version: int, as_of: date, *, limit: int | None = None) -> Simulation:
+        """Version ``version`` of ``rule_id`` against its active version on every enterprise of the registry.
+
+        RuleError when there is no such version; with no active version the baseline is nothing eligible.
+        """
+        from tools.subsidies.store import RuleStore  # noqa: PLC0415
+        from tools.subsidies.whatif import DEFAULT_LIMIT, simulate  # noqa: PLC0415
+
+        store = RuleStore(self._engine)
+        candidate, status = store.version(rule_id, version)
+        baseline = next((r for r in store.active() if r.id == rule_id), None)
+        baseline_status = "active"
+        if baseline is not None and baseline.version == version:
+            baseline_status = "retired"
+            baseline = next(
+                (
+                    store.version(rule_id, int(v["version"]))[0]
+                    for v in store.versions(rule_id)
+                    if v["status"] == "retired" and int(v["version"]) < version
+                ),
+                None,
+            )  # the active version itself: against the one it replaced
+        return simulate(
+            self.matcher(),
+            candidate,
+            baseline,
+            as_of,
+            candidate_status=status,
+            baseline_status=baseline_status,
+            limit=DEFAULT_LIMIT if limit is None else limit,
+        )
 
     def explain(
         self, credit_code: str, stated: dict[str, str] | None = None, *, shared_data: bool = True
