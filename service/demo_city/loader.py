@@ -20,7 +20,12 @@ def load_demo_city(services: Services) -> CityLoadReport:
     return report
 
 
-DEMO_STAFF = (("demo-caseworker", ["caseworker"]), ("demo-admin", ["admin"]))
+DEMO_STAFF = (
+    ("demo-caseworker", ["caseworker"]),
+    ("demo-admin", ["admin"]),
+    ("demo-officer", ["policy_officer"]),
+    ("demo-evaluator", ["evaluator"]),
+)
 
 
 def _demo_staff(services: Services) -> tuple[str, bool]:

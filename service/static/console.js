@@ -40,7 +40,7 @@
   }
 
   function showLogin() {
-    $("login").hidden = false; $("app").hidden = true; $("rules-app").hidden = true; $("review-app").hidden = true; $("logout").hidden = true; $("who").textContent = "";
+    $("login").hidden = false; $("app").hidden = true; $("rules-app").hidden = true; $("review-app").hidden = true; $("logout").hidden = true; $("eval-link").hidden = true; $("who").textContent = "";
     $("username").focus();
   }
 
@@ -49,6 +49,7 @@
     $("login").hidden = true; $("logout").hidden = false;
     $("who").textContent = me.username + "（" + me.roles.join("、") + (me.departments.length ? "；" + me.departments.join("、") : "") + "）";
     $("app").hidden = !has("caseworker");
+    $("eval-link").hidden = !has("evaluator");
     $("rules-app").hidden = !has("policy_officer");
     if (has("caseworker")) { loadUnits(); loadDashboard(); loadQueue(); }
     if (has("policy_officer")) loadRules();

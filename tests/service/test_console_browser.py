@@ -124,3 +124,20 @@ def test_a_policy_officer_reviews_a_draft_beside_its_clauses_and_approves_it(
         expect(page.locator("#msg")).to_contain_text("hightech-award v1 已生效")
         expect(detail).to_contain_text("（生效）")
         browser.close()
+
+
+def test_an_evaluator_finds_the_reports_from_the_console(console: tuple[str, str]) -> None:
+    url, _ = console
+    expect = playwright_api.expect
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = signed_in(browser, url, "analyst")
+        expect(page.get_by_text("analyst（evaluator）")).to_be_visible()
+        link = page.get_by_role("link", name="评测报告")
+        expect(link).to_be_visible()
+        link.click()
+        page.wait_for_url(f"{url}/eval")
+        browser.close()
+        page = signed_in(p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS), url, "water")
+        expect(page.get_by_text("water（caseworker")).to_be_visible()
+        expect(page.get_by_role("link", name="评测报告")).to_be_hidden()  # not an evaluator
