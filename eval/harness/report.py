@@ -114,7 +114,7 @@ def _confusion(entry: dict[str, Any]) -> str:
     labels, matrix = entry.get("labels", []), entry.get("matrix", [])
     if not labels or len(labels) > 40:
         return ""
-    head = "".join(f"<th>{_e(label[:6])}</th>" for label in labels)
+    head = "".join(f'<th class="v" title="{_e(label)}">{_e(label)}</th>' for label in labels)
     body = "".join(
         f"<tr><th>{_e(a)}</th>"
         + "".join(
@@ -123,42 +123,77 @@ def _confusion(entry: dict[str, Any]) -> str:
         + "</tr>"
         for i, (a, row) in enumerate(zip(labels, matrix, strict=True))
     )
-    return f'<h3>Confusion (rows: gold, columns: predicted)</h3><table class="cm"><tr><th></th>{head}</tr>{body}</table>'
+    return (
+        '<h3>混淆矩阵（行：标准答案，列：预测）</h3><div class="scroll">'
+        f'<table class="cm"><tr><th></th>{head}</tr>{body}</table></div>'
+    )
+
+
+BINARY = {0.0, 1.0}
+AMOUNT_TOLERANCE = 0.5  # 元: an amount further off than this is wrong
+
+
+def badness(row: dict[str, Any]) -> tuple[int, float]:
+    """(verdicts failed, mean shortfall of the graded scores) of one item; (0, …) is a correct item.
+
+    A verdict is a 0/1 score (cited the right clause, refused when it should, the right department);
+    graded scores (MRR, BLEU, ROUGE, chrF, judge scores) only order items that failed as often.
+    """
+    if row.get("error"):
+        return 1, 1.0
+    failed, shortfall = 0, []
+    for name, value in item_scores(row).items():
+        if math.isnan(value):
+            continue
+        if name == "amount_abs_error":
+            failed += value > AMOUNT_TOLERANCE
+        elif value in BINARY:
+            failed += value == (0.0 if name not in LOWER_IS_BETTER else 1.0)
+        elif 0 <= value <= 1:
+            shortfall.append(1 - value)
+    return failed, (sum(shortfall) / len(shortfall) if shortfall else 0.0)
+
+
+def _shown_output(row: dict[str, Any]) -> str:
+    """What the product answered, in the words of its task."""
+    out = row.get("output") or {}
+    if row.get("error"):
+        return f"出错：{row['error']}"
+    if row["task"] == "subsidy":
+        parts = [str(out.get("decision", ""))]
+        if out.get("amount") is not None:
+            parts.append(f"金额 {out['amount']} 元")
+        if out.get("missing"):
+            parts.append("缺少 " + "、".join(map(str, out["missing"])))
+        return "，".join(parts)
+    if row["task"] == "dispatch":
+        return "、".join(map(str, out.get("departments", [])[:3]))
+    if row["task"] == "chat":
+        return json.dumps(out.get("turns", out), ensure_ascii=False)[:600]
+    return str(out.get("answer", "")) or "（空回答）"
 
 
 def _worst(rows: list[dict[str, Any]], suite: str, limit: int = 10) -> str:
-    scored = []
-    for row in rows:
-        if row["suite"] != suite:
-            continue
-        scores = item_scores(row)
-        bad = (
-            1.0
-            if row.get("error")
-            else sum(
-                1 - v if k not in LOWER_IS_BETTER else v
-                for k, v in scores.items()
-                if not math.isnan(v) and 0 <= v <= 1
-            )
-        )
-        scored.append((bad, row))
-    scored.sort(key=lambda pair: -pair[0])
-    parts = ["<h3>Worst items</h3>"]
-    for bad, row in scored[:limit]:
-        if bad <= 0:
-            break
+    scored = [(badness(row), row) for row in rows if row["suite"] == suite]
+    failing = sorted((pair for pair in scored if pair[0][0] > 0), key=lambda pair: pair[0], reverse=True)
+    parts = [f"<h3>最差的条目（{len(failing)} 条有判错，列出前 {min(limit, len(failing))} 条）</h3>"]
+    if not failing:
+        parts.append("<p class='muted'>没有判错的条目。</p>")
+    for (failed, _), row in failing[:limit]:
         out = row.get("output") or {}
         data = row["input"]
         question = (
             data.get("question") or data.get("text") or json.dumps(data.get("turns", ""), ensure_ascii=False)
         )
-        answer = out.get("answer") or out.get("departments") or out.get("turns") or row.get("error")
-        parts.append(f"<details><summary>{_e(row['id'])} — {_e(str(question)[:80])}</summary>")
-        parts.append(f"<p><b>answer</b> {_e(answer)}</p>")
-        if data.get("gold"):
-            parts.append(f"<p><b>gold</b> {_e(data['gold'])}</p>")
+        parts.append(
+            f"<details><summary>{_e(row['id'])}（{failed} 项判错）— {_e(str(question)[:80])}</summary>"
+        )
+        parts.append(f"<p><b>输出</b> {_e(_shown_output(row))}</p>")
+        expected = data.get("gold") or data.get("department") or data.get("decision")
+        if expected:
+            parts.append(f"<p><b>标准答案</b> {_e(expected)}</p>")
         if out.get("citations"):
-            parts.append(f"<p><b>cited</b> {_e(out['citations'])}</p>")
+            parts.append(f"<p><b>引用</b> {_e(out['citations'])}</p>")
         for ctx in out.get("contexts", []):
             parts.append(
                 f"<blockquote>〔{_e(ctx['title'])} {_e(ctx['article'])}〕{_e(ctx['text'][:300])}</blockquote>"
@@ -167,7 +202,7 @@ def _worst(rows: list[dict[str, Any]], suite: str, limit: int = 10) -> str:
             parts.append(
                 f"<p><b>judge</b> {_e({k: row['judge'][k] for k in row['judge'] if k not in ('raw',)})}</p>"
             )
-        parts.append(f"<p><b>scores</b> {_e(item_scores(row))}</p></details>")
+        parts.append(f"<p><b>评分</b> {_e(item_scores(row))}</p></details>")
     return "".join(parts)
 
 
@@ -175,7 +210,8 @@ STYLE = """body{font:15px/1.5 system-ui,'PingFang SC','Microsoft YaHei',sans-ser
 table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:3px 6px;font-size:13px}
 .cm td{text-align:center;min-width:22px}.cm .d{background:#dafbe1}.cm .x{background:#ffebe9}
 blockquote{margin:4px 0 4px 12px;padding-left:8px;border-left:3px solid #b3261e;color:#333}
-details{margin:6px 0}summary{cursor:pointer}.muted{color:#57606a}"""
+details{margin:6px 0}summary{cursor:pointer}.muted{color:#57606a}
+.scroll{overflow-x:auto}.cm th.v{writing-mode:vertical-rl;white-space:nowrap;vertical-align:bottom;font-weight:normal}"""
 
 
 def render_report(run_dir: Path) -> Path:
@@ -185,38 +221,40 @@ def render_report(run_dir: Path) -> Path:
     meta = summary["meta"]
     parts = [
         f"<!doctype html><html lang='zh-CN'><meta charset='utf-8'><title>cityagent eval {_e(summary['run'])}</title>",
-        f"<style>{STYLE}</style><h1>Evaluation run {_e(summary['run'])}</h1>",
-        f"<p class='muted'>started {_e(meta.get('started'))} · commit {_e(meta.get('commit'))} · model {_e(meta.get('model'))}"
-        f" · embeddings {_e(meta.get('embeddings'))} · judge {_e(meta.get('judge') or 'none')}</p>",
+        f"<style>{STYLE}</style><h1>评测运行 {_e(summary['run'])}</h1>",
+        f"<p class='muted'>开始于 {_e(meta.get('started'))} · 提交 {_e(meta.get('commit'))} · 模型 {_e(meta.get('model'))}"
+        f" · 向量模型 {_e(meta.get('embeddings'))} · 评审模型 {_e(meta.get('judge') or '无')}</p>",
     ]
     if meta.get("suite_errors"):
         parts.append(
-            "<h2>Suite lines not run</h2><ul>"
+            "<h2>未能运行的评测集条目</h2><ul>"
             + "".join(f"<li>{_e(e)}</li>" for e in meta["suite_errors"])
             + "</ul>"
         )
     for suite, entry in summary["suites"].items():
         parts.append(
-            f"<h2>{_e(suite)} <span class='muted'>({_e(entry['task'])}, {entry['items']} items, {entry['errors']} errors)</span></h2>"
+            f"<h2>{_e(suite)} <span class='muted'>（{_e(entry['task'])}，{entry['items']} 条，"
+            f"{entry['errors']} 条出错）</span></h2>"
         )
         table = "".join(
             f"<tr><td>{_e(k)}</td><td>{v['mean']}</td><td>[{v['low']}, {v['high']}]</td><td>{v['n']}</td><td>{v['nan']}</td></tr>"
             for k, v in entry["metrics"].items()
         )
         parts.append(
-            f"<table><tr><th>metric</th><th>mean</th><th>95% interval</th><th>n</th><th>NaN</th></tr>{table}</table>"
+            "<table><tr><th>指标</th><th>均值</th><th>95% 置信区间</th><th>条数</th><th>无法计算</th></tr>"
+            f"{table}</table>"
         )
         parts.append(_bars(entry["metrics"]))
         if entry.get("department_macro_f1") is not None:
-            parts.append(f"<p>department macro-F1: {entry['department_macro_f1']}</p>")
+            parts.append(f"<p>部门宏平均 F1：{entry['department_macro_f1']}</p>")
         if entry.get("judge_seconds_per_item"):
-            parts.append(f"<p>judge seconds per item: {_e(entry['judge_seconds_per_item'])}</p>")
-        parts.append(f"<p>latency: {_e(entry['latency'])}</p>")
+            parts.append(f"<p>评审每条用时（秒）：{_e(entry['judge_seconds_per_item'])}</p>")
+        parts.append(f"<p>时延：{_e(entry['latency'])}</p>")
         latencies = [float(r["latency_ms"]) for r in rows if r["suite"] == suite and not r.get("error")]
-        parts.append(_histogram(latencies, f"{suite}: latency per item"))
+        parts.append(_histogram(latencies, f"{suite}：每条时延"))
         parts.append(_confusion(entry))
         if entry["error_samples"]:
-            parts.append("<p>errors: " + "; ".join(_e(e) for e in entry["error_samples"]) + "</p>")
+            parts.append("<p>出错示例：" + "；".join(_e(e) for e in entry["error_samples"]) + "</p>")
         parts.append(_worst(rows, suite))
     path = run_dir / "report.html"
     write_atomic(path, "".join(parts))

@@ -263,3 +263,32 @@ async def test_the_subsidy_suite_runs_on_the_matcher_and_scores_its_decisions(tm
     await Runner(svc, RunConfig(out=tmp_path / "run2")).run([load_suite(broken)])
     (row,) = [json.loads(line) for line in (tmp_path / "run2" / "items.jsonl").read_text().splitlines()]
     assert "no active rule for policy 'no-such-policy'" in row["error"]
+
+
+def test_worst_items_are_items_that_failed_and_show_what_was_answered() -> None:
+    from eval.harness.report import _worst, badness  # noqa: PLC0415
+
+    def qa(item: str, answer: str, article: str) -> dict[str, Any]:
+        cited = [{"title": "某办法", "article": article}]
+        gold = [{"title": "某办法", "article": "第三条"}]
+        question = {
+            "question": f"问题{item}",
+            "answerable": True,
+            "gold": gold,
+            "reference": "需要三分之二以上业主同意",
+        }
+        contexts = [{**cited[0], "text": "…"}]
+        output = {"answer": answer, "citations": cited, "contexts": contexts}
+        return {"suite": "s", "task": "qa", "id": item, "key": item, "input": question, "output": output}
+
+    right = qa("ok", "需要三分之二以上的业主同意", "第三条")  # correct, but BLEU < 1: not a worst item
+    wrong = qa("bad", "需要四分之三以上的业主同意", "第五条")
+    subsidy = {
+        "suite": "s", "task": "subsidy", "id": "sub", "key": "sub",
+        "input": {"decision": "eligible", "amount": 100000.0},
+        "output": {"decision": "not_eligible", "amount": None, "missing": []},
+    }  # fmt: skip
+    assert badness(right)[0] == 0 and badness(wrong)[0] >= 1 and badness(subsidy)[0] == 1
+    page = _worst([right, wrong, subsidy], "s")
+    assert "bad（" in page and "sub（" in page and "ok（" not in page
+    assert "not_eligible" in page and "标准答案" in page and "2 条有判错" in page

@@ -18,10 +18,13 @@ def test_demo_load_creates_an_account_for_every_role_once(tmp_path: Path) -> Non
         line, created = _demo_staff(services)
         assert created and "demo-evaluator" in line
         users = UserStore(services.engine)
-        roles = {name: list(users.get(name).roles) for name in ("demo-caseworker", "demo-admin", "demo-officer",
-                                                          "demo-evaluator")}  # fmt: skip
-        assert roles == {"demo-caseworker": ["caseworker"], "demo-admin": ["admin"],
-                         "demo-officer": ["policy_officer"], "demo-evaluator": ["evaluator"]}  # fmt: skip
+        expected = {
+            "demo-caseworker": ["caseworker"],
+            "demo-admin": ["admin"],
+            "demo-officer": ["policy_officer"],
+            "demo-evaluator": ["evaluator"],
+        }
+        assert {name: list(users.get(name).roles) for name in expected} == expected
         credentials = tmp_path / "demo-staff.txt"
         assert len(credentials.read_text(encoding="utf-8").splitlines()) == 4
         assert credentials.stat().st_mode & 0o077 == 0  # owner-only
