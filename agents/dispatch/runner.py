@@ -99,7 +99,9 @@ class DispatchAgent:
         started = time.perf_counter()
         start = {"ticket": ticket, "force_review": False, "skip_model": False}
         values = await self.graph.ainvoke(start, config)
-        telemetry.annotate_current({"cityagent.route": values.get("route")})  # not the outcome: free text
+        telemetry.annotate_current(  # not the outcome: it holds the caseworker's free text
+            {"cityagent.route": values.get("route"), "cityagent.awaiting_review": "__interrupt__" in values}
+        )
         await self._record_suggestion(ticket, values, (time.perf_counter() - started) * 1000)
 
     async def proposal(self, ticket: str) -> dict[str, Any] | None:

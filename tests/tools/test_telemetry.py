@@ -23,6 +23,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
+from agents.dispatch import DispatchDeps
+from agents.dispatch.runner import DispatchAgent
 from agents.resident import ResidentDeps, build_graph
 from agents.resident.runner import ResidentAssistant, TurnEvent
 from knowledge.config import EmbeddingSettings
@@ -31,16 +33,19 @@ from knowledge.index import EdgeIndex
 from knowledge.ingest import Ingestor
 from knowledge.registry import DocumentRegistry
 from knowledge.retriever import PolicyRetriever
-from service.demo_city import DOCUMENTS_DIR, PACK_DIR
+from service.demo_city import DOCUMENTS_DIR, PACK_DIR, WORK_ORDERS_CSV
 from service.settings import load_settings
 from tests.fake_openai import FakeOpenAI, Reply
 from tools import telemetry
 from tools.audit import AuditLog
 from tools.citypack import city_of, read_pack
 from tools.db import DatabaseSettings, make_engine, migrate
-from tools.llm import OpenAICompatibleClient
+from tools.dispatch.duties import DutyTable
+from tools.dispatch.history import DispatchHistory, read_history
+from tools.dispatch.model import DispatchModel, TrainingOrder
+from tools.llm import NullLLMClient, OpenAICompatibleClient
 from tools.llm.config import LLMSettings
-from tools.work_orders import WorkOrderStore
+from tools.work_orders import NewWorkOrder, State, WorkOrderStore
 from tools.work_orders.contacts import PendingContacts
 
 PHONE = "13812345678"
@@ -214,6 +219,38 @@ async def test_a_filed_report_is_an_execute_tool_span_and_no_personal_data_is_in
     assert CONVERSATION not in everything and "telemetry-session-secret" not in everything
     for text in [*texts, ANSWER, "路灯不亮", "人民路", "公积金"]:
         assert text not in everything
+
+
+async def test_dispatch_prepare_and_review_are_agent_spans(
+    tmp_path: Path, spans: InMemorySpanExporter
+) -> None:
+    rows, _ = read_history(WORK_ORDERS_CSV)
+    duties = DutyTable.from_document(DOCUMENTS_DIR / "23-12345热线派单目录及部门权责清单.md")
+    model = DispatchModel(duties).fit([TrainingOrder.from_history_row(r) for r in rows])
+    engine = make_engine(DatabaseSettings(), tmp_path)
+    migrate(engine)
+    deps = DispatchDeps(WorkOrderStore(engine), model, NullLLMClient(), DispatchHistory(engine))
+    order, _ = deps.store.create(NewWorkOrder(text=f"湖滨路一家餐馆油烟直排，电话{PHONE}"), "resident")
+    ticket = order.ticket
+    async with aiosqlite.connect(tmp_path / "dispatch.db") as conn:
+        agent = DispatchAgent(deps, AsyncSqliteSaver(conn), AuditLog(engine))
+        await agent.prepare(ticket)
+        await agent.review(ticket, {"action": "approve", "actor": "caseworker-7", "reason": f"已回电{PHONE}"})
+    assert deps.store.get(ticket).state == State.DISPATCHED
+    finished = spans.get_finished_spans()
+    steps = {attributes(s)["cityagent.step"]: attributes(s) for s in named(finished, "invoke_agent dispatch")}
+    assert set(steps) == {"prepare", "review"}
+    assert (
+        steps["prepare"][telemetry.OPERATION] == "invoke_agent"
+        and steps["prepare"]["cityagent.awaiting_review"] is True
+    )
+    assert (
+        steps["review"][telemetry.AGENT_NAME] == "dispatch"
+        and steps["review"]["cityagent.action"] == "approve"
+    )
+    assert steps["prepare"]["cityagent.ticket"] == steps["review"]["cityagent.ticket"] == ticket
+    assert PHONE not in str([attributes(s) for s in finished]) and "5678" not in str(steps)
+    engine.dispose()
 
 
 async def test_a_failed_model_call_marks_its_span_with_the_error_class_only(
