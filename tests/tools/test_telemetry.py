@@ -10,14 +10,18 @@ behind for other tests.
 from __future__ import annotations
 
 import shutil
+import socket
+import threading
 from collections.abc import AsyncIterator, Iterator, Sequence
+from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import aiosqlite
 import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from opentelemetry import trace
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -312,3 +316,53 @@ def test_the_endpoint_comes_from_the_settings_or_the_standard_variables(
         assert provider.resource.attributes["service.name"] == "cityagent"
     finally:
         provider.shutdown()  # nothing was recorded: nothing is sent
+
+
+class Collector(BaseHTTPRequestHandler):
+    """A loopback OTLP/HTTP collector: keeps each posted ExportTraceServiceRequest."""
+
+    received: ClassVar[list[tuple[str, ExportTraceServiceRequest]]] = []
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers["content-length"]))
+        request = ExportTraceServiceRequest()
+        request.ParseFromString(body)
+        self.received.append((self.path, request))
+        self.send_response(200)
+        self.send_header("content-type", "application/x-protobuf")
+        self.end_headers()
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+def test_spans_reach_an_otlp_http_collector_named_by_the_standard_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = HTTPServer(("127.0.0.1", port), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    Collector.received = []
+    try:
+        provider = telemetry.build_provider(
+            telemetry.TelemetrySettings(), {"OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{port}"}
+        )
+        assert provider is not None
+        monkeypatch.setattr(telemetry, "_tracer", provider.get_tracer(telemetry.SCOPE))
+        with telemetry.span(
+            telemetry.INVOKE_AGENT, "resident", attributes={telemetry.AGENT_NAME: "resident"}
+        ):
+            with telemetry.tool_span("work_orders.create"):
+                pass
+        provider.shutdown()  # flushes the batch
+    finally:
+        server.shutdown()
+        server.server_close()
+    ((path, request),) = Collector.received
+    assert path == "/v1/traces"
+    (resource_spans,) = request.resource_spans
+    service = {a.key: a.value.string_value for a in resource_spans.resource.attributes}["service.name"]
+    names = sorted(span.name for scope in resource_spans.scope_spans for span in scope.spans)
+    assert service == "cityagent" and names == ["execute_tool work_orders.create", "invoke_agent resident"]
