@@ -201,6 +201,13 @@ def fail_as(span: Span, error_type: str) -> None:
         span.set_status(Status(StatusCode.ERROR, error_type))
 
 
+def _off() -> bool:
+    """Whether no tracer provider is installed (the API's proxy has nothing to delegate to)."""
+    return isinstance(_tracer, trace.ProxyTracer) and isinstance(
+        trace.get_tracer_provider(), trace.ProxyTracerProvider
+    )
+
+
 def _name(operation: str, target: str) -> str:
     return f"{operation} {target}" if target else operation
 
@@ -232,6 +239,9 @@ def span(
     ``execute_tool work_orders.create``).
     Not for a block that yields from an async generator: use :func:`open_span` and :func:`current_during`.
     """
+    if _off():  # nothing would record it: skip even making a no-op span current
+        yield trace.INVALID_SPAN
+        return
     with _tracer.start_as_current_span(
         _name(operation, target), kind=kind, record_exception=False, set_status_on_exception=False
     ) as current:
