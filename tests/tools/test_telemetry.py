@@ -202,13 +202,21 @@ async def test_a_follow_up_is_rewritten_by_a_chat_with_its_token_usage(
 async def test_a_filed_report_is_an_execute_tool_span_and_no_personal_data_is_in_any_span(
     resident: Resident, spans: InMemorySpanExporter
 ) -> None:
-    texts = [QUESTION, "东湖区人民路88号路灯不亮了，今天早上发现的", f"确认，请回电 {PHONE}"]
+    texts = [
+        QUESTION,
+        "东湖区人民路88号路灯不亮了，今天早上发现的",
+        f"确认，请回电 {PHONE}",
+        "我的工单办得怎么样了？",
+    ]
     turns = [await resident.say(text) for text in texts]
-    ticket = next(e.data for e in turns[-1] if e.kind == "ticket")["ticket"]
+    ticket = next(e.data for e in turns[2] if e.kind == "ticket")["ticket"]
     finished = spans.get_finished_spans()
-    assert len(named(finished, "invoke_agent resident")) == 3
+    assert len(named(finished, "invoke_agent resident")) == 4
     (tool,) = named(finished, "execute_tool work_orders.create")
-    assert tree(finished)["invoke_agent resident"][-1] == "execute_tool work_orders.create"
+    assert tree(finished)["invoke_agent resident"][-2:] == [
+        "execute_tool work_orders.create",
+        "execute_tool work_orders.get",
+    ]
     filed = attributes(tool)
     assert filed[telemetry.OPERATION] == "execute_tool" and filed[telemetry.TOOL_NAME] == "work_orders.create"
     assert filed["cityagent.ticket"] == ticket and filed["cityagent.created"] is True
