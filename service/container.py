@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine
 
@@ -41,6 +41,9 @@ from tools.llm import LLMError, LLMRuntime
 from tools.subsidies.service import Subsidies
 from tools.work_orders import WorkOrderStore
 from tools.work_orders.contacts import PendingContacts
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 logger = logging.getLogger(__name__)
 
@@ -82,7 +85,7 @@ class Services:
     open311_post_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(30))
     open311_read_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
     secret: str = field(default="", repr=False)  # signs sessions: see service.secret_key
-    tracing: Any = field(default=None, repr=False)  # the exporting tracer provider (None: traces off)
+    tracing: TracerProvider | None = field(default=None, repr=False)  # exports traces (None: off)
 
     def __post_init__(self) -> None:
         self.session_limiter = RateLimiter(self.settings.chat.session_per_minute)
