@@ -20,6 +20,7 @@ from knowledge.index import Scored, SearchFilter, VectorIndex
 from knowledge.lawfirst import LawTable, RankerWeights, law_first
 from knowledge.rerank import Reranker
 from knowledge.sparse import BM25Encoder
+from tools.telemetry import traced_retrieval
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _LAWS_RECHECK_S = 30.0  # how often the table of laws checks whether the index changed
@@ -126,6 +127,7 @@ class PolicyRetriever:
         hits, self.last_timing = self._retrieve(query, k, mode, flt or SearchFilter())
         return hits
 
+    @traced_retrieval("policies")
     async def search(
         self, query: str, *, k: int = 5, mode: Mode = "hybrid", flt: SearchFilter | None = None
     ) -> list[Hit]:

@@ -8,7 +8,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import Engine
 
@@ -29,6 +29,7 @@ from service.checkpoints import Checkpoints
 from service.ratelimit import RateLimiter
 from service.secret_key import signing_secret
 from service.settings import Settings
+from tools import telemetry
 from tools.audit import AuditLog
 from tools.citypack import City, loaded_city, unnamed_city
 from tools.db import DatabaseError, make_engine, migrate
@@ -40,6 +41,9 @@ from tools.llm import LLMError, LLMRuntime
 from tools.subsidies.service import Subsidies
 from tools.work_orders import WorkOrderStore
 from tools.work_orders.contacts import PendingContacts
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
 
 logger = logging.getLogger(__name__)
 
@@ -81,6 +85,7 @@ class Services:
     open311_post_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(30))
     open311_read_limiter: RateLimiter = field(default_factory=lambda: RateLimiter(120))
     secret: str = field(default="", repr=False)  # signs sessions: see service.secret_key
+    tracing: TracerProvider | None = field(default=None, repr=False)  # exports traces (None: off)
 
     def __post_init__(self) -> None:
         self.session_limiter = RateLimiter(self.settings.chat.session_per_minute)
@@ -176,6 +181,7 @@ class Services:
         A database that is down at start-up does not stop the service: readiness reports it,
         and the schema is migrated as soon as the database answers again.
         """
+        self.tracing = self.tracing or telemetry.configure(self.settings.telemetry)
         await self.ensure_schema()
         if with_model:
             await self.llm.start()
@@ -236,6 +242,9 @@ class Services:
             self._index.close()
             self._index = None
         self.engine.dispose()
+        if self.tracing is not None:
+            await asyncio.to_thread(self.tracing.shutdown)  # flushes the spans still queued
+            self.tracing = None
 
     async def readiness(self) -> dict[str, ComponentStatus]:
         """Check the model, the embeddings, the vector store and the database (concurrently)."""

@@ -10,6 +10,7 @@ Examples::
     CITYAGENT_LLM__GGUF_PATH=/models/qwen2.5-7b-instruct-q4_k_m.gguf
     CITYAGENT_EMBEDDINGS__BACKEND=hf CITYAGENT_EMBEDDINGS__MODEL_PATH=/models/bge-m3
     CITYAGENT_DATABASE__URL=postgresql+psycopg://city@127.0.0.1:5432/city
+    CITYAGENT_TELEMETRY__OTLP_ENDPOINT=http://127.0.0.1:4318
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from knowledge.config import EmbeddingSettings, RetrievalSettings, VectorStoreSettings
 from tools.db import DatabaseSettings
 from tools.llm.config import LLMSettings
+from tools.telemetry import TelemetrySettings
 
 # The public default of earlier versions: refused everywhere, it signs and verifies nothing.
 OLD_PUBLIC_SECRET = "dev-insecure-secret-change-me"  # noqa: S105 - a refused value, not a secret
@@ -177,6 +179,7 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = Field(default_factory=DispatchSettings)
     subsidies: SubsidySettings = Field(default_factory=SubsidySettings)
     open311: Open311Settings = Field(default_factory=Open311Settings)
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
 
     def scale_out_problems(self) -> list[str]:
         """What stops several API workers from sharing state (empty when they can)."""

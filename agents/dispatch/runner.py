@@ -27,6 +27,7 @@ from agents.dispatch import prompts
 from agents.dispatch.graph import build_graph, thread
 from agents.dispatch.nodes import DispatchDeps, proposed_department
 from agents.dispatch.state import ReviewDecision
+from tools import telemetry
 from tools.audit import AuditLog, AuditRecord
 from tools.work_orders import State
 
@@ -82,8 +83,12 @@ class DispatchAgent:
         if not task.cancelled() and task.exception() is not None:
             logger.warning("preparing %s failed: %s", ticket, task.exception())
 
+    @telemetry.traced(
+        telemetry.INVOKE_AGENT, AGENT, {telemetry.AGENT_NAME: AGENT, "cityagent.step": "prepare"}
+    )
     async def prepare(self, ticket: str) -> None:
         """Run the graph to the review interrupt (or to the end when it auto-dispatches), unless it has."""
+        telemetry.annotate_current({"cityagent.ticket": ticket})
         config = thread(ticket)
         snapshot = await self.graph.aget_state(config)
         if "review" in (snapshot.next or ()):
@@ -94,6 +99,9 @@ class DispatchAgent:
         started = time.perf_counter()
         start = {"ticket": ticket, "force_review": False, "skip_model": False}
         values = await self.graph.ainvoke(start, config)
+        telemetry.annotate_current(  # not the outcome: it holds the caseworker's free text
+            {"cityagent.route": values.get("route"), "cityagent.awaiting_review": "__interrupt__" in values}
+        )
         await self._record_suggestion(ticket, values, (time.perf_counter() - started) * 1000)
 
     async def proposal(self, ticket: str) -> dict[str, Any] | None:
@@ -119,8 +127,12 @@ class DispatchAgent:
         async with lock:
             return await self._review(ticket, decision)
 
+    @telemetry.traced(
+        telemetry.INVOKE_AGENT, AGENT, {telemetry.AGENT_NAME: AGENT, "cityagent.step": "review"}
+    )
     async def _review(self, ticket: str, decision: ReviewDecision) -> dict[str, Any]:
         started = time.perf_counter()
+        telemetry.annotate_current({"cityagent.ticket": ticket, "cityagent.action": decision.get("action")})
         preparing = self._preparing.get(ticket)
         if preparing is not None and not preparing.done():  # the model is still thinking: do not wait
             preparing.cancel()

@@ -24,6 +24,7 @@ from agents.resident.guard import clean_context, has_content, verify_answer
 from agents.resident.state import ChatMessage, ResidentState
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit, PolicyRetriever
+from tools import telemetry
 from tools.citypack import City, unnamed_city
 from tools.db import DatabaseError
 from tools.dispatch.location import Gazetteer
@@ -316,7 +317,9 @@ class ResidentNodes:
             "urgency": new.urgency.value,
         }
         try:
-            order, created = await asyncio.to_thread(self.deps.store.create, new, "resident-assistant")
+            with telemetry.tool_span(call["tool"], {"cityagent.urgency": call["urgency"]}) as tool:
+                order, created = await asyncio.to_thread(self.deps.store.create, new, "resident-assistant")
+                telemetry.annotate(tool, {"cityagent.ticket": order.ticket, "cityagent.created": created})
         except (SQLAlchemyError, DatabaseError, OSError) as exc:
             logger.error("work order store unavailable, draft kept in thread %s: %s", thread, exc)
             draft["asking"] = "retry"
@@ -367,7 +370,9 @@ class ResidentNodes:
         if self.deps.subsidies is None:
             return {**self._say(self.texts.subsidies_off), "tool_calls": [{**call, "error": "no matcher"}]}
         try:
-            decisions = await asyncio.to_thread(self.deps.subsidies, code, facts, shared_data=shared)
+            with telemetry.tool_span(call["tool"], {"cityagent.shared_data": shared}) as tool:
+                decisions = await asyncio.to_thread(self.deps.subsidies, code, facts, shared_data=shared)
+                telemetry.annotate(tool, {"cityagent.decisions": sorted({d.decision for d in decisions})})
         except KeyError:
             return {
                 **self._say(self.texts.unknown_enterprise(code)),
@@ -409,7 +414,10 @@ class ResidentNodes:
             return {**self._say(self.texts.not_yours), "route": "privacy"}
         calls: list[dict[str, Any]] = []
         try:
-            orders = [await asyncio.to_thread(self.deps.store.get, t) for t in ([asked] if asked else mine)]
+            with telemetry.tool_span("work_orders.get"):
+                orders = [
+                    await asyncio.to_thread(self.deps.store.get, t) for t in ([asked] if asked else mine)
+                ]
             if asked is None:
                 orders = _about(orders, state["text"])[:_STATUS_MAX]
             replies = []

@@ -26,12 +26,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from opentelemetry.trace import Span
 from sqlalchemy.exc import DBAPIError
 
 from agents.resident.graph import thread as run_config
 from agents.resident.report import phone_in
 from agents.resident.state import ChatMessage
 from knowledge.errors import KnowledgeError
+from tools import telemetry
 from tools.audit import AuditLog, AuditRecord
 from tools.db import DatabaseError
 from tools.privacy import mask_pii
@@ -91,9 +93,22 @@ class ResidentAssistant:
         the turn may show, and is set again on every turn.
         """
         lock = self._locks.setdefault(conversation, asyncio.Lock())
-        async with lock:
-            async for event in self._turn(conversation, text, viewer or ANONYMOUS):
-                yield event
+        agent = telemetry.open_span(
+            telemetry.INVOKE_AGENT,
+            AGENT,
+            attributes={
+                telemetry.AGENT_NAME: AGENT,
+                telemetry.CONVERSATION_ID: telemetry.pseudonym(conversation),
+            },
+        )
+        try:
+            async with lock:
+                turn, errors = self._turn(conversation, text, viewer or ANONYMOUS), list[str]()
+                async for event in telemetry.current_during(agent, turn):
+                    _annotate(agent, event, errors)
+                    yield event
+        finally:
+            agent.end()
         if not lock.locked():
             self._locks.pop(conversation, None)
 
@@ -247,3 +262,18 @@ def _progress(update: Any) -> dict[str, Any] | None:
         return None
     text = f"已找到 {len(clauses)} 条相关条款，正在组织回答…"
     return {"stage": "writing", "clauses": len(clauses), "text": text}
+
+
+def _annotate(agent: Span, event: TurnEvent, errors: list[str]) -> None:
+    """What a turn's events say about it, on its span: the route, latencies, error codes (no text)."""
+    if event.kind == "error":
+        errors.append(str(event.data.get("code", "")))
+        telemetry.annotate(agent, {"cityagent.error_codes": errors})
+    elif event.kind == "done":
+        telemetry.annotate(
+            agent,
+            {"cityagent.route": event.data["route"], "cityagent.latency_ms": event.data["latency_ms"],
+             "cityagent.model_ms": event.data["model_ms"]},
+        )  # fmt: skip
+        if event.data["route"] == "error":  # the turn failed (a degraded answer is not a failure)
+            telemetry.fail_as(agent, errors[-1] if errors else "internal")

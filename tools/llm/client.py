@@ -13,8 +13,10 @@ from typing import Any, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
 
 import httpx2
 import openai
+from opentelemetry.trace import SpanKind
 from pydantic import BaseModel, ValidationError
 
+from tools import telemetry
 from tools.llm.config import LLMSettings, StructuredMode
 from tools.llm.errors import LLMDisabledError, LLMError, LLMOutputError, LLMUnavailableError
 from tools.llm.gate import ModelGate
@@ -194,11 +196,22 @@ class OpenAICompatibleClient:
         if extra_body:
             kwargs["extra_body"] = extra_body
         started = time.perf_counter()
-        response = await self._create(messages, **kwargs)
-        if not response.choices:
-            raise LLMOutputError("the model server returned no choices")
-        choice = response.choices[0]
-        usage = response.usage
+        attributes = self._span_attributes(kwargs, stream=False)
+        with telemetry.span(telemetry.CHAT, self._model, kind=SpanKind.CLIENT, attributes=attributes) as chat:
+            response = await self._create(messages, **kwargs)
+            if not response.choices:
+                raise LLMOutputError("the model server returned no choices")
+            choice = response.choices[0]
+            usage = response.usage
+            telemetry.annotate(
+                chat,
+                telemetry.usage_attributes(
+                    response.model,
+                    usage.prompt_tokens if usage else None,
+                    usage.completion_tokens if usage else None,
+                    choice.finish_reason,
+                ),
+            )
         return ChatResult(
             content=choice.message.content or "",
             tool_calls=_parse_tool_calls(choice.message),
@@ -209,20 +222,30 @@ class OpenAICompatibleClient:
             latency_s=time.perf_counter() - started,
         )
 
-    async def stream(
+    def _span_attributes(self, kwargs: dict[str, Any], *, stream: bool) -> dict[str, Any]:
+        """A ``chat`` span's request attributes: model, limits, server (never the messages)."""
+        return telemetry.chat_attributes(
+            self._settings.backend, self._model, self._base_url, stream=stream,
+            max_tokens=kwargs.get("max_tokens"), temperature=kwargs.get("temperature"),
+        )  # fmt: skip
+
+    def stream(
         self, messages: Sequence[Message], *, temperature: float | None = None, max_tokens: int | None = None
     ) -> AsyncIterator[str]:
         """Yield text deltas; a connection lost mid-stream raises :class:`LLMUnavailableError`.
 
         The model slot is held until the stream ends (or the consumer stops reading it).
         """
+        kwargs: dict[str, Any] = {
+            "temperature": self._settings.temperature if temperature is None else temperature,
+            "max_tokens": max_tokens or self._settings.max_tokens,
+        }
+        attributes = self._span_attributes(kwargs, stream=True)
+        return telemetry.traced_stream(self._stream(messages, kwargs), self._model, attributes)
+
+    async def _stream(self, messages: Sequence[Message], kwargs: dict[str, Any]) -> AsyncIterator[str]:
         async with self.gate.slot():
-            response = await self._send(
-                messages,
-                stream=True,
-                temperature=self._settings.temperature if temperature is None else temperature,
-                max_tokens=max_tokens or self._settings.max_tokens,
-            )
+            response = await self._send(messages, stream=True, **kwargs)
             try:
                 async for chunk in response:
                     if chunk.choices and chunk.choices[0].delta.content:
