@@ -26,7 +26,7 @@ from mcp.types import CallToolResult, TextContent
 from eval.bench.fast_model import ServerThread
 from service.app import create_app
 from service.demo_city import RULES_DIR
-from service.mcp_server import MCP_PATH, SESSION_HEADER
+from service.mcp_server import MCP_PATH, SESSION_HEADER, _masked_dict
 from service.routers.chat import COOKIE
 from service.settings import load_settings
 from tests.service.conftest import PASSWORD
@@ -209,3 +209,20 @@ def test_stdio_serves_the_same_tools(staffed_dir: Path, tmp_path: Path) -> None:
     found, refused = asyncio.run(run())
     assert data(found)["hits"]
     assert refusal(refused).startswith("not_signed_in")
+
+
+def test_calls_count_against_the_chat_limit_per_address(demo_dir: Path, tmp_path: Path) -> None:
+    shutil.copytree(demo_dir, tmp_path / "data")
+    settings = load_settings(data_dir=tmp_path / "data", llm={"backend": "none"}, chat={"ip_per_minute": 2})
+    with ServerThread(create_app(settings)) as limited:
+        args = {"query": "公积金", "mode": "bm25"}
+        assert not call(limited.url, "search_policies", args).is_error
+        call(limited.url, "subsidy_conditions", {})  # no enterprise dictionary here: refused, still counted
+        assert refusal(call(limited.url, "search_policies", args)).startswith("rate_limited")
+
+
+def test_every_text_returned_is_masked() -> None:
+    masked = _masked_dict({"hits": [{"text": "联系电话13812345678，身份证110101199003071234"}], "k": 3})
+    assert "13812345678" not in json.dumps(masked, ensure_ascii=False)
+    assert "110101199003071234" not in json.dumps(masked, ensure_ascii=False)
+    assert masked["k"] == 3
