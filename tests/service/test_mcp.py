@@ -52,7 +52,7 @@ def server(staffed_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 def _token(base: str, username: str) -> str:
     response = httpx.post(f"{base}/api/auth/login", json={"username": username, "password": PASSWORD})
     assert response.status_code == 200, response.text
-    return str(response.cookies.get("cityagent_staff"))
+    return str(response.json()["token"])  # what a script sends as the bearer token
 
 
 def _order(base: str, token: str, text: str, *, approve: bool) -> str:
@@ -102,9 +102,9 @@ def refusal(result: CallToolResult) -> str:
 
 def data(result: CallToolResult) -> dict[str, Any]:
     assert not result.is_error, text(result)
-    if result.structured_content is not None:
-        return dict(result.structured_content)
-    return dict(json.loads(text(result)))
+    assert result.structured_content is not None  # the README's example reads it
+    assert json.loads(text(result)) == result.structured_content  # and the text form says the same
+    return dict(result.structured_content)
 
 
 def test_the_tools_are_listed_with_bounded_arguments(server: ServerThread) -> None:
