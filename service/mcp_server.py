@@ -63,7 +63,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _STATUS_MAX = 5
 _READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
 
-Ticket = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{4,32}$", description="A ticket number, e.g. SL2026...")]
+Ticket = Annotated[
+    str,
+    Field(
+        pattern=r"^[A-Za-z0-9-]{4,32}$", description="A ticket number, as the chat or the hotline gave it."
+    ),
+]
 RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9\-]{1,62}$", description="A rule id from the list.")]
 Label = Annotated[str, Field(min_length=1, max_length=50)]
 

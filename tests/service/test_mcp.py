@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import sys
 from collections.abc import Iterator
@@ -25,13 +26,15 @@ from mcp.types import CallToolResult, TextContent
 
 from eval.bench.fast_model import ServerThread
 from service.app import create_app
+from service.container import Services
 from service.demo_city import RULES_DIR
-from service.mcp_server import MCP_PATH, SESSION_HEADER, _masked_dict
+from service.mcp_server import MCP_PATH, SESSION_HEADER, _masked_dict, build_mcp_server
 from service.routers.chat import COOKIE
 from service.settings import load_settings
 from tests.service.conftest import PASSWORD
 
 BURST = "北岭区建设路98号供水管道爆裂，水喷得很高，路面已经被淹"
+TOOLS_SNAPSHOT = Path(__file__).parent / "snapshots" / "mcp_tools.json"
 TRASH = "东湖区湖滨路小区门口垃圾堆了三天没人清运，气味很大"
 
 
@@ -226,3 +229,21 @@ def test_every_text_returned_is_masked() -> None:
     assert "13812345678" not in json.dumps(masked, ensure_ascii=False)
     assert "110101199003071234" not in json.dumps(masked, ensure_ascii=False)
     assert masked["k"] == 3
+
+
+def test_tool_schemas_snapshot() -> None:
+    """What an assistant sees of the tools: a change here is a change to the MCP contract (review it)."""
+
+    def no_services() -> Services:
+        raise AssertionError("listing the tools reads no service")
+
+    async def listed() -> list[dict[str, Any]]:
+        async with Client(build_mcp_server(no_services)) as client:
+            tools = (await client.list_tools()).tools
+        return [t.model_dump(mode="json", exclude_none=True, by_alias=True) for t in tools]
+
+    drawn = json.dumps(asyncio.run(listed()), ensure_ascii=False, indent=2, sort_keys=True) + "\n"
+    if os.environ.get("UPDATE_SNAPSHOTS"):  # a deliberate change: rewrite, then review the diff
+        TOOLS_SNAPSHOT.write_text(drawn, encoding="utf-8")
+    assert TOOLS_SNAPSHOT.exists(), f"missing {TOOLS_SNAPSHOT}: run with UPDATE_SNAPSHOTS=1 and commit it"
+    assert drawn == TOOLS_SNAPSHOT.read_text(encoding="utf-8"), "tools changed: UPDATE_SNAPSHOTS=1, review"
