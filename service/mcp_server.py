@@ -22,14 +22,9 @@ answers exactly as one that does not exist.
 
 from __future__ import annotations
 
-import asyncio
-import hmac
 import logging
-import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import date
 from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI
@@ -38,29 +33,16 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.types import ToolAnnotations
 from pydantic import Field
-from starlette.requests import Request
 
-from agents.dispatch.nodes import DispatchNodes
-from knowledge.errors import KnowledgeError
-from knowledge.index import SearchFilter
-from service.auth import sign, verify
 from service.container import Services
 from service.errors import ServiceError
-from tools.enterprises.dictionary import NoDictionaryError
-from tools.privacy import mask_pii
-from tools.users import User, UserStore
-from tools.work_orders import OrderNotFoundError, WorkOrder
-from tools.work_orders.access import can_see
+from service.mcp_tools import SESSION_HEADER, LocalCaller, McpTools, fail
 
 __all__ = ["MCP_PATH", "SESSION_HEADER", "LocalCaller", "build_mcp_server", "mount_mcp"]
 
 logger = logging.getLogger(__name__)
 
 MCP_PATH = "/mcp"
-SESSION_HEADER = "x-cityagent-session"
-_SESSION = re.compile(r"^([A-Za-z0-9_-]{32})\.([A-Za-z0-9_-]{43})$")  # as service.routers.chat issues it
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_STATUS_MAX = 5
 _READ_ONLY = ToolAnnotations(readOnlyHint=True, destructiveHint=False, openWorldHint=False)
 
 Ticket = Annotated[
@@ -73,249 +55,11 @@ RuleId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9\-]{1,62}$", description
 Label = Annotated[str, Field(min_length=1, max_length=50)]
 
 
-@dataclass(frozen=True)
-class LocalCaller:
-    """Who the stdio server speaks for (its command's options): a staff token and/or a chat session."""
-
-    staff_token: str | None = None
-    chat_session: str | None = None
-
-
-@dataclass(frozen=True)
-class Caller:
-    """One call's caller, from the transport: the address limited, the staff member, the chat session."""
-
-    address: str
-    user: User | None
-    session: str | None  # a verified chat session id
-
-
-def _fail(code: str, message: str) -> ToolError:
-    return ToolError(f"{code}: {message}")
-
-
-def _masked(value: Any) -> Any:
-    """``value`` with every string in it masked (dicts and lists walked)."""
-    if isinstance(value, str):
-        return mask_pii(value)
-    if isinstance(value, dict):
-        return {k: _masked(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_masked(v) for v in value]
-    return value
-
-
-def _masked_dict(value: dict[str, Any]) -> dict[str, Any]:
-    masked: dict[str, Any] = _masked(value)
-    return masked
-
-
-def _text(value: str, field: str) -> str:
-    """A free-text argument, trimmed; control characters refused."""
-    if _CONTROL.search(value):
-        raise _fail("invalid_request", f"{field} contains control characters")
-    cleaned = value.strip()
-    if not cleaned:
-        raise _fail("invalid_request", f"{field} must not be empty")
-    return cleaned
-
-
-def staff_user(services: Services, token: str) -> User:
-    """The account a session token stands for (as ``service.auth.current_user``), else a tool error."""
-    claims = verify(services.secret, token)
-    store = UserStore(services.engine)
-    if claims is None or store.is_revoked(claims.token_id):
-        raise _fail("not_signed_in", "请先登录（令牌不存在、已过期或已退出）。")
-    user = store.get(claims.username)
-    if user is None or user.disabled:
-        raise _fail("not_signed_in", "账号不存在或已停用。")
-    return user
-
-
-def chat_session(services: Services, value: str) -> str | None:
-    """The session id of a validly signed chat session (``id.signature``), else None."""
-    match = _SESSION.match(value.strip())
-    if match and hmac.compare_digest(match.group(2), sign(services.secret, f"chat-session:{match.group(1)}")):
-        return match.group(1)
-    return None
-
-
-class _Tools:
-    """The tool bodies over the services (looked up per call: the app builds them in its lifespan)."""
-
-    def __init__(self, services: Callable[[], Services], local: LocalCaller) -> None:
-        self._services = services
-        self._local = local
-
-    # -- who calls ----------------------------------------------------------------------------------
-    async def caller(self, ctx: Context) -> tuple[Services, Caller]:
-        """The services and the caller; the call counted against the per-address chat limit."""
-        services = self._services()
-        request = ctx.request_context.request if ctx.request_context is not None else None
-        if isinstance(request, Request):
-            header = request.headers.get("authorization", "")
-            token = header[7:].strip() if header.lower().startswith("bearer ") else None
-            sent_session = request.headers.get(SESSION_HEADER)
-            address = request.client.host if request.client else "unknown"
-        else:
-            token, sent_session, address = self._local.staff_token, self._local.chat_session, "stdio"
-        if wait := services.ip_limiter.hit(address):
-            raise _fail("rate_limited", f"您的网络地址调用过于频繁，请 {wait:.0f} 秒后再试。")
-        user = await asyncio.to_thread(staff_user, services, token) if token else None
-        session = chat_session(services, sent_session) if sent_session else None
-        if sent_session and session is None:
-            raise _fail("invalid_session", "会话无效：请发送聊天窗口的会话（cityagent_session）原值。")
-        return services, Caller(address, user, session)
-
-    # -- tools ----------------------------------------------------------------------------------------
-    async def search_policies(
-        self,
-        ctx: Context,
-        *,
-        query: str,
-        k: int,
-        mode: Literal["hybrid", "dense", "bm25"],
-        region: str | None,
-        category: str | None,
-    ) -> dict[str, Any]:
-        services, _ = await self.caller(ctx)
-        question = _text(query, "query")
-        flt = SearchFilter(
-            region=_text(region, "region") if region else None,
-            category=_text(category, "category") if category else None,
-            valid_on=date.today(),
-        )
-        try:
-            hits = await services.retriever.search(question, k=k, mode=mode, flt=flt)
-        except KnowledgeError as exc:
-            logger.warning("MCP search failed: %s", exc)
-            raise _fail("search_unavailable", "政策检索暂时不可用，请稍后再试。") from exc
-        return _masked_dict(
-            {
-                "hits": [
-                    {
-                        "citation": h.citation,
-                        "title": h.title,
-                        "article": h.article,
-                        "doc_number": str(h.payload.get("doc_number", "")),
-                        "issuer": str(h.payload.get("issuer", "")),
-                        "text": h.text,
-                        "score": round(h.score, 4),
-                    }
-                    for h in hits
-                ]
-            }
-        )
-
-    async def ticket_status(self, ctx: Context, ticket: str | None) -> dict[str, Any]:
-        services, caller = await self.caller(ctx)
-        if caller.session is None:
-            raise _fail(
-                "no_session", f"查询工单需要聊天会话（HTTP 头 {SESSION_HEADER}），其他工单请拨打热线。"
-            )
-        if wait := services.session_limiter.hit(caller.session):
-            raise _fail("rate_limited", f"本会话发送过于频繁，请 {wait:.0f} 秒后再试。")
-        if services.assistant is None:
-            raise _fail("assistant_unavailable", "对话服务尚未就绪，请稍后再试。")
-        values = await services.assistant.last_turn(f"web:{caller.session}")
-        mine = [str(t) for t in values.get("tickets", [])]
-        if ticket is not None and ticket not in mine:  # the chat's rule: only this session's own orders
-            raise _fail("not_yours", "为保护个人信息，只能查询本会话中提交的工单。其他工单请拨打热线查询。")
-        wanted = [ticket] if ticket else list(reversed(mine))[:_STATUS_MAX]
-        orders = [await asyncio.to_thread(self._status, services, t) for t in wanted]
-        return _masked_dict({"tickets": [o for o in orders if o is not None]})
-
-    @staticmethod
-    def _status(services: Services, ticket: str) -> dict[str, Any] | None:
-        try:
-            order = services.store.get(ticket)
-        except OrderNotFoundError:
-            return None
-        events = services.store.events(ticket)
-        local = services.city.rules.local
-        last = events[-1] if events else None
-        return {
-            "ticket": order.ticket,
-            "state": order.state.value,
-            "title": order.title,
-            "department": order.department,
-            "close_due": f"{local(order.close_due):%Y-%m-%d}" if order.close_due else None,
-            "last_update": None
-            if last is None
-            else {
-                "at": f"{local(last.at):%Y-%m-%d %H:%M}",
-                "state": last.to_state.value,
-                "reason": last.reason.strip()[:80],
-            },
-        }
-
-    async def subsidy_conditions(self, ctx: Context, rule_id: str | None) -> dict[str, Any]:
-        services, _ = await self.caller(ctx)
-        try:
-            rules = await asyncio.to_thread(services.subsidies.rules)
-        except NoDictionaryError as exc:
-            raise _fail("no_enterprise_dictionary", "本市尚未开通企业政策匹配。") from exc
-        today = date.today()
-        if rule_id is None:
-            listed = [
-                {"rule_id": r.id, "document": r.document, "doc_number": r.doc_number, "mode": r.mode,
-                 "valid_from": r.valid_from.isoformat(),
-                 "valid_to": r.valid_to.isoformat() if r.valid_to else None, "in_force": r.valid_on(today)}
-                for r in rules
-            ]  # fmt: skip
-            return _masked_dict({"rules": listed})
-        rule = next((r for r in rules if r.id == rule_id), None)
-        if rule is None:
-            raise _fail("rule_not_found", f"没有生效的政策规则 {rule_id}。")
-        # the rule itself is the published policy: its conditions, clauses and amounts; no enterprise's facts
-        body = rule.model_dump(
-            mode="json",
-            by_alias=True,
-            exclude_none=True,
-            include={"id", "version", "document", "doc_number", "mode", "valid_from", "valid_to"}
-            | {"conditions", "exclusions", "benefit"},
-        )
-        return _masked_dict({**body, "in_force": rule.valid_on(today)})
-
-    async def dispatch_suggestion(self, ctx: Context, ticket: str) -> dict[str, Any]:
-        services, caller = await self.caller(ctx)
-        user = caller.user
-        if user is None:
-            raise _fail("not_signed_in", "派单建议仅限工作人员：请用 Authorization: Bearer 令牌调用。")
-        if not user.has("caseworker"):
-            raise _fail("forbidden", "需要以下角色之一：caseworker。")
-        order = await asyncio.to_thread(self._visible, services, user, ticket)
-        agent = services.dispatch_agent()
-        if agent is None:
-            raise _fail("dispatch_unavailable", "没有派单模型：请先运行 cityagent dispatch train。")
-        enrich = DispatchNodes(agent.deps).enrich_now
-        enriched = await asyncio.to_thread(enrich, ticket, lambda other: can_see(user, other))
-        return _masked_dict(
-            {
-                "ticket": order.ticket,
-                "state": order.state.value,
-                "department": order.department,
-                "suggestion": enriched.get("suggestion"),
-                "location": enriched.get("location"),
-            }
-        )
-
-    @staticmethod
-    def _visible(services: Services, user: User, ticket: str) -> WorkOrder:
-        try:
-            order = services.store.get(ticket)
-        except OrderNotFoundError:
-            order = None
-        if order is None or not can_see(user, order):  # the same answer as a missing order
-            raise _fail("order_not_found", f"工单 {ticket} 不存在。")
-        return order
-
-
 def build_mcp_server(
     services: Callable[[], Services], *, local: LocalCaller | None = None, log_level: str = "INFO"
 ) -> MCPServer:
     """The MCP server over ``services()`` (called per tool call); ``local``: who a stdio server speaks for."""
-    tools = _Tools(services, local or LocalCaller())
+    tools = McpTools(services, local or LocalCaller())
     server: MCPServer = MCPServer(
         name="cityagent",
         instructions="City services: cited policy passages, your own tickets' status, subsidy conditions, "
@@ -329,10 +73,10 @@ def build_mcp_server(
         except ToolError:
             raise
         except ServiceError as exc:
-            raise _fail(exc.code, exc.message) from exc
+            raise fail(exc.code, exc.message) from exc
         except Exception as exc:  # the caller learns that it failed, the log learns why
             logger.exception("MCP tool failed")
-            raise _fail("internal_error", "服务暂时不可用，请稍后再试。") from exc
+            raise fail("internal_error", "服务暂时不可用，请稍后再试。") from exc
         return result
 
     @server.tool(annotations=_READ_ONLY)

@@ -28,7 +28,8 @@ from eval.bench.fast_model import ServerThread
 from service.app import create_app
 from service.container import Services
 from service.demo_city import RULES_DIR
-from service.mcp_server import MCP_PATH, SESSION_HEADER, _masked_dict, build_mcp_server
+from service.mcp_server import MCP_PATH, SESSION_HEADER, build_mcp_server
+from service.mcp_tools import masked
 from service.routers.chat import COOKIE
 from service.settings import load_settings
 from tests.service.conftest import PASSWORD
@@ -225,10 +226,10 @@ def test_calls_count_against_the_chat_limit_per_address(demo_dir: Path, tmp_path
 
 
 def test_every_text_returned_is_masked() -> None:
-    masked = _masked_dict({"hits": [{"text": "联系电话13812345678，身份证110101199003071234"}], "k": 3})
-    assert "13812345678" not in json.dumps(masked, ensure_ascii=False)
-    assert "110101199003071234" not in json.dumps(masked, ensure_ascii=False)
-    assert masked["k"] == 3
+    answer = masked({"hits": [{"text": "联系电话13812345678，身份证110101199003071234"}], "k": 3})
+    assert "13812345678" not in json.dumps(answer, ensure_ascii=False)
+    assert "110101199003071234" not in json.dumps(answer, ensure_ascii=False)
+    assert answer["k"] == 3
 
 
 def test_tool_schemas_snapshot() -> None:
