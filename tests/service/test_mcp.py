@@ -26,7 +26,8 @@ from mcp.types import CallToolResult, TextContent
 
 from eval.bench.fast_model import ServerThread
 from service.app import create_app
-from service.container import Services
+from service.auth import issue
+from service.container import Services, build_services
 from service.demo_city import RULES_DIR
 from service.mcp_server import MCP_PATH, SESSION_HEADER, build_mcp_server
 from service.mcp_tools import masked
@@ -194,25 +195,29 @@ def test_subsidy_conditions_are_the_published_rule_only(server: ServerThread) ->
     assert call(server.url, "subsidy_conditions", {"rule_id": "../../etc/passwd"}).is_error
 
 
-def test_stdio_serves_the_same_tools(staffed_dir: Path, tmp_path: Path) -> None:
+@pytest.mark.slow  # two server processes (about 25 s each on 2 shared cores)
+def test_stdio_serves_the_same_tools_for_whom_its_options_say(staffed_dir: Path, tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     shutil.copytree(staffed_dir, data_dir)
-    params = StdioServerParameters(
-        command=sys.executable,
-        args=["-m", "service.cli", "mcp"],
-        env={"CITYAGENT_DATA_DIR": str(data_dir), "CITYAGENT_LLM__BACKEND": "none"},
-        cwd=str(Path(__file__).parents[2]),
-    )
+    env = {"CITYAGENT_DATA_DIR": str(data_dir), "CITYAGENT_LLM__BACKEND": "none"}
+    secret = build_services(load_settings(data_dir=data_dir, llm={"backend": "none"})).secret
+    water, _, _ = issue(secret, "water", ttl_s=600)
 
-    async def run() -> tuple[CallToolResult, CallToolResult]:
+    async def run(extra: list[str]) -> tuple[CallToolResult, CallToolResult]:
+        params = StdioServerParameters(
+            command=sys.executable, args=["-m", "service.cli", "mcp", *extra], env=env,
+            cwd=str(Path(__file__).parents[2]),
+        )  # fmt: skip
         async with Client(params) as client:
             found = await client.call_tool("search_policies", {"query": "住房公积金提取", "mode": "bm25"})
             refused = await client.call_tool("dispatch_suggestion", {"ticket": "SL000000000"})
             return found, refused
 
-    found, refused = asyncio.run(run())
+    found, refused = asyncio.run(run([]))
     assert data(found)["hits"]
     assert refusal(refused).startswith("not_signed_in")
+    _, as_staff = asyncio.run(run(["--staff-token", water]))
+    assert refusal(as_staff).startswith("order_not_found")  # signed in: the order check answered
 
 
 def test_calls_count_against_the_chat_limit_per_address(demo_dir: Path, tmp_path: Path) -> None:
