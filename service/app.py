@@ -16,6 +16,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 from service.client_address import ClientAddressMiddleware
 from service.container import Services, build_services
 from service.errors import ErrorEnvelope, RequestContextMiddleware, ServiceError, install_error_handlers
+from service.mcp_server import mount_mcp
 from service.metrics import Metrics, MetricsMiddleware
 from service.routers import chat, evaluation, health, knowledge, open311, orders, staff, subsidies
 from service.security_headers import SecurityHeadersMiddleware
@@ -95,6 +96,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(evaluation.router)
     app.include_router(subsidies.router)
     app.include_router(open311.router)
+    mount_mcp(app, settings.log_level)  # /mcp: the MCP server (streamable HTTP), started with the lifespan
 
     @app.get("/metrics", include_in_schema=False)
     async def prometheus(request: Request) -> Response:

@@ -17,6 +17,7 @@ from service.cli.city import city_app
 from service.cli.demo import demo_app
 from service.cli.dispatch import dispatch_app
 from service.cli.knowledge import ingest, search
+from service.cli.mcp import mcp
 from service.cli.model import model_app
 from service.cli.open311 import open311_app
 from service.cli.server import config, serve
@@ -27,7 +28,7 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(help="cityagent: city-service agents (policy answers, work orders, subsidies, evaluation).",
                   no_args_is_help=True, pretty_exceptions_enable=False)  # fmt: skip
-for command in (config, serve, ingest, search):
+for command in (config, serve, ingest, search, mcp):
     app.command()(command)
 for group, name in (
     (model_app, "model"), (demo_app, "demo"), (bench_app, "bench"), (dispatch_app, "dispatch"),
