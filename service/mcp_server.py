@@ -124,17 +124,30 @@ def mount_mcp(app: FastAPI, log_level: str = "INFO") -> MCPServer:
     (no cookie, no loopback trust), and the app's CORS and security middleware wrap it like any route.
     """
     server = build_mcp_server(lambda: app.state.services, log_level=log_level)
-    routes = server.streamable_http_app(
-        streamable_http_path=MCP_PATH,
-        stateless_http=True,
-        json_response=True,
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-    ).routes
-    app.router.routes.extend(routes)
+
+    def fresh_routes() -> list[Any]:  # each call makes the server a new session manager
+        return list(
+            server.streamable_http_app(
+                streamable_http_path=MCP_PATH,
+                stateless_http=True,
+                json_response=True,
+                transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+            ).routes
+        )
+
+    mounted = fresh_routes()
+    app.router.routes.extend(mounted)
     inner = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(scope_app: Any) -> AsyncIterator[Any]:
+        # a session manager runs once: an app started again (a test client, a reload) gets a new one
+        nonlocal mounted
+        routes = app.router.routes
+        previous = mounted
+        mounted = fresh_routes()
+        for old, new in zip(previous, mounted, strict=True):
+            routes[routes.index(old)] = new
         async with inner(scope_app) as state, server.session_manager.run():
             yield state
 

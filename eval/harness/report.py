@@ -254,7 +254,7 @@ def render_report(run_dir: Path) -> Path:
         parts.append(_histogram(latencies, f"{suite}：每条时延"))
         parts.append(_confusion(entry))
         if entry["error_samples"]:
-            parts.append("<p>出错示例：" + "；".join(_e(e) for e in entry["error_samples"]) + "</p>")
+            parts.append("<p>部分错误：" + "；".join(_e(e) for e in entry["error_samples"]) + "</p>")
         parts.append(_worst(rows, suite))
     path = run_dir / "report.html"
     write_atomic(path, "".join(parts))
