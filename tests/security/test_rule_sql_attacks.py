@@ -125,7 +125,7 @@ def test_values_are_literals_that_cannot_end_their_quoting(client: TestClient) -
     """Text values are legal (a district, a level): they must stay text, compared, never executed."""
     officer = sign_in(client, "officer")
     rule = copy.deepcopy(RULE)
-    rule.pop("tests", None)  # its cases expect the real districts (and would block approval): the point is SQL
+    rule.pop("tests", None)  # its cases would block approving these values; the point here is SQL
     hostile = [
         "东湖区' OR TRUE OR '",
         "x'); COPY (SELECT 1) TO '/tmp/cityagent-pwned.csv'; --",
