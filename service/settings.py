@@ -9,6 +9,7 @@ Examples::
     CITYAGENT_LLM__BACKEND=vllm CITYAGENT_LLM__BASE_URL=http://10.0.0.5:8001/v1
     CITYAGENT_LLM__GGUF_PATH=/models/qwen2.5-7b-instruct-q4_k_m.gguf
     CITYAGENT_EMBEDDINGS__BACKEND=hf CITYAGENT_EMBEDDINGS__MODEL_PATH=/models/bge-m3
+    CITYAGENT_RERANK__BACKEND=vllm-rerank CITYAGENT_RERANK__BASE_URL=http://10.0.0.5:8002
     CITYAGENT_DATABASE__URL=postgresql+psycopg://city@127.0.0.1:5432/city
 """
 
