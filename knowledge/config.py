@@ -104,3 +104,31 @@ class VectorStoreSettings(BaseModel):
     api_key: SecretStr | None = None
     collection: str = Field(default="policies", pattern=r"^[A-Za-z0-9_\-]{1,64}$")
     timeout_s: float = Field(default=10.0, gt=0)
+
+
+RerankBackend = Literal["none", "vllm-rerank", "vllm-score", "tei", "cross-encoder"]
+
+
+class RerankSettings(BaseModel):
+    """An optional second stage that reorders the best ``top`` passages of a search.
+
+    * ``none`` (default): the hybrid order stands;
+    * ``vllm-rerank``: a vLLM server's ``/rerank`` (Jina/Cohere style, e.g. bge-reranker-v2-m3);
+    * ``vllm-score``: a vLLM server's ``/score`` (``text_1`` against each ``text_2``);
+    * ``tei``: Hugging Face text-embeddings-inference's ``/rerank``;
+    * ``cross-encoder``: a local sentence-transformers cross-encoder folder (``model_path``).
+
+    An endpoint that does not answer leaves the hybrid order in place (logged), never a failed search.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    backend: RerankBackend = "none"
+    base_url: str | None = Field(
+        default=None, description="Server URL; /rerank or /score is appended (vLLM: may end in /v1)."
+    )
+    model: str = Field(default="", description="Model name sent to vLLM (left out when empty).")
+    model_path: Path | None = Field(default=None, description="Local cross-encoder folder (cross-encoder).")
+    api_key: SecretStr | None = None
+    top: int = Field(default=10, ge=1, le=200, description="How many of the best passages are reranked.")
+    timeout_s: float = Field(default=10.0, gt=0)

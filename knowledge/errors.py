@@ -5,6 +5,8 @@
     KnowledgeError
     ├── EmbeddingError              the embedding model could not be loaded or refused the input
     │   └── EmbeddingUnavailableError   a remote embeddings endpoint did not answer -> 503
+    ├── RerankerUnavailableError    a reranking endpoint did not answer, or answered nonsense
+    │                               (the search keeps the fused order and says so in the log)
     ├── VectorStoreUnavailableError the vector store cannot be opened or reached -> 503
     └── DocumentNotHeldError        release/reject of a document that is not held for review -> 404
 """
@@ -22,6 +24,10 @@ class EmbeddingError(KnowledgeError):
 
 class EmbeddingUnavailableError(EmbeddingError):
     """A remote embeddings endpoint could not be reached."""
+
+
+class RerankerUnavailableError(KnowledgeError):
+    """A reranking endpoint could not be reached, or its answer was unusable."""
 
 
 class VectorStoreUnavailableError(KnowledgeError):

@@ -10,17 +10,24 @@ citation.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from knowledge.embeddings import Embedder
+from knowledge.errors import RerankerUnavailableError
 from knowledge.index import Scored, SearchFilter, VectorIndex
 from knowledge.lawfirst import LawTable, RankerWeights, law_first
 from knowledge.rerank import Reranker
 from knowledge.sparse import BM25Encoder
 from tools.telemetry import traced_retrieval
+
+if TYPE_CHECKING:
+    from knowledge.llama import LlamaPolicyRetriever
+
+logger = logging.getLogger(__name__)
 
 Mode = Literal["hybrid", "dense", "bm25"]
 _LAWS_RECHECK_S = 30.0  # how often the table of laws checks whether the index changed
@@ -138,7 +145,12 @@ class PolicyRetriever:
         if self._reranker and hits:
             started = time.perf_counter()
             top = hits[: self._rerank_top]
-            scores = await self._reranker.score(query, [h.text for h in top])
+            try:
+                scores = await self._reranker.score(query, [h.text for h in top])
+            except RerankerUnavailableError as exc:  # the fused order is still a good answer
+                logger.warning("reranker %s failed, hybrid order kept: %s", self._reranker.name, exc)
+                self.last_timing = timing
+                return hits[:k]
             reranked = sorted(zip(top, scores, strict=True), key=lambda pair: -pair[1])
             hits = [
                 Hit(h.point_id, s, h.payload, {**h.ranks, "rerank": i}, {**h.scores, "rerank": s})
@@ -149,6 +161,17 @@ class PolicyRetriever:
             )
         self.last_timing = timing
         return hits[:k]
+
+    def as_llama_retriever(
+        self, *, k: int = 5, mode: Mode = "hybrid", flt: SearchFilter | None = None
+    ) -> LlamaPolicyRetriever:
+        """Itself as a llama-index ``BaseRetriever`` returning ``NodeWithScore`` with citations.
+
+        Imports llama-index (about a second) on first call; nothing else here needs it.
+        """
+        from knowledge.llama import LlamaPolicyRetriever
+
+        return LlamaPolicyRetriever(self, k=k, mode=mode, flt=flt)
 
     def rankings(self, query: str, flt: SearchFilter | None = None) -> dict[str, list[Scored]]:
         """Both paths' candidate lists before fusion (to tune the fusion offline)."""

@@ -24,6 +24,7 @@ from knowledge.index import VectorIndex, open_index
 from knowledge.ingest import Ingestor
 from knowledge.lawfirst import RankerWeights
 from knowledge.registry import DocumentRegistry
+from knowledge.rerank import build_reranker
 from knowledge.retriever import PolicyRetriever
 from service.checkpoints import Checkpoints
 from service.ratelimit import RateLimiter
@@ -168,7 +169,8 @@ class Services:
         if self._retriever is None:
             cfg = self.settings.retrieval
             self._retriever = PolicyRetriever(
-                self.index, self.embedder, candidates=cfg.candidates, rrf_k=cfg.rrf_k,
+                self.index, self.embedder, reranker=build_reranker(self.settings.rerank),
+                rerank_top=self.settings.rerank.top, candidates=cfg.candidates, rrf_k=cfg.rrf_k,
                 weights={"dense": cfg.dense_weight, "bm25": cfg.bm25_weight},
                 jurisdiction=cfg.jurisdiction or ([self.city.region] if self.city.region else []),
                 law_first=RankerWeights.load() if cfg.ranker == "law_first" else None,

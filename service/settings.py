@@ -9,6 +9,7 @@ Examples::
     CITYAGENT_LLM__BACKEND=vllm CITYAGENT_LLM__BASE_URL=http://10.0.0.5:8001/v1
     CITYAGENT_LLM__GGUF_PATH=/models/qwen2.5-7b-instruct-q4_k_m.gguf
     CITYAGENT_EMBEDDINGS__BACKEND=hf CITYAGENT_EMBEDDINGS__MODEL_PATH=/models/bge-m3
+    CITYAGENT_RERANK__BACKEND=vllm-rerank CITYAGENT_RERANK__BASE_URL=http://10.0.0.5:8002
     CITYAGENT_DATABASE__URL=postgresql+psycopg://city@127.0.0.1:5432/city
     CITYAGENT_TELEMETRY__OTLP_ENDPOINT=http://127.0.0.1:4318
 """
@@ -22,7 +23,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from knowledge.config import EmbeddingSettings, RetrievalSettings, VectorStoreSettings
+from knowledge.config import EmbeddingSettings, RerankSettings, RetrievalSettings, VectorStoreSettings
 from tools.db import DatabaseSettings
 from tools.llm.config import LLMSettings
 from tools.telemetry import TelemetrySettings
@@ -172,6 +173,7 @@ class Settings(BaseSettings):
     embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
     vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    rerank: RerankSettings = Field(default_factory=RerankSettings)
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     auth: AuthSettings = Field(default_factory=AuthSettings)
     server: ServerSettings = Field(default_factory=ServerSettings)

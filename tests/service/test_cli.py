@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import app
+from service.demo_city import DOCUMENTS_DIR
 from tools.audit import AuditLog, AuditRecord
 from tools.db import DatabaseSettings, make_engine, migrate
 
@@ -91,3 +92,22 @@ def test_audit_export_filters_and_keeps_personal_data_masked(env: Path) -> None:
     )
     bad = runner.invoke(app, ["audit", "export", "--out", str(table), "--since", "yesterday"])
     assert bad.exit_code == 2 and "expected YYYY-MM-DD" in bad.output
+
+
+def test_ingest_follows_links_and_warns_about_a_path_without_a_readable_file(
+    env: Path, tmp_path: Path
+) -> None:
+    links = tmp_path / "links"
+    (links / "sub").mkdir(parents=True)
+    (links / "04.md").symlink_to(DOCUMENTS_DIR / "04-住房公积金提取管理办法.md")
+    (links / "sub" / "07.md").symlink_to(DOCUMENTS_DIR / "07-生活垃圾分类管理条例.md")
+    (tmp_path / "linked").symlink_to(links, target_is_directory=True)  # the argument itself a link
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    (odd / "rates.xlsx").write_bytes(b"PK")
+    result = CliRunner().invoke(app, ["ingest", str(tmp_path / "linked"), str(odd), "--no-embed"])
+    assert result.exit_code == 0, result.output
+    assert "2 documents ingested" in result.output
+    assert f"warning: no readable file under {odd}: 1 files, none of them" in result.output
+    alone = CliRunner().invoke(app, ["ingest", str(odd), "--no-embed"])
+    assert "0 documents ingested" in alone.output and "warning: no readable file under" in alone.output
