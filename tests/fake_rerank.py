@@ -9,15 +9,13 @@ Every request body is recorded.
 from __future__ import annotations
 
 import asyncio
-import socket
-import threading
-import time
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
+
+from eval.bench.fast_model import ServerThread
 
 
 @dataclass
@@ -41,27 +39,16 @@ class FakeRerank:
         self.api = api
         self.script = list(script or [])
         self.requests: list[tuple[str, dict[str, Any]]] = []
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
-        self._server = uvicorn.Server(
-            uvicorn.Config(self._build(), port=self.port, log_level="error", lifespan="off")
-        )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._server = ServerThread(self._build(), log_level="error")
+        self.port = self._server.port
+        self.base_url = self._server.url
 
     def __enter__(self) -> FakeRerank:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("fake server did not start")
-            time.sleep(0.01)
+        self._server.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=5)
+        self._server.__exit__(*exc)
 
     async def _answer(self, path: str, request: Request) -> Any:
         body = await request.json()
