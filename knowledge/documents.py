@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -147,6 +147,55 @@ def _apply_status(values: dict[str, Any], status_text: str) -> None:
         values["extra"]["status"] = status_text
 
 
+_DAY = r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"
+_FROM = re.compile(rf"自\s*{_DAY}\s*起(?:施行|实施|执行|生效)|施行日期[:：]\s*{_DAY}")
+_TO = re.compile(rf"有效期至\s*{_DAY}|(?:截止|止于|失效日期[:：])\s*{_DAY}")
+_YEARS = re.compile(r"有效期\s*([一二三四五六七八九十\d]+)\s*年")
+_NUMERALS = {c: i for i, c in enumerate("零一二三四五六七八九十")}
+
+
+def _day(groups: tuple[str | None, ...]) -> date | None:
+    parts = [g for g in groups if g is not None][:3]
+    try:
+        return date(int(parts[0]), int(parts[1]), int(parts[2])) if len(parts) == 3 else None
+    except ValueError:
+        return None
+
+
+def document_validity(document: str) -> tuple[date | None, date | None]:
+    """The in-force window a policy document states (``自…起施行``, ``有效期至…``, ``有效期N年``)."""
+    start = next((d for m in _FROM.finditer(document) if (d := _day(m.groups()))), None)
+    end = next((d for m in _TO.finditer(document) if (d := _day(m.groups()))), None)
+    if end is None and start is not None and (years := _YEARS.search(document)):
+        n = int(years.group(1)) if years.group(1).isdigit() else _NUMERALS.get(years.group(1), 0)
+        if n:
+            end = date(start.year + n, start.month, start.day) - timedelta(days=1)
+    return start, end
+
+
+_OWN_VALIDITY = re.compile(
+    r"本(?:办法|细则|规定|通知|意见|方案|政策|措施|规则|条例|决定)[^。\n]*有效期[^。\n]*"
+)
+
+
+def stated_expiry(body: str) -> date | None:
+    """The end of the in-force window a document states of itself ("本办法自…起施行，有效期五年").
+
+    Only a sentence about the document itself counts: a law's "许可证有效期五年" is no expiry of the law.
+    """
+    for match in _OWN_VALIDITY.finditer(body):
+        start, end = document_validity(match.group(0))
+        if end is not None:
+            return end
+        if start is None and (years := _YEARS.search(match.group(0))):  # "有效期五年" with the date elsewhere
+            start = document_validity(body)[0]
+            if start is not None:
+                return document_validity(
+                    f"自{start.year}年{start.month}月{start.day}日起施行，{years.group(0)}"
+                )[1]
+    return None
+
+
 def extract_meta(text: str, source: str, overrides: dict[str, Any] | None = None) -> tuple[DocumentMeta, int]:
     """Metadata from the text, the source path and ``overrides``; also the body's start offset."""
     lines = text.split("\n")
@@ -174,6 +223,8 @@ def extract_meta(text: str, source: str, overrides: dict[str, Any] | None = None
     values.setdefault("region", _region_from_path(path))
     values.setdefault("category", path.parent.name if path.parent.name not in ("", ".") else "")
     values.update({k: v for k, v in (overrides or {}).items() if v not in (None, "")})
+    if not values.get("expiry_date"):  # "本办法自…起施行，有效期至…/有效期N年" in the text itself
+        values["expiry_date"] = stated_expiry(text[body_start:])
     return DocumentMeta(**values), body_start
 
 

@@ -6,7 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
-from knowledge.documents import extract_meta, make_document, read_sidecar
+from knowledge.documents import extract_meta, make_document, read_sidecar, stated_expiry
 from service.demo_city import DOCUMENTS_DIR
 
 
@@ -74,3 +74,17 @@ def test_windows_line_endings_and_bom_are_normalised() -> None:
     doc = make_document("\ufeff# 标题\r\n\r\n第一条 内容。\r\n", "w.md")
     assert "\r" not in doc.text and not doc.text.startswith("\ufeff")
     assert doc.meta.title == "标题"
+
+
+def test_a_document_stating_its_own_validity_gets_an_expiry() -> None:
+    assert stated_expiry("第十条 本细则自2023年1月1日起施行，有效期至2025年12月31日。") == date(2025, 12, 31)
+    assert stated_expiry("第九条 本办法自2022年10月1日起施行，有效期五年。") == date(2027, 9, 30)
+    body = "第一条 …\n第十二条 本办法有效期三年。\n发布日期略。自2024年5月1日起施行。"
+    assert stated_expiry(body) == date(2027, 4, 30)
+
+
+def test_a_licence_valid_for_five_years_is_no_expiry_of_the_law() -> None:
+    body = "第三十条 许可证有效期五年。\n第八十条 本法自2019年1月1日起施行。"
+    assert stated_expiry(body) is None
+    meta, _ = extract_meta(f"# 某某管理法\n\n{body}", "laws/某某管理法.md")
+    assert meta.expiry_date is None

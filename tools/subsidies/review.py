@@ -8,39 +8,16 @@ ignored), and the article's full text from the document, so the two can be read 
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
+from knowledge.documents import document_validity
 from tools.enterprises.dictionary import Dictionary
 from tools.subsidies.draft import normal_text
 from tools.subsidies.matcher import expected_words
 from tools.subsidies.rules import Condition, PolicyRule, Tier
 
 _ARTICLE = re.compile(r"^\s*(第[一二三四五六七八九十百零〇\d]+条)", re.MULTILINE)
-_DAY = r"(\d{4})\s*年\s*(\d{1,2})\s*月\s*(\d{1,2})\s*日"
-_FROM = re.compile(rf"自\s*{_DAY}\s*起(?:施行|实施|执行|生效)|施行日期[:：]\s*{_DAY}")
-_TO = re.compile(rf"有效期至\s*{_DAY}|(?:截止|止于|失效日期[:：])\s*{_DAY}")
-_YEARS = re.compile(r"有效期\s*([一二三四五六七八九十\d]+)\s*年")
-_NUMERALS = {c: i for i, c in enumerate("零一二三四五六七八九十")}
-
-
-def _day(groups: tuple[str | None, ...]) -> date | None:
-    parts = [g for g in groups if g is not None][:3]
-    try:
-        return date(int(parts[0]), int(parts[1]), int(parts[2])) if len(parts) == 3 else None
-    except ValueError:
-        return None
-
-
-def document_validity(document: str) -> tuple[date | None, date | None]:
-    """The in-force window a policy document states (``自…起施行``, ``有效期至…``, ``有效期N年``)."""
-    start = next((d for m in _FROM.finditer(document) if (d := _day(m.groups()))), None)
-    end = next((d for m in _TO.finditer(document) if (d := _day(m.groups()))), None)
-    if end is None and start is not None and (years := _YEARS.search(document)):
-        n = int(years.group(1)) if years.group(1).isdigit() else _NUMERALS.get(years.group(1), 0)
-        if n:
-            end = date(start.year + n, start.month, start.day) - timedelta(days=1)
-    return start, end
 
 
 def validity_problems(rule: PolicyRule, document: str | None) -> list[str]:
