@@ -208,6 +208,7 @@ class Services:
             city=self.city,
             min_dense_score=evidence_cosine(self.settings.embeddings.backend, chat.min_dense_score),
             min_bm25_score=chat.min_bm25_score,
+            gate=chat.gate_model(self.settings.embeddings.backend),
             contacts=contacts,
         )
         self.checkpointer = saver

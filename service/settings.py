@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, m
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from knowledge.config import EmbeddingSettings, RerankSettings, RetrievalSettings, VectorStoreSettings
+from knowledge.gate import GateModel, shipped
 from tools.db import DatabaseSettings
 from tools.llm.config import LLMSettings
 from tools.telemetry import TelemetrySettings
@@ -114,8 +115,25 @@ class ChatSettings(BaseModel):
         "(knowledge.config.EVIDENCE_COSINE: each model's cosines sit in a different band).",
     )  # fmt: skip
     min_bm25_score: float = Field(
-        default=12.0, ge=0, description="BM25 score below which a passage is no evidence."
+        default=12.0, ge=0, description="BM25 score below which a passage is no evidence (gate=cutoffs)."
     )
+    gate: Literal["calibrated", "cutoffs"] = Field(
+        default="calibrated",
+        description="Whether the passages answer a question: `calibrated` (knowledge.gate: a model fitted "
+        "on labelled questions, the file shipped for the embedding backend or `gate_file`) or `cutoffs` "
+        "(min_dense_score / min_bm25_score alone). A backend with no shipped gate uses the cut-offs.",
+    )
+    gate_file: Path | None = Field(
+        default=None, description="A gate fitted with `cityagent eval calibrate-gate` (JSON)."
+    )
+
+    def gate_model(self, backend: str) -> GateModel | None:
+        """The gate to use (None: the fixed cut-offs); a gate file that does not load stops start-up."""
+        if self.gate == "cutoffs":
+            return None
+        if self.gate_file is not None:
+            return GateModel.load(self.gate_file)
+        return shipped(backend)
 
 
 class DispatchSettings(BaseModel):

@@ -28,6 +28,9 @@ def eval_run(
     judge_model: Annotated[str | None, typer.Option(help="The judge's model name.")] = None,
     concurrency: Annotated[int, typer.Option(help="Items at once.")] = 1,
     limit: Annotated[int | None, typer.Option(help="Run only the first N items.")] = None,
+    split: Annotated[
+        str | None, typer.Option(help="Only one fixed half of each suite, by item id: dev or test.")
+    ] = None,
 ) -> None:
     """Run suites through the real agents into a resumable run folder; write summary.json and report.html."""
     from datetime import UTC, datetime
@@ -39,7 +42,9 @@ def eval_run(
     from service.container import build_services
 
     settings = cli_settings()
-    suites = [guarded(lambda p=path: load_suite(p)) for path in suite]  # type: ignore[misc]
+    if split not in (None, "dev", "test"):
+        fail(f"--split must be dev or test, got {split!r}")
+    suites = [guarded(lambda p=path: load_suite(p, split)) for path in suite]  # type: ignore[misc]
     for s in suites:
         for error in s.errors:
             typer.echo(f"skipped: {error}", err=True)
@@ -149,3 +154,45 @@ def eval_build_suite(
                    "department": o.department}  # fmt: skip
             f.write(json.dumps(row, ensure_ascii=False) + "\n")
     typer.echo(f"wrote {len(orders)} dispatch items to {out}")
+
+
+@eval_app.command("calibrate-gate")
+def eval_calibrate_gate(
+    run: Annotated[list[Path], typer.Argument(help="Run folders of qa suites (eval run with any model).")],
+    out: Annotated[Path, typer.Option(help="Where to write the gate (JSON; chat.gate_file reads it).")],
+    split: Annotated[
+        str | None, typer.Option(help="Fit on this half only (dev); the other is scored.")
+    ] = None,
+    folds: Annotated[int, typer.Option(min=2, help="Cross-validation folds.")] = 5,
+    max_false_refusals: Annotated[
+        float, typer.Option(min=0.0, max=0.5, help="Answerable questions the gate may refuse (CV).")
+    ] = 0.02,
+) -> None:
+    """Fit the answerability gate on labelled questions; print its cross-validated figures."""
+    from eval.harness.gate_fit import apply, calibrate, cutoff_baseline, rows_from_runs
+    from knowledge.config import evidence_cosine
+
+    if split not in (None, "dev", "test"):
+        fail(f"--split must be dev or test, got {split!r}")
+    settings = cli_settings()
+    backend = settings.embeddings.backend
+    rows = guarded(lambda: rows_from_runs(run, split))
+    trained = f"{', '.join(str(r) for r in run)}{f' ({split} half)' if split else ''}"
+    gate, report = guarded(
+        lambda: calibrate(
+            rows, backend, folds=folds, max_false_refusals=max_false_refusals, trained_on=trained
+        )
+    )
+    dense = evidence_cosine(backend, settings.chat.min_dense_score)
+    report["cutoffs_baseline_same_rows"] = cutoff_baseline(rows, dense, settings.chat.min_bm25_score)
+    if split is not None:
+        other = "test" if split == "dev" else "dev"
+        held = guarded(lambda: rows_from_runs(run, other))
+        report[f"{other}_half"] = {
+            "gate": apply(gate, held),
+            "cutoffs_baseline": cutoff_baseline(held, dense, settings.chat.min_bm25_score),
+        }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(gate.to_json() + "\n", encoding="utf-8")
+    typer.echo(json.dumps(report, ensure_ascii=False, indent=1))
+    typer.echo(f"gate written to {out}")

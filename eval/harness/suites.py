@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +46,11 @@ class Suite:
         return self.path.name.removesuffix(".jsonl")
 
 
+def split_of(item_id: str) -> str:
+    """``dev`` or ``test``: a fixed half of any suite, by the item's id (for tuning on one half only)."""
+    return "dev" if hashlib.sha256(item_id.encode()).digest()[0] % 2 == 0 else "test"
+
+
 def _check(row: Any) -> str | None:  # noqa: PLR0911 - one return per rule
     if not isinstance(row, dict):
         return "not a JSON object"
@@ -63,8 +69,11 @@ def _check(row: Any) -> str | None:  # noqa: PLR0911 - one return per rule
     return None
 
 
-def load_suite(path: Path) -> Suite:
-    """Read a suite; bad lines go to ``errors`` with their line number, the rest are items."""
+def load_suite(path: Path, split: str | None = None) -> Suite:
+    """Read a suite; bad lines go to ``errors`` with their line number, the rest are items.
+
+    ``split`` (``dev``/``test``): only that half of the items (:func:`split_of`).
+    """
     suite = Suite(path)
     seen: set[str] = set()
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -82,5 +91,7 @@ def load_suite(path: Path) -> Suite:
             suite.errors.append(f"{path}:{number}: {problem}")
             continue
         seen.add(str(row["id"]))
+        if split is not None and split_of(str(row["id"])) != split:
+            continue
         suite.items.append(Item(suite.name, str(row["id"]), str(row["task"]), row))
     return suite
