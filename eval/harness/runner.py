@@ -230,6 +230,9 @@ class Runner:
             for c in state.get("clauses", [])
         ]
         result["query"] = state.get("query", "")
+        result["hotline"] = self.services.city.hotline  # a reply may name it without a clause saying so
+        result["gate"] = state.get("gate", {})
+        result["validity"] = state.get("validity", [])  # notes made from the documents' dates
         del result["events"]
         return result
 

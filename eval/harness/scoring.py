@@ -16,6 +16,7 @@ from sklearn.metrics import f1_score
 from eval.bench.stats import percentile
 from eval.harness.judge import METRICS as JUDGE_METRICS
 from eval.metrics.answers import citation_hit, is_refusal
+from eval.metrics.facts import key_fact_recall, unsupported_figures
 from eval.metrics.intervals import bootstrap_mean
 from eval.metrics.text import bleu, chrf, rouge_l
 from eval.retrieval import matches
@@ -41,12 +42,26 @@ def _qa_scores(data: dict[str, Any], out: dict[str, Any], judge: dict[str, Any] 
         scores["retrieval_recall"] = float(bool(ranks))
         scores["retrieval_mrr"] = 1.0 / ranks[0] if ranks else 0.0
         scores["false_refusal"] = float(refused)
+        if cited:
+            scores["citation_precision"] = sum(
+                matches({"title": t, "article": a}, gold) for t, a in cited
+            ) / len(cited)
+        if "key_facts" in data:  # a refusal states none of them
+            recall = 0.0 if refused else key_fact_recall(out["answer"], data["key_facts"])
+            scores["key_fact_recall"], scores["complete"] = recall, float(recall == 1.0)
         if data.get("reference"):
             scores["bleu"] = bleu(out["answer"], data["reference"])
             scores["rouge_l"] = rouge_l(out["answer"], data["reference"])
             scores["chrf"] = chrf(out["answer"], data["reference"])
     else:
         scores["invented_answer"] = float(not refused)
+    if not refused:
+        cited_keys = {(c["title"], c["article"]) for c in out["citations"]}
+        cited_texts = [
+            c.get("text", "") for c in out.get("contexts", []) if (c["title"], c["article"]) in cited_keys
+        ]
+        extra = " ".join([data["question"], out.get("hotline", ""), *out.get("validity", [])])
+        scores["wrong_facts"] = float(bool(unsupported_figures(out["answer"], cited_texts, extra)))
     for name in JUDGE_METRICS:
         if judge and name in judge:
             scores[name] = float(judge[name])

@@ -108,7 +108,11 @@ class ScriptedAssistant:
 def services(model: CountingModel) -> Any:
     llm = SimpleNamespace(client=SimpleNamespace(describe="scripted"))
     return SimpleNamespace(
-        assistant=ScriptedAssistant(), dispatch_model=model, llm=llm, embedder=SimpleNamespace(name="none")
+        assistant=ScriptedAssistant(),
+        dispatch_model=model,
+        llm=llm,
+        embedder=SimpleNamespace(name="none"),
+        city=SimpleNamespace(hotline="12345"),
     )
 
 
@@ -149,7 +153,8 @@ def test_qa_scores_on_known_cases() -> None:
     assert scores["refusal_correct"] == 1.0 and scores["false_refusal"] == 0.0
     invented = {"task": "qa", "error": "", "input": {"question": "q", "answerable": False},
                 "output": {"answer": "办理费用是50元", "citations": [], "contexts": []}}  # fmt: skip
-    assert item_scores(invented) == {"refusal_correct": 0.0, "invented_answer": 1.0}
+    # 50元 is in no clause it cites (it cites none): a wrong fact as well as an invented answer
+    assert item_scores(invented) == {"refusal_correct": 0.0, "invented_answer": 1.0, "wrong_facts": 1.0}
 
 
 def test_chat_expectations_see_what_the_resident_sees() -> None:
