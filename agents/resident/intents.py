@@ -133,10 +133,22 @@ def read(text: str) -> Reading:  # noqa: PLR0911 - one return per route reads be
 
 
 _HOW = re.compile(
-    r"怎么办理|如何办理|怎么申请|如何申请|需要什么|哪些材料|条件是|多少钱|标准是|能不能|可以吗|吗[？?]?$|[？?]$"
+    r"怎么办理|如何办理|怎么申请|如何申请|需要什么|哪些材料|条件是|多少钱|标准是|能不能|可以吗|吗[？?]?$|[？?]$|"
+    # who handles it and how fast: a question about the rules, answered from the documents
+    r"找谁|找哪|归谁|归哪|报给谁|哪个部门|哪个单位|哪家|哪个街道|多久|多长时间|几天|最晚|时限|"
+    r"该咋办|该怎么办|按规定|会不会|要不要|有没有|算啥|算什么|去哪(?:里|儿)?(?:投诉|举报|反映)"
+)
+# the resident asks to file, not about filing ("我要投诉", "帮我报修"): a report whatever else it asks
+_FILE_NOW = re.compile(
+    r"(?:我|帮我|给我|想|要)(?:要|想)?(?:投诉|举报|报修|反映|提交诉求)(?!以后|之后|后|吗|的话)|转人工"
 )
 
 
 def _asks_how(text: str) -> bool:
-    """Whether it asks about a rule ("停水了怎么申请补偿？") rather than reports ("楼下井盖坏了")."""
-    return bool(_HOW.search(text)) and not re.search(r"投诉|举报|报修|提交诉求|转人工", text)
+    """Whether it asks about a rule ("停水了怎么申请补偿？", "路灯坏了归哪个部门管") rather than reports."""
+    return bool(_HOW.search(text)) and not _FILE_NOW.search(text)
+
+
+def names_a_problem(text: str) -> bool:
+    """Whether a question names a problem someone could be sent to fix (the answer offers a report)."""
+    return bool(_REPORT.search(text))

@@ -13,7 +13,9 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from langgraph.config import get_stream_writer
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +24,8 @@ from agents.resident import intents, prompts
 from agents.resident import report as drafts
 from agents.resident.guard import clean_context, has_content, verify_answer
 from agents.resident.state import ChatMessage, ResidentState
+from knowledge.gate import GateModel
+from knowledge.gate import features as gate_features
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit, PolicyRetriever
 from tools import telemetry
@@ -45,8 +49,8 @@ class ResidentDeps:
 
     ``llm`` and ``retriever`` are getters: the model client is replaced when the backend restarts,
     and a vector store that was locked or down is opened again on the next question.
-    ``min_dense_score`` / ``min_bm25_score``: below both, a passage is not evidence and the
-    question counts as not covered (calibrated on the demo city's questions; see the README).
+    ``gate``: whether the passages answer the question (``knowledge.gate``); without one, the old
+    cut-offs ``min_dense_score`` / ``min_bm25_score`` decide: below both, a passage is not evidence.
     """
 
     retriever: Callable[[], PolicyRetriever]
@@ -56,6 +60,7 @@ class ResidentDeps:
     k: int = 4
     min_dense_score: float = 0.885
     min_bm25_score: float = 12.0
+    gate: GateModel | None = None
     enterprise_category: str | None = "惠企政策"
     # (credit code, facts the enterprise stated by Chinese field name) -> the matcher's explained decisions
     # ``shared_data``: whether the registry's (non-public) record may be used; else the stated facts alone
@@ -64,6 +69,11 @@ class ResidentDeps:
     # raw call-back numbers by conversation, until filed (None: orders are filed without one)
     contacts: PendingContacts | None = None
     city: City = field(default_factory=unnamed_city)  # names, hotline, time zone (from the loaded pack)
+    today: Callable[[], date] | None = None  # the city's date (validity notes); None: its clock
+
+    def local_today(self) -> date:
+        """Today in the city's time zone: a document that expires tonight there is in force till then."""
+        return self.today() if self.today else datetime.now(ZoneInfo(self.city.timezone)).date()
 
 
 def _clause(hit: Hit) -> dict[str, Any]:
@@ -74,12 +84,45 @@ def _clause(hit: Hit) -> dict[str, Any]:
         "injection_removed": dropped, "source": payload.get("source", ""),
         "doc_id": payload.get("doc_id", ""),
         "doc_number": payload.get("doc_number", ""), "start": payload.get("start"), "end": payload.get("end"),
+        "effective_date": payload.get("effective_date") or "",
+        "expiry_date": payload.get("expiry_date") or "",
         "scores": {k: round(v, 4) for k, v in hit.scores.items()},
     }  # fmt: skip
 
 
+def _day(value: Any) -> date | None:
+    try:
+        return date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def validity_notes(clauses: list[dict[str, Any]], today: date, hotline_name: str) -> list[str]:
+    """One line per cited document with a validity period: expired, not yet in force, or in force until."""
+    notes: list[str] = []
+    for title in dict.fromkeys(str(c.get("title", "")) for c in clauses):
+        clause = next(c for c in clauses if str(c.get("title", "")) == title)
+        start, end = _day(clause.get("effective_date")), _day(clause.get("expiry_date"))
+        if end is not None and end < today:
+            notes.append(
+                prompts.EXPIRED_NOTE.format(title=title, end=_cn_day(end), hotline_name=hotline_name)
+            )
+        elif start is not None and start > today:
+            notes.append(prompts.NOT_YET_NOTE.format(title=title, start=_cn_day(start)))
+        elif end is not None:
+            notes.append(prompts.IN_FORCE_NOTE.format(title=title, end=_cn_day(end)))
+    return notes
+
+
+def _cn_day(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
 def _citation_card(clause: dict[str, Any]) -> dict[str, Any]:
-    keys = ("point_id", "title", "label", "text", "source", "doc_id", "doc_number", "start", "end")
+    keys = (
+        "point_id", "title", "label", "text", "source", "doc_id", "doc_number", "start", "end",
+        "effective_date", "expiry_date",
+    )  # fmt: skip
     card = {key: clause.get(key) for key in keys}
     card["citation"] = f"〔{clause['title']} {clause['label']}〕".replace(" 〕", "〕")
     return card
@@ -105,7 +148,7 @@ class ResidentNodes:
             "text": text,
             "route": reading.route, "notice": "", "query": "", "clauses": [], "reply": "", "citations": [],
             "ticket": "", "prompt_ids": [], "tool_calls": [], "model": "", "model_ms": 0.0, "error": "",
-            "facts": {},
+            "facts": {}, "gate": {}, "validity": [],
         }  # fmt: skip
         pending = state.get("subsidy_pending")
         if pending and reading.route not in ("abuse", "privacy") and not reading.emergency:
@@ -149,10 +192,33 @@ class ResidentNodes:
         flt = SearchFilter(category=self.deps.enterprise_category) if state["route"] == "subsidy" else None
         retriever = self.deps.retriever()
         hits = await retriever.search(query, k=self.deps.k, flt=flt)
-        if flt is not None and not any(self._relevant(h) for h in hits):
+        gate = self._gate(query, hits)
+        if flt is not None and gate["zone"] == "refuse":
             hits = await retriever.search(query, k=self.deps.k)
-        clauses = [_clause(h) for h in hits if self._relevant(h)]
-        return {"query": query, "clauses": clauses, **rewrite}
+            gate = self._gate(query, hits)
+        if self.deps.gate is None:
+            clauses = [_clause(h) for h in hits if self._relevant(h)]
+        else:
+            clauses = [] if gate["zone"] == "refuse" else [_clause(h) for h in hits]
+        call = {"tool": "gate", "zone": gate["zone"], "p": gate["p"]}
+        return {
+            "query": query, "clauses": clauses, "gate": gate,
+            "tool_calls": [*state.get("tool_calls", []), call], **rewrite,
+        }  # fmt: skip
+
+    def _gate(self, query: str, hits: list[Hit]) -> dict[str, Any]:
+        """The gate's reading of the passages: probability, zone and the features it read."""
+        feats = gate_features(query, hits)
+        model = self.deps.gate
+        if model is None:  # the fixed cut-offs: evidence or nothing
+            zone = "ask" if any(self._relevant(h) for h in hits) else "refuse"
+            return {"p": None, "zone": zone, "features": feats}
+        p = model.probability(feats)
+        return {
+            "p": round(p, 4),
+            "zone": model.zone(p),
+            "features": {k: round(v, 4) for k, v in feats.items()},
+        }
 
     def _relevant(self, hit: Hit) -> bool:
         dense, bm25 = hit.scores.get("dense"), hit.scores.get("bm25")
@@ -195,7 +261,17 @@ class ResidentNodes:
         }
 
     async def answer(self, state: ResidentState) -> ResidentState:
-        """Answer from the clauses only (streamed, verified); else "not covered", or verbatim (no model)."""
+        """Answer from the clauses only (streamed, verified); else "not covered", or verbatim (no model).
+
+        A question that names a problem ("路灯坏了归哪个部门管") ends with the offer to file it.
+        """
+        update = await self._answer(state)
+        if state["route"] == "question" and intents.names_a_problem(state["text"]):
+            get_stream_writer()({"token": "\n" + prompts.REPORT_OFFER})
+            update["reply"] = f"{update.get('reply', '')}\n{prompts.REPORT_OFFER}"
+        return update
+
+    async def _answer(self, state: ResidentState) -> ResidentState:
         clauses = state.get("clauses", [])
         write = get_stream_writer()
         if not clauses:
@@ -228,9 +304,7 @@ class ResidentNodes:
         model_ms = state.get("model_ms", 0.0) + _ms(started)
         common: ResidentState = {"prompt_ids": prompt_ids, "model_ms": model_ms, "model": llm.describe}
         if not raw or raw.startswith(prompts.NOT_COVERED_MARK):
-            if not shown:
-                write({"token": self.texts.not_covered})
-            return {**common, "reply": self.texts.not_covered, "route": "out_of_scope"}
+            return {**common, **self._model_declined(state, write, shown=shown)}
         checked = verify_answer(raw, clauses, state.get("query") or state["text"], self.deps.city.hotline)
         if not has_content(checked.text):  # nothing the clauses support: show them instead
             error = {"code": "answer_unsupported", "message": "回答未能通过文件核对，改为展示条款原文。"}
@@ -244,12 +318,30 @@ class ResidentNodes:
             reply += "\n依据：" + "".join(_citation_card(c)["citation"] for c in cited)
         if state["route"] == "subsidy":
             reply += "\n" + prompts.SUBSIDY_NOTE
+        notes = validity_notes(cited, self.deps.local_today(), self.deps.city.hotline_name)
+        if notes:
+            write({"token": "\n" + "\n".join(notes)})
+            reply += "\n" + "\n".join(notes)
         return {
             **common,
             "reply": reply,
+            "validity": notes,
             "citations": [_citation_card(c) for c in cited],
             "tool_calls": [*state.get("tool_calls", []), *({"guard": r} for r in checked.removed)],
         }
+
+    def _model_declined(
+        self, state: ResidentState, write: Callable[[Any], None], *, shown: bool
+    ) -> ResidentState:
+        """The model said the clauses do not answer: a refusal, unless the gate is sure they do."""
+        if state.get("gate", {}).get("zone") == "answer" and not shown:
+            # the gate is confident the clauses answer: the resident gets them, not a refusal
+            verbatim = self._verbatim(state.get("clauses", []), write, error="", lead=prompts.CLAUSES_LEAD)
+            overruled = {"guard": "model said not covered; the gate's confident clauses shown"}
+            return {**verbatim, "tool_calls": [*state.get("tool_calls", []), overruled]}
+        if not shown:
+            write({"token": self.texts.not_covered})
+        return {"reply": self.texts.not_covered, "route": "out_of_scope"}
 
     async def _stream(
         self, llm: LLMClient, messages: list[dict[str, str]], write: Callable[[Any], None]
@@ -271,16 +363,22 @@ class ResidentNodes:
                 write({"token": token})
         return "".join(parts).strip(), not held
 
-    @staticmethod
     def _verbatim(
-        clauses: list[dict[str, Any]], write: Callable[[Any], None], *, error: str
+        self,
+        clauses: list[dict[str, Any]],
+        write: Callable[[Any], None],
+        *,
+        error: str,
+        lead: str = prompts.DEGRADED_LEAD,
     ) -> ResidentState:
-        """Degraded mode: the best clauses word for word, each with its citation."""
+        """Degraded mode: the best clauses word for word, each with its citation (and its validity)."""
         shown = clauses[:2]
         body = "\n\n".join(f"{_citation_card(c)['citation']}\n{c['text']}" for c in shown)
-        reply = f"{prompts.DEGRADED_LEAD}\n\n{body}"
+        notes = validity_notes(shown, self.deps.local_today(), self.deps.city.hotline_name)
+        reply = "\n\n".join([lead, body, *(["\n".join(notes)] if notes else [])])
         write({"token": reply})
-        return {"reply": reply, "citations": [_citation_card(c) for c in shown], "error": error}
+        cards = [_citation_card(c) for c in shown]
+        return {"reply": reply, "citations": cards, "error": error, "validity": notes}
 
     # -- reports ---------------------------------------------------------------------------------
     async def report(self, state: ResidentState) -> ResidentState:

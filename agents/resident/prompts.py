@@ -49,10 +49,20 @@ def rewrite_user(history: Sequence[str], question: str) -> str:
 
 NOT_COVERED_MARK = "资料未涉及"
 NOT_COVERED = (
-    "抱歉，{city}现有的政策文件中没有找到与您的问题直接相关的规定，我不能替您猜测。"
+    "抱歉，我能查阅的政策和法规文件中没有找到与您的问题直接相关的规定，我不能替您猜测。"
     "建议拨打{hotline_name}咨询，或者换个说法再问我。"
 )
 DEGRADED_LEAD = "智能问答暂时不可用，以下是与您的问题最相关的文件原文，供您参考："
+# the model said the clauses do not answer, but the gate is confident they do: the clauses themselves
+# a question that names a problem ("路灯坏了归哪个部门管"): answered, then a report offered
+REPORT_OFFER = "如果您想直接反映这个问题，回复“我要反映”，我帮您登记工单并给您工单号。"
+CLAUSES_LEAD = "以下是与您的问题最相关的文件原文，请对照您的情况阅读："
+# validity of a cited document (its dates come from the document itself, at ingestion)
+EXPIRED_NOTE = (
+    "请注意：《{title}》的有效期到{end}为止，现已失效，以上内容不再适用；现行规定可向{hotline_name}咨询。"
+)
+NOT_YET_NOTE = "请注意：《{title}》自{start}起施行，目前尚未生效。"
+IN_FORCE_NOTE = "《{title}》有效期至{end}。"
 EMERGENCY_ID = "resident.emergency_notice.v2"
 _NUMBERS = {"119": "119（火警、燃气泄漏、被困救援）", "120": "120（急救）", "110": "110（报警）"}
 # one line of what to do meanwhile, by the kind of danger (first kind named first)

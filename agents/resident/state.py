@@ -37,7 +37,9 @@ class ResidentState(TypedDict, total=False):
     notice: str
     query: str
     clauses: list[dict[str, Any]]
+    gate: dict[str, Any]  # {"p", "zone", "features"}: whether the passages answer (knowledge.gate)
     reply: str
+    validity: list[str]  # the validity notes of the cited documents (expired, in force until …)
     citations: list[dict[str, Any]]
     ticket: str
     prompt_ids: list[str]
