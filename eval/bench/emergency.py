@@ -69,7 +69,7 @@ def current_detector(text: str) -> Sequence[str] | None:
     return found.services if found else None
 
 
-def load_items(path: Path, task: str) -> list[dict[str, Any]]:
+def load_items(path: Path, task: str, text_field: str = "text") -> list[dict[str, Any]]:
     """The suite's items of ``task``; a line that is not one says its number."""
     items = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -77,9 +77,9 @@ def load_items(path: Path, task: str) -> list[dict[str, Any]]:
             continue
         try:
             item = json.loads(line)
-            if item.get("task") != task or not isinstance(item["text"], str):
+            if item.get("task") != task or not isinstance(item[text_field], str):
                 raise ValueError(f"not a {task!r} item")
-            item["label"] = str(item["label"])
+            item["label"] = str(item["label"] if text_field == "text" else "ordinary")
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: {exc}") from exc
         items.append(item)
@@ -205,20 +205,44 @@ def rules_detector(text: str) -> Sequence[str] | None:
     return found.services if found else None
 
 
+QUESTION_SUITES = (SUITES / "resident_qa.v1.jsonl", SUITES / "demo_qa.v1.jsonl")
+
+
 def default_suites(kind: str) -> list[Path]:
     """Every frozen version of a suite in eval/suites (``emergency.v1.jsonl``, ``emergency.v2.jsonl``…)."""
     return sorted(SUITES.glob(f"{kind}.v*.jsonl"))
 
 
+def load_questions(path: Path) -> list[str]:
+    """The questions of a ``qa`` suite: residents' ordinary messages, none an emergency or abuse."""
+    return [str(item["question"]) for item in load_items(path, "qa", text_field="question")]
+
+
+def score_ordinary(questions: list[str], flag: Callable[[str], Any]) -> dict[str, Any]:
+    """How many ordinary questions a check flags (each one an alarm or a refusal a resident did not need)."""
+    flagged = [q for q in questions if flag(q)]
+    return {
+        "questions": len(questions),
+        "flagged": len(flagged),
+        "rate": round(len(flagged) / len(questions), 3),
+        "ci95": wilson(len(flagged), len(questions)),
+        "examples": flagged,
+    }
+
+
 def run_emergency_bench(
-    emergency_suites: Sequence[Path] = (EMERGENCY_SUITE,), abuse_suites: Sequence[Path] = (ABUSE_SUITE,)
+    emergency_suites: Sequence[Path] = (EMERGENCY_SUITE,),
+    abuse_suites: Sequence[Path] = (ABUSE_SUITE,),
+    question_suites: Sequence[Path] = (),
 ) -> dict[str, Any]:
     """Our checks, the rules alone, the old phrase lists and TF-IDF + LinearSVC on each suite, in one run.
 
+    ``question_suites`` (``qa`` suites) add the share of residents' ordinary questions each check flags.
     Every suite is read before anything is scored, so a bad line fails the run at once and says where.
     """
     emergencies = {str(p): load_items(p, "emergency") for p in emergency_suites}
     abuse_items = {str(p): load_items(p, "abuse") for p in abuse_suites}
+    questions = {str(p): load_questions(p) for p in question_suites}
     svc_emergency, svc_abuse = svc_baseline()
     detectors: dict[str, Detector] = {
         "detector": current_detector, "rules": rules_detector,
@@ -236,6 +260,16 @@ def run_emergency_bench(
         "abuse": {
             suite: {name: score_abuse(items, c) for name, c in checks.items()}
             for suite, items in abuse_items.items()
+        },
+        "questions": {
+            suite: {
+                name: {
+                    "emergency": score_ordinary(qs, detectors[name]),
+                    "abuse": score_ordinary(qs, checks[name]),
+                }
+                for name in detectors
+            }
+            for suite, qs in questions.items()
         },
     }
 
@@ -265,5 +299,15 @@ def table(result: dict[str, Any]) -> str:
                 f"[{r['recall_ci95'][0]:.3f}, {r['recall_ci95'][1]:.3f}] ({r['abuse']}) | "
                 f"{len(r['false_positives'])}/{r['ordinary']} = "
                 f"{_pct(r['false_positive_rate'], r['false_positive_ci95'])} | {r['latency_ms']['p95']:.3f}"
+            )
+    if result.get("questions"):
+        lines.append("ordinary questions: suite | method | emergency alarms [95%] | abuse flags [95%]")
+    for suite, methods in result.get("questions", {}).items():
+        for name, r in methods.items():
+            e, a = r["emergency"], r["abuse"]
+            lines.append(
+                f"{Path(suite).name} | {name} | {e['flagged']}/{e['questions']} = "
+                f"{_pct(e['rate'], e['ci95'])} | {a['flagged']}/{a['questions']} = "
+                f"{_pct(a['rate'], a['ci95'])}"
             )
     return "\n".join(lines)

@@ -354,16 +354,23 @@ def bench_emergency(
         list[Path] | None,
         typer.Option(help="Abuse suite (JSONL), repeatable; default every eval/suites/abuse.v*.jsonl."),
     ] = None,
+    questions: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="qa suite whose questions count false alarms, repeatable; default resident_qa, demo_qa."
+        ),
+    ] = None,
     details: Annotated[
         Path | None, typer.Option(help="Also write every figure and every miss and false alarm here (JSON).")
     ] = None,
 ) -> None:
     """Emergency and abuse checks beside the rules alone, the old phrase lists and TF-IDF + LinearSVC."""
-    from eval.bench.emergency import default_suites, run_emergency_bench, table
+    from eval.bench.emergency import QUESTION_SUITES, default_suites, run_emergency_bench, table
 
     emergency_suites = suite or default_suites("emergency")
     abuse_suites = abuse_suite or default_suites("abuse")
-    result = guarded(lambda: run_emergency_bench(emergency_suites, abuse_suites))
+    question_suites = questions or list(QUESTION_SUITES)
+    result = guarded(lambda: run_emergency_bench(emergency_suites, abuse_suites, question_suites))
     typer.echo(table(result))
     if details:
         details.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
