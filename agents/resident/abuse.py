@@ -22,6 +22,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import cache
+
+from agents.resident import textscore
 
 _CJK = "\u4e00-\u9fa5"
 _PROFANITY = re.compile(
@@ -72,7 +75,8 @@ _POSSESSED = re.compile(
 _POLITE = re.compile(r"你好|您好|请问你|谢谢你|麻烦你|你们好")
 
 
-def _normalise(text: str) -> str:
+def normalise(text: str) -> str:
+    """NFKC, lower case, no spaces, greetings (你好, 谢谢你) blanked: what the rules and the model read."""
     return _POLITE.sub("，", re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower()))
 
 
@@ -100,9 +104,9 @@ def _aimed(text: str, start: int, end: int) -> bool:
     return bool(_TARGET.search(window)) or len(rest) <= 3
 
 
-def is_abuse(text: str) -> bool:
-    """An insult, curse or profanity aimed at the assistant or staff."""
-    norm = _normalise(text)
+def is_abuse_by_rules(text: str) -> bool:
+    """The rules' reading: an insult, curse or profanity aimed at the assistant or staff."""
+    norm = normalise(text)
     if _PROFANITY.search(norm):
         return True
     cleaned = _NOT_INSULT.sub("", _POSSESSED.sub("", norm))
@@ -111,3 +115,30 @@ def is_abuse(text: str) -> bool:
         if match.group(0).startswith("你") or _TARGET.search(words):
             return True  # 你妈的 (not followed by something she owns), or 他妈的 thrown at someone
     return any(_aimed(cleaned, m.start(), m.end()) for m in _INSULT.finditer(cleaned))
+
+
+@cache
+def model() -> textscore.CharGramModel:
+    """The shipped character n-gram model (head ``abuse``)."""
+    return textscore.load("abuse")
+
+
+def abuse_probability(text: str) -> float:
+    """The model's probability that the message is abuse."""
+    return model().probabilities(normalise(text))["abuse"]
+
+
+def is_abuse(text: str) -> bool:
+    """An insult, curse or profanity aimed at the assistant or staff.
+
+    The rules first; where they find none, the model may still say so, but only of a message that
+    addresses someone (你, 你们, 客服, 政府…): words aimed at nobody are an exclamation or a complaint.
+    """
+    if is_abuse_by_rules(text):
+        return True
+    return model_may_speak(text) and abuse_probability(text) >= model().threshold
+
+
+def model_may_speak(text: str) -> bool:
+    """Whether the rules leave the message to the model: they found no abuse, and it addresses someone."""
+    return not is_abuse_by_rules(text) and bool(_TARGET.search(normalise(text)))

@@ -27,7 +27,10 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
+
+from agents.resident import textscore
 
 Kind = Literal[
     "gas", "smell", "symptom", "fire", "live_wire", "flood", "trapped", "collapse", "medical", "shock",
@@ -54,7 +57,9 @@ _TYPOS = (
 _NOISE = re.compile(
     r"油烟|抽烟|吸烟|烟头|香烟|烟花|烟酒|烟草|排烟|烟囱|火锅|火车|火腿|火龙果|发火|上火|火气|恼火|火爆|火箭|"
     r"火柴|火山|火候|火辣|火红|(?<!冒)火星(?![四溅子儿])|"
-    r"打火机|火葬|火化|火热|火速|火急|火警电话|防走失|防走丢|防溺水|防火|防汛|防触电|防中毒|防诈骗|防拐|消防"
+    r"打火机|火葬|火化|火热|火速|火急|火警电话|防走失|防走丢|防溺水|防火|防汛|防触电|防中毒|防诈骗|防拐|消防|"
+    # a button or a switch that does nothing is not a person who does not respond
+    r"(?:按|摁|点|拧|开|关)(?:了|一下|半天|几下)?.{0,2}没有?反应"
 )
 
 
@@ -364,6 +369,69 @@ def detect_by_rules(text: str) -> tuple[Emergency | None, str | None]:
     return Emergency(kinds, services_for(set(kinds), clean), chosen[0][1]), None
 
 
+def counter_cue(text: str) -> str | None:
+    """Why a message the rules found no danger in must not be read as one by the model, or None.
+
+    The rules' near-miss blocks (a claim, the past, a hypothetical, the numbers, the news…) unless it is
+    happening now, a negation, an administrative topic (a fee, an inspection, an application), a trapped
+    animal or someone locked out.
+    """
+    norm = normalise(text)
+    clean = _NEGATED.sub("，", norm)
+    block = blocked_by(clean)
+    if block and not (_NOW.search(clean) and block not in ("numbers", "media", "claim")):
+        return block
+    if clean != norm:
+        return "negated"
+    if _ADMIN.search(clean):
+        return "admin"
+    if _ANIMAL.search(clean) or _LOCKED_OUT.search(clean):
+        return "animal_or_locked_out"
+    return None
+
+
+@cache
+def model() -> textscore.CharGramModel:
+    """The shipped character n-gram model (heads ``emergency``, ``119``, ``120``, ``110``)."""
+    return textscore.load("emergency")
+
+
+def detect_by_model(text: str) -> Emergency | None:
+    """The model's reading alone: an emergency when its probability reaches the shipped threshold.
+
+    The numbers come from the rules' weak hazards when there are any (积水, 烟味…), else from the
+    model's number heads (each at 0.5, at least the likeliest one), likeliest first.
+    """
+    norm = normalise(text)
+    scorer = model()
+    p = scorer.probabilities(norm)
+    if p["emergency"] < scorer.threshold:
+        return None
+    weak = [h for h in _hazards(_NEGATED.sub("，", norm)) if not h[2]]
+    cue = f"model {p['emergency']:.2f}"
+    if weak:
+        kinds = tuple(dict.fromkeys(h[0] for h in weak))
+        return Emergency(kinds, services_for(set(kinds), norm), cue)
+    ranked = sorted(_ORDER, key=lambda s: -p[s])
+    services = tuple(s for s in ranked if p[s] >= 0.5) or tuple(ranked[:1])
+    return Emergency((), services, cue)
+
+
+_OPEN = (None, "weak")  # rule readings the model may overrule: nothing found, or a weak sign alone
+
+
+def model_may_speak(text: str) -> bool:
+    """Whether the rules leave the message to the model: no danger found, no near miss, no counter-cue."""
+    found, why = detect_by_rules(text)
+    return found is None and why in _OPEN and counter_cue(text) is None
+
+
 def detect(text: str) -> Emergency | None:
-    """The emergency in a message (kinds, the numbers to call with the first one first, the cue), or None."""
-    return detect_by_rules(text)[0]
+    """The emergency in a message (kinds, the numbers to call with the first one first, the cue), or None.
+
+    The rules first; where they found no danger and no counter-cue (``model_may_speak``), the model.
+    """
+    found, why = detect_by_rules(text)
+    if found is not None or why not in _OPEN or counter_cue(text) is not None:
+        return found
+    return detect_by_model(text)

@@ -1,9 +1,17 @@
 """``cityagent bench emergency``: the resident assistant's emergency and abuse checks on labelled suites.
 
-Each figure is printed beside the baseline: the phrase lists the router used before (kept here,
-not in product code, so the comparison can always be rerun). Suites are the JSONL formats of
-``eval/suites/README.md`` (``emergency``: ``label`` emergency/ordinary and ``services``;
-``abuse``: ``label`` abuse/ordinary).
+Every suite given is scored in one run by four methods, so each figure is read beside its baselines:
+
+- ``detector``: the product's check (rules first, then the shipped character n-gram model where the
+  rules found no danger and no counter-cue);
+- ``rules``: the rules alone;
+- ``baseline_phrase_list``: the phrase lists the router used before issue 17 (kept here, not in
+  product code, so the comparison can always be rerun);
+- ``baseline_tfidf_svc``: TF-IDF over character 1-3-grams + LinearSVC, trained in the run on the same
+  development sets (tests/agents/data) as our model.
+
+Suites are the JSONL formats of ``eval/suites/README.md`` (``emergency``: ``label`` emergency/ordinary
+and ``services``; ``abuse``: ``label`` abuse/ordinary). Nothing here is fitted on a suite.
 """
 
 from __future__ import annotations
@@ -16,9 +24,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agents.resident.abuse import is_abuse
-from agents.resident.emergency import detect
-from eval.bench.stats import percentile
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.svm import LinearSVC
+
+from agents.resident.abuse import is_abuse, is_abuse_by_rules
+from agents.resident.emergency import detect, detect_by_rules
+from eval.bench.screen_training import DEV, load_dev
+from eval.bench.stats import percentile, wilson
 
 SUITES = Path(__file__).resolve().parents[1] / "suites"
 EMERGENCY_SUITE = SUITES / "emergency.v1.jsonl"
@@ -57,7 +69,7 @@ def current_detector(text: str) -> Sequence[str] | None:
     return found.services if found else None
 
 
-def load_items(path: Path, task: str) -> list[dict[str, Any]]:
+def load_items(path: Path, task: str, text_field: str = "text") -> list[dict[str, Any]]:
     """The suite's items of ``task``; a line that is not one says its number."""
     items = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
@@ -65,25 +77,15 @@ def load_items(path: Path, task: str) -> list[dict[str, Any]]:
             continue
         try:
             item = json.loads(line)
-            if item.get("task") != task or not isinstance(item["text"], str):
+            if item.get("task") != task or not isinstance(item[text_field], str):
                 raise ValueError(f"not a {task!r} item")
-            item["label"] = str(item["label"])
+            item["label"] = str(item["label"] if text_field == "text" else "ordinary")
         except (ValueError, KeyError, TypeError) as exc:
             raise ValueError(f"{path}:{number}: {exc}") from exc
         items.append(item)
     if not items:
         raise ValueError(f"{path}: no {task!r} items")
     return items
-
-
-def wilson(successes: int, total: int, z: float = 1.96) -> list[float]:
-    """95 % Wilson interval of a proportion."""
-    if total == 0:
-        return [math.nan, math.nan]
-    p = successes / total
-    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return [round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)]
 
 
 def _timed(fn: Callable[[str], Any], text: str) -> tuple[Any, float]:
@@ -157,27 +159,155 @@ def score_abuse(items: list[dict[str, Any]], check: Callable[[str], bool]) -> di
         "precision": round(tp / (tp + fp), 3) if tp + fp else math.nan,
         "recall": round(tp / (tp + fn), 3) if tp + fn else math.nan,
         "recall_ci95": wilson(tp, tp + fn),
+        "false_positive_rate": round(fp / (len(items) - tp - fn), 3) if len(items) - tp - fn else math.nan,
+        "false_positive_ci95": wilson(fp, len(items) - tp - fn),
         "false_positives": false_positives,
         "missed": missed,
         "latency_ms": {"p50": round(percentile(ms, 50), 3), "p95": round(percentile(ms, 95), 3)},
     }
 
 
-def run_emergency_bench(
-    emergency_suite: Path = EMERGENCY_SUITE, abuse_suite: Path = ABUSE_SUITE
-) -> dict[str, Any]:
-    """Both checks and both baselines on the given suites."""
-    emergencies = load_items(emergency_suite, "emergency")
-    abuse = load_items(abuse_suite, "abuse")
+def svc_baseline(folder: Path = DEV) -> tuple[Detector, Callable[[str], bool]]:
+    """TF-IDF (character 1-3-grams) + LinearSVC, trained on the same development sets as our model.
+
+    The plain learned method, on the raw text: one classifier for emergency / ordinary, one per number
+    (119/120/110, on the emergencies; the likeliest when none is positive), one for abuse.
+    """
+
+    def model(texts: list[str], labels: list[bool]) -> Callable[[str], float]:
+        vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), sublinear_tf=True)
+        clf = LinearSVC(C=1.0, random_state=0).fit(vec.fit_transform(texts), labels)
+        return lambda text: float(clf.decision_function(vec.transform([text]))[0])
+
+    rows = [item for _, item in load_dev("emergency_dev*.jsonl", folder)]
+    is_emergency = model([i["text"] for i in rows], [i["label"] == "emergency" for i in rows])
+    positives = [i for i in rows if i["label"] == "emergency"]
+    numbers = {
+        s: model([i["text"] for i in positives], [s in i.get("services", []) for i in positives])
+        for s in ("119", "120", "110")
+    }
+
+    def emergency(text: str) -> Sequence[str] | None:
+        if is_emergency(text) <= 0:
+            return None
+        scores = {s: f(text) for s, f in numbers.items()}
+        ranked = sorted(scores, key=lambda s: -scores[s])
+        return tuple(s for s in ranked if scores[s] > 0) or tuple(ranked[:1])
+
+    abuse_rows = [item for _, item in load_dev("abuse_dev*.jsonl", folder)]
+    is_abusive = model([i["text"] for i in abuse_rows], [i["label"] == "abuse" for i in abuse_rows])
+    return emergency, lambda text: is_abusive(text) > 0
+
+
+def rules_detector(text: str) -> Sequence[str] | None:
+    """The rules of agents.resident.emergency alone (no model)."""
+    found, _ = detect_by_rules(text)
+    return found.services if found else None
+
+
+QUESTION_SUITES = (SUITES / "resident_qa.v1.jsonl", SUITES / "demo_qa.v1.jsonl")
+
+
+def default_suites(kind: str) -> list[Path]:
+    """Every frozen version of a suite in eval/suites (``emergency.v1.jsonl``, ``emergency.v2.jsonl``…)."""
+    return sorted(SUITES.glob(f"{kind}.v*.jsonl"))
+
+
+def load_questions(path: Path) -> list[str]:
+    """The questions of a ``qa`` suite: residents' ordinary messages, none an emergency or abuse."""
+    return [str(item["question"]) for item in load_items(path, "qa", text_field="question")]
+
+
+def score_ordinary(questions: list[str], flag: Callable[[str], Any]) -> dict[str, Any]:
+    """How many ordinary questions a check flags (each one an alarm or a refusal a resident did not need)."""
+    flagged = [q for q in questions if flag(q)]
     return {
-        "emergency_suite": str(emergency_suite),
+        "questions": len(questions),
+        "flagged": len(flagged),
+        "rate": round(len(flagged) / len(questions), 3),
+        "ci95": wilson(len(flagged), len(questions)),
+        "examples": flagged,
+    }
+
+
+def run_emergency_bench(
+    emergency_suites: Sequence[Path] = (EMERGENCY_SUITE,),
+    abuse_suites: Sequence[Path] = (ABUSE_SUITE,),
+    question_suites: Sequence[Path] = (),
+) -> dict[str, Any]:
+    """Our checks, the rules alone, the old phrase lists and TF-IDF + LinearSVC on each suite, in one run.
+
+    ``question_suites`` (``qa`` suites) add the share of residents' ordinary questions each check flags.
+    Every suite is read before anything is scored, so a bad line fails the run at once and says where.
+    """
+    emergencies = {str(p): load_items(p, "emergency") for p in emergency_suites}
+    abuse_items = {str(p): load_items(p, "abuse") for p in abuse_suites}
+    questions = {str(p): load_questions(p) for p in question_suites}
+    svc_emergency, svc_abuse = svc_baseline()
+    detectors: dict[str, Detector] = {
+        "detector": current_detector, "rules": rules_detector,
+        "baseline_phrase_list": phrase_list_baseline, "baseline_tfidf_svc": svc_emergency,
+    }  # fmt: skip
+    checks: dict[str, Callable[[str], bool]] = {
+        "detector": is_abuse, "rules": is_abuse_by_rules,
+        "baseline_phrase_list": phrase_list_abuse, "baseline_tfidf_svc": svc_abuse,
+    }  # fmt: skip
+    return {
         "emergency": {
-            "detector": score_emergency(emergencies, current_detector),
-            "baseline_phrase_list": score_emergency(emergencies, phrase_list_baseline),
+            suite: {name: score_emergency(items, d) for name, d in detectors.items()}
+            for suite, items in emergencies.items()
         },
-        "abuse_suite": str(abuse_suite),
         "abuse": {
-            "detector": score_abuse(abuse, is_abuse),
-            "baseline_phrase_list": score_abuse(abuse, phrase_list_abuse),
+            suite: {name: score_abuse(items, c) for name, c in checks.items()}
+            for suite, items in abuse_items.items()
+        },
+        "questions": {
+            suite: {
+                name: {
+                    "emergency": score_ordinary(qs, detectors[name]),
+                    "abuse": score_ordinary(qs, checks[name]),
+                }
+                for name in detectors
+            }
+            for suite, qs in questions.items()
         },
     }
+
+
+def _pct(rate: float, ci: list[float]) -> str:
+    return f"{rate * 100:.1f} % [{ci[0] * 100:.1f}, {ci[1] * 100:.1f}]"
+
+
+def table(result: dict[str, Any]) -> str:
+    """The figures as a plain-text table: one row per suite and method."""
+    lines = [
+        "emergency: suite | method | recall [95%] | false alarms [95%] | numbers exact | first number | p95"
+    ]
+    for suite, methods in result["emergency"].items():
+        for name, r in methods.items():
+            lines.append(
+                f"{Path(suite).name} | {name} | {r['recall']:.3f} [{r['recall_ci95'][0]:.3f}, "
+                f"{r['recall_ci95'][1]:.3f}] ({r['emergencies']}) | "
+                f"{_pct(r['false_alarm_rate'], r['false_alarm_ci95'])} ({r['ordinary']}) | "
+                f"{r['services_exact']:.3f} | {r['first_number_right']:.3f} | {r['latency_ms']['p95']:.3f}"
+            )
+    lines.append("abuse: suite | method | precision | recall [95%] | false positives [95%] | p95 ms")
+    for suite, methods in result["abuse"].items():
+        for name, r in methods.items():
+            lines.append(
+                f"{Path(suite).name} | {name} | {r['precision']:.3f} | {r['recall']:.3f} "
+                f"[{r['recall_ci95'][0]:.3f}, {r['recall_ci95'][1]:.3f}] ({r['abuse']}) | "
+                f"{len(r['false_positives'])}/{r['ordinary']} = "
+                f"{_pct(r['false_positive_rate'], r['false_positive_ci95'])} | {r['latency_ms']['p95']:.3f}"
+            )
+    if result.get("questions"):
+        lines.append("ordinary questions: suite | method | emergency alarms [95%] | abuse flags [95%]")
+    for suite, methods in result.get("questions", {}).items():
+        for name, r in methods.items():
+            e, a = r["emergency"], r["abuse"]
+            lines.append(
+                f"{Path(suite).name} | {name} | {e['flagged']}/{e['questions']} = "
+                f"{_pct(e['rate'], e['ci95'])} | {a['flagged']}/{a['questions']} = "
+                f"{_pct(a['rate'], a['ci95'])}"
+            )
+    return "\n".join(lines)

@@ -23,3 +23,13 @@ def summary_ms(seconds: Sequence[float]) -> dict[str, float]:
         "p95_ms": round(percentile(seconds, 95) * 1000, 1),
         "mean_ms": round(sum(seconds) / len(seconds) * 1000, 1) if seconds else math.nan,
     }
+
+
+def wilson(successes: int, total: int, z: float = 1.96) -> list[float]:
+    """95 % Wilson interval of a proportion."""
+    if total == 0:
+        return [math.nan, math.nan]
+    p = successes / total
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return [round(max(0.0, centre - half), 3), round(min(1.0, centre + half), 3)]

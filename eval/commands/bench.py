@@ -344,15 +344,34 @@ def bench_duplicates(
 
 @bench_app.command("emergency")
 def bench_emergency(
-    suite: Annotated[Path, typer.Option(help="Emergency suite (JSONL); default the frozen v1.")] = Path(
-        "eval/suites/emergency.v1.jsonl"
-    ),
-    abuse_suite: Annotated[Path, typer.Option(help="Abuse suite (JSONL); default the frozen v1.")] = Path(
-        "eval/suites/abuse.v1.jsonl"
-    ),
+    suite: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="Emergency suite (JSONL), repeatable; default every eval/suites/emergency.v*.jsonl."
+        ),
+    ] = None,
+    abuse_suite: Annotated[
+        list[Path] | None,
+        typer.Option(help="Abuse suite (JSONL), repeatable; default every eval/suites/abuse.v*.jsonl."),
+    ] = None,
+    questions: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="qa suite whose questions count false alarms, repeatable; default resident_qa, demo_qa."
+        ),
+    ] = None,
+    details: Annotated[
+        Path | None, typer.Option(help="Also write every figure and every miss and false alarm here (JSON).")
+    ] = None,
 ) -> None:
-    """Emergency and abuse checks beside the old phrase lists: recall, false alarms, numbers, latency."""
-    from eval.bench.emergency import run_emergency_bench
+    """Emergency and abuse checks beside the rules alone, the old phrase lists and TF-IDF + LinearSVC."""
+    from eval.bench.emergency import QUESTION_SUITES, default_suites, run_emergency_bench, table
 
-    result = guarded(lambda: run_emergency_bench(suite, abuse_suite))
-    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    emergency_suites = suite or default_suites("emergency")
+    abuse_suites = abuse_suite or default_suites("abuse")
+    question_suites = questions or list(QUESTION_SUITES)
+    result = guarded(lambda: run_emergency_bench(emergency_suites, abuse_suites, question_suites))
+    typer.echo(table(result))
+    if details:
+        details.write_text(json.dumps(result, ensure_ascii=False, indent=2), encoding="utf-8")
+        typer.echo(f"details: {details}")

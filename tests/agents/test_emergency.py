@@ -12,26 +12,28 @@ from typing import Any
 
 import pytest
 
-from agents.resident import intents, prompts
-from agents.resident.abuse import is_abuse
-from agents.resident.emergency import detect, detect_by_rules, normalise
-from eval.bench.emergency import phrase_list_baseline, run_emergency_bench
+from agents.resident import abuse, intents, prompts
+from agents.resident.abuse import is_abuse, is_abuse_by_rules
+from agents.resident.emergency import counter_cue, detect, detect_by_model, detect_by_rules, model, normalise
+from eval.bench.emergency import phrase_list_baseline, run_emergency_bench, table
 
 DATA = Path(__file__).parent / "data"
 DEV = sorted(DATA.glob("emergency_dev*.jsonl"))
+RULE_SETS = [p for p in DEV if p.stem in {"emergency_dev", *(f"emergency_dev{n}" for n in range(2, 7))}]
 
 
 def load(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def test_on_the_development_sets_every_emergency_is_caught_and_no_ordinary_request_alarms() -> None:
-    items = [item for path in DEV for item in load(path)]
+def test_on_the_development_sets_the_rules_catch_every_emergency_and_no_ordinary_request_alarms() -> None:
+    """Sets 1-6 are the ones the rules were widened on; 7 and 8 were written after them (see below)."""
+    items = [item for path in RULE_SETS for item in load(path)]
     emergencies = [i for i in items if i["label"] == "emergency"]
     ordinary = [i for i in items if i["label"] == "ordinary"]
     assert len(emergencies) >= 150 and len(ordinary) >= 150
-    missed = [i["text"] for i in emergencies if detect(i["text"]) is None]
-    alarms = [i["text"] for i in ordinary if detect(i["text"]) is not None]
+    missed = [i["text"] for i in emergencies if detect_by_rules(i["text"])[0] is None]
+    alarms = [i["text"] for i in ordinary if detect_by_rules(i["text"])[0] is not None]
     assert missed == [] and alarms == []
     wrong_first = [
         i["text"]
@@ -39,6 +41,45 @@ def test_on_the_development_sets_every_emergency_is_caught_and_no_ordinary_reque
         if (found := detect(i["text"])) and found.services[0] not in i["services"]
     ]
     assert len(wrong_first) <= 0.02 * len(emergencies), wrong_first
+
+
+def test_with_the_model_the_check_fits_every_development_set() -> None:
+    """In-sample (the model was fitted on these): a sanity check; held-out figures are in the model file."""
+    items = [item for path in DEV for item in load(path)]
+    missed = [i["text"] for i in items if i["label"] == "emergency" and detect(i["text"]) is None]
+    alarms = [i["text"] for i in items if i["label"] == "ordinary" and detect(i["text"]) is not None]
+    assert len(missed) <= 0.01 * len(items) and len(alarms) <= 0.01 * len(items), (missed, alarms)
+
+
+@pytest.mark.parametrize(
+    ("text", "services"),
+    [
+        ("厨房那根管子一直在响 呼呼的往外跑气", ("119",)),
+        ("房子后面的山坡在往下滑，石头都滚到屋边了", ("119",)),
+        ("隔壁一直传出女人尖叫和东西摔碎的声音", ("110",)),
+    ],
+)
+def test_the_model_catches_what_no_rule_names_and_the_old_list_missed(
+    text: str, services: tuple[str, ...]
+) -> None:
+    assert detect_by_rules(text) == (None, None) and phrase_list_baseline(text) is None
+    found = detect_by_model(text)
+    assert found is not None and found.services[0] == services[0] and found.cue.startswith("model")
+    assert detect(text) == found and intents.read(text).emergency
+
+
+@pytest.mark.parametrize("lead", ["如果", "上周", "听说", "电视上说"])
+def test_a_counter_cue_keeps_the_model_quiet(lead: str) -> None:
+    text = "厨房那根管子一直在响 呼呼的往外跑气"
+    assert detect_by_model(lead + text) is not None  # the model alone would alarm
+    assert counter_cue(lead + text) is not None and detect(lead + text) is None
+
+
+def test_the_model_alone_says_nothing_below_its_threshold() -> None:
+    scorer = model()
+    for text in ("燃气费怎么交，可以在手机上交吗", "我想问一下居住证怎么办理"):
+        assert scorer.probabilities(normalise(text))["emergency"] < scorer.threshold
+        assert detect_by_model(text) is None
 
 
 @pytest.mark.parametrize(
@@ -155,26 +196,42 @@ def test_insults_aimed_at_the_service_are_abuse(text: str) -> None:
 
 
 @pytest.mark.parametrize("name", ["abuse_dev.jsonl", "abuse_dev2.jsonl"])
-def test_abuse_development_sets(name: str) -> None:
+def test_abuse_development_sets_by_the_rules(name: str) -> None:
     """abuse_dev2: ordinary words holding an insult's characters (孩子妈的户口, 你们垃圾清运, 我妈有病)."""
     items = load(DATA / name)
-    wrong = [i["text"] for i in items if is_abuse(i["text"]) != (i["label"] == "abuse")]
+    wrong = [i["text"] for i in items if is_abuse_by_rules(i["text"]) != (i["label"] == "abuse")]
     assert wrong == []
+
+
+def test_abuse_development_sets_with_the_model_raise_no_false_positive() -> None:
+    """abuse_dev3 (written after the rules): 妈 in innocent senses, feeling, insults in other words."""
+    items = [item for path in sorted(DATA.glob("abuse_dev*.jsonl")) for item in load(path)]
+    false_positives = [i["text"] for i in items if i["label"] == "ordinary" and is_abuse(i["text"])]
+    missed = [i["text"] for i in items if i["label"] == "abuse" and not is_abuse(i["text"])]
+    assert false_positives == [] and len(missed) <= 0.1 * len(items), missed
 
 
 @pytest.mark.parametrize(
     "text",
     [
-        "装电梯要花好几万，能用我爸妈的公积金来付吗？",
-        "孩子妈的户口在外地，你们能帮忙办入学吗",
-        "俺妈的医保卡丢了，你们这里能补吗",
-        "我妈有病，你们能不能上门办理",
-        "你们垃圾清运几点来",
-        "每月二百五十元的补贴，你们什么时候发",
+        "我舅妈的低保卡到期了，你们能帮忙续一下吗",
+        "姑妈家的房子拆迁，补偿款你们什么时候发",
+        "小区大妈说你们下周来测血压，是真的吗",
+        "妈呀，你们这效率也太高了吧，谢谢",
+        "我都快急疯了，你们到底什么时候来修啊！！！",
+        "你们这个破系统我真是服了，又登不上去",
+        "他妈妈腿摔伤了，你们那个居家护理怎么申请",
     ],
 )
-def test_family_words_and_ordinary_words_holding_abusive_characters_are_not_abuse(text: str) -> None:
+def test_fresh_family_words_and_feelings_are_not_abuse(text: str) -> None:
     assert not is_abuse(text) and intents.read(text).route != "abuse"
+
+
+def test_the_abuse_model_only_speaks_to_someone_addressed() -> None:
+    addressed = "客服是猪吗，说了八遍还不懂"  # no rule names it: the model does
+    assert not is_abuse_by_rules(addressed) and abuse.model_may_speak(addressed) and is_abuse(addressed)
+    nobody = "是猪吗，说了八遍还不懂"  # the same words aimed at nobody named
+    assert not abuse.model_may_speak(nobody) and not is_abuse(nobody)
 
 
 def test_bench_scores_a_suite_beside_the_phrase_list(tmp_path: Path) -> None:
@@ -204,14 +261,27 @@ def test_bench_scores_a_suite_beside_the_phrase_list(tmp_path: Path) -> None:
         {"task": "abuse", "id": "2", "text": "傻逼客服", "label": "abuse"},
     ]
     abuse.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in lines), encoding="utf-8")
-    result = run_emergency_bench(suite, abuse)
-    ours, old = result["emergency"]["detector"], result["emergency"]["baseline_phrase_list"]
+    result = run_emergency_bench([suite], [abuse])
+    ours, old = (
+        result["emergency"][str(suite)]["detector"],
+        result["emergency"][str(suite)]["baseline_phrase_list"],
+    )
     assert ours["recall"] == 1.0 and ours["false_alarm_rate"] == 0.0 and ours["services_exact"] == 1.0
     assert old["recall"] == 0.5 and old["false_alarm_rate"] == 0.5 and old["services_exact"] == 0.0
     assert old["missed"] == ["我家楼道里煤气味特别重，好像漏气了"]
-    assert result["abuse"]["detector"]["false_positives"] == []
-    assert result["abuse"]["baseline_phrase_list"]["false_positives"] == ["能用我爸妈的公积金吗"]
-    assert ours["latency_ms"]["p95"] < 20
+    scored = result["abuse"][str(abuse)]
+    assert scored["detector"]["false_positives"] == []
+    assert scored["baseline_phrase_list"]["false_positives"] == ["能用我爸妈的公积金吗"]
+    assert set(result["emergency"][str(suite)]) == {
+        "detector",
+        "rules",
+        "baseline_phrase_list",
+        "baseline_tfidf_svc",
+    }
+    assert result["emergency"][str(suite)]["rules"]["emergencies"] == 2
+    lines = table(result).splitlines()
+    assert sum(line.startswith("e.jsonl | ") for line in lines) == 4
+    assert sum(line.startswith("a.jsonl | ") for line in lines) == 4
 
 
 def test_bench_says_which_line_of_a_suite_is_bad(tmp_path: Path) -> None:
@@ -221,4 +291,4 @@ def test_bench_says_which_line_of_a_suite_is_bad(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     with pytest.raises(ValueError, match=r"bad.jsonl:2"):
-        run_emergency_bench(suite, suite)
+        run_emergency_bench([suite], [suite])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from agents.resident import prompts
+from agents.resident.emergency import detect_by_rules
 from eval.bench.emergency import phrase_list_abuse, phrase_list_baseline
 from tests.agents import test_resident_graph as graph
 from tests.agents.test_resident_graph import ScriptedLLM, final, hit
@@ -64,3 +65,19 @@ async def test_a_near_miss_is_answered_as_a_question_without_a_notice(make: Any)
     events = await h.say("燃气费怎么交，可以在手机上交吗")
     assert not [e for e in events if e.kind == "notice"]
     assert final(events, "answer")["route"] in ("question", "out_of_scope")
+
+
+async def test_an_emergency_only_the_model_reads_still_comes_first_with_an_urgent_report(make: Any) -> None:
+    text = "厨房那根管子一直在响 呼呼的往外跑气"
+    assert detect_by_rules(text)[0] is None and phrase_list_baseline(text) is None
+    h = await make()
+    events = await h.say(text)
+    assert events[0].kind == "notice" and events[0].data.startswith("【紧急情况】请立即拨打 119")
+    assert events[0].data.endswith(prompts.EMERGENCY_REPORT)
+    answer = final(events, "answer")
+    assert answer["route"] == "report" and answer["text"] in prompts.ASK.values()  # offered at once
+    replies = {prompts.ASK["where"]: "幸福小区3栋2单元501", prompts.ASK["when"]: "刚刚"}
+    while answer["text"] in replies:
+        answer = final(await h.say(replies[answer["text"]]), "answer")
+    ticket = final(await h.say("确认"), "ticket")["ticket"]
+    assert h.store.get(ticket).urgency == Urgency.URGENT
