@@ -98,14 +98,14 @@ def _histogram(values: Sequence[float], label: str) -> str:
     for v in values:
         counts[min(bins - 1, int(v / width))] += 1
     peak = max(counts)
-    parts = [f'<svg role="img" aria-label="{_e(label)}" width="640" height="140">']
+    parts = [f'<svg role="img" aria-label="{_e(label)}" width="640" height="156">']
     for i, c in enumerate(counts):
         h = 100 * c / peak
         parts.append(
-            f'<rect x="{10 + i * 30}" y="{110 - h:.1f}" width="26" height="{h:.1f}" fill="#57606a"/>'
+            f'<rect x="{10 + i * 30}" y="{126 - h:.1f}" width="26" height="{h:.1f}" fill="#57606a"/>'
         )
     parts.append(
-        f'<text x="10" y="128" font-size="12">0 ms</text><text x="540" y="128" font-size="12">{top:.0f} ms</text>'
+        f'<text x="10" y="144" font-size="12">0 毫秒</text><text x="540" y="144" font-size="12">{top:.0f} 毫秒</text>'
     )
     parts.append(f'<text x="10" y="12" font-size="12">{_e(label)}</text></svg>')
     return "".join(parts)
