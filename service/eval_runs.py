@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from eval.harness.drafts import drafts_dir, refuse_unlabelled
+from eval.harness.drafts import drafts_dir
 from eval.harness.report import render_report
 from eval.harness.runner import RunConfig, Runner
 from eval.harness.suites import SHIPPED_SUITES, Suite, load_suite
@@ -95,15 +95,13 @@ class EvalRuns:
                 404, "suite_not_found", f"没有名为 {name!r} 的评测集（见 /api/eval/suites）。", "suite"
             )
         suite = load_suite(path)
-        try:
-            refuse_unlabelled([suite])
-        except ValueError as exc:
+        if suite.drafts:  # the runner would refuse it too (refuse_unlabelled): said here without the path
+            shown = "、".join(suite.drafts[:5]) + ("……" if len(suite.drafts) > 5 else "")
             raise ServiceError(
-                422,
-                "unlabelled_drafts",
-                f"评测集 {name} 还有 {len(suite.drafts)} 条未标注的草稿：{exc}",
-                "suite",
-            ) from exc
+                422, "unlabelled_drafts",
+                f"评测集 {name} 还有 {len(suite.drafts)} 条未标注的草稿（{shown}）：先给每条写上 gold 条文"
+                '或 "answerable": false，再删去 "status": "draft"，然后再运行。', "suite",
+            )  # fmt: skip
         if not suite.items:
             raise ServiceError(422, "empty_suite", f"评测集 {name} 没有可运行的条目。", "suite")
         return suite

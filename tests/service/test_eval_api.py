@@ -135,3 +135,4 @@ def test_an_audited_turn_goes_to_a_suite_as_a_masked_draft(client: TestClient, d
     assert listed["drafts"] == 1 and listed["items"] == 0
     refused = client.post("/api/eval/runs", json={"suite": "drafts/audited"}, headers=headers)
     assert refused.status_code == 422 and refused.json()["error"]["code"] == "unlabelled_drafts"
+    assert str(data_dir) not in refused.json()["error"]["message"]  # no server path to the client
