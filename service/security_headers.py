@@ -1,7 +1,7 @@
 """Browser security headers on every answer: CSP, frame rules, nosniff, referrer policy.
 
-The pages load their scripts from this origin only; the one inline script (the evaluators' page) is
-allowed by its hash, computed from the file at start-up, so no inline script anyone injects runs.
+The pages load their scripts from this origin only; an inline script in a shipped page (there is
+none today) is allowed by its hash, computed from the file at start-up, so no injected inline script runs.
 Styles may be inline (the widget adds a ``<style>`` element; the pages carry ``style`` attributes).
 
 Framing: the residents' side (the demo page, the widget, the chat API) may be framed by the city

@@ -57,6 +57,7 @@ class AuditRecord:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     error: str = ""
     created_at: datetime | None = None
+    id: int | None = None  # set when read back from the trail
 
 
 def _dump(value: Any) -> str:
@@ -90,8 +91,9 @@ class AuditLog:
         since: datetime | None = None,
         until: datetime | None = None,
         route: str | None = None,
+        agent: str | None = None,
     ) -> Iterator[AuditRecord]:
-        """The latest records first, filtered by thread, time window and route."""
+        """The latest records first, filtered by thread, time window, route and agent."""
         query = select(audit_turns).order_by(audit_turns.c.id.desc()).limit(limit)
         if thread is not None:
             query = query.where(audit_turns.c.thread == thread)
@@ -101,12 +103,24 @@ class AuditLog:
             query = query.where(audit_turns.c.created_at < until)
         if route is not None:
             query = query.where(audit_turns.c.route == route)
+        if agent is not None:
+            query = query.where(audit_turns.c.agent == agent)
         with self._engine.connect() as conn:
             rows = conn.execute(query).all()
         for row in rows:
-            yield AuditRecord(
-                thread=row.thread, agent=row.agent, route=row.route, user_text=row.user_text,
-                reply=row.reply, model=row.model, latency_ms=row.latency_ms, model_ms=row.model_ms,
-                prompt_ids=json.loads(row.prompt_ids), chunk_ids=json.loads(row.chunk_ids),
-                tool_calls=json.loads(row.tool_calls), error=row.error, created_at=row.created_at,
-            )  # fmt: skip
+            yield _record(row)
+
+    def get(self, record_id: int) -> AuditRecord | None:
+        """One record by its id (None when there is none)."""
+        with self._engine.connect() as conn:
+            row = conn.execute(select(audit_turns).where(audit_turns.c.id == record_id)).first()
+        return _record(row) if row is not None else None
+
+
+def _record(row: Any) -> AuditRecord:
+    return AuditRecord(
+        thread=row.thread, agent=row.agent, route=row.route, user_text=row.user_text,
+        reply=row.reply, model=row.model, latency_ms=row.latency_ms, model_ms=row.model_ms,
+        prompt_ids=json.loads(row.prompt_ids), chunk_ids=json.loads(row.chunk_ids),
+        tool_calls=json.loads(row.tool_calls), error=row.error, created_at=row.created_at, id=row.id,
+    )  # fmt: skip

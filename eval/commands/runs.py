@@ -35,6 +35,7 @@ def eval_run(
     """Run suites through the real agents into a resumable run folder; write summary.json and report.html."""
     from datetime import UTC, datetime
 
+    from eval.harness.drafts import refuse_unlabelled
     from eval.harness.judge import Judge
     from eval.harness.report import render_report
     from eval.harness.runner import RunConfig, Runner
@@ -48,6 +49,7 @@ def eval_run(
     for s in suites:
         for error in s.errors:
             typer.echo(f"skipped: {error}", err=True)
+    guarded(lambda: refuse_unlabelled(suites))  # before any model starts
     folder = resume or out or settings.data_dir / "eval-runs" / datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     services = build_services(settings)
 
@@ -93,11 +95,19 @@ def eval_report(run: Path) -> None:
 
 
 @eval_app.command("compare")
-def eval_compare(run_a: Path, run_b: Path) -> None:
+def eval_compare(
+    run_a: Path,
+    run_b: Path,
+    html: Annotated[Path | None, typer.Option(help="Also write the comparison page (Chinese) here.")] = None,
+) -> None:
     """B against A, item by item: differences with intervals and p-values, and the items that changed."""
-    from eval.harness.report import compare_runs
+    from eval.harness.comparison import render_comparison
+    from eval.harness.report import compare_runs, write_atomic
 
     result = guarded(lambda: compare_runs(run_a, run_b))
+    if html is not None:
+        guarded(lambda: write_atomic(html, render_comparison(run_a, run_b)))
+        typer.echo(f"comparison page: {html}", err=True)
     for suite, metrics in result["suites"].items():
         for metric, d in metrics.items():
             mark = "*" if d["significant"] else " "

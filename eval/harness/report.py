@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from eval.harness.labels import TASK_LABELS, metric_label
 from eval.harness.runner import done_items
 from eval.harness.scoring import item_scores, summarise
 from eval.metrics.intervals import paired_difference
@@ -69,10 +70,10 @@ def _bars(metrics: dict[str, dict[str, Any]]) -> str:
         return ""
     row_h, width, left = 26, 640, 190
     scale = width - left - 90
-    parts = [f'<svg role="img" aria-label="metrics" width="{width}" height="{row_h * len(shown) + 10}">']
+    parts = [f'<svg role="img" aria-label="指标" width="{width}" height="{row_h * len(shown) + 10}">']
     for i, (name, v) in enumerate(shown):
         y = 5 + i * row_h
-        parts.append(f'<text x="0" y="{y + 15}" font-size="13">{_e(name)}</text>')
+        parts.append(f'<text x="0" y="{y + 15}" font-size="13">{_e(metric_label(name))}</text>')
         parts.append(
             f'<rect x="{left}" y="{y + 3}" width="{v["mean"] * scale:.1f}" height="16" fill="#b3261e" opacity=".75"/>'
         )
@@ -97,14 +98,14 @@ def _histogram(values: Sequence[float], label: str) -> str:
     for v in values:
         counts[min(bins - 1, int(v / width))] += 1
     peak = max(counts)
-    parts = [f'<svg role="img" aria-label="{_e(label)}" width="640" height="140">']
+    parts = [f'<svg role="img" aria-label="{_e(label)}" width="640" height="156">']
     for i, c in enumerate(counts):
         h = 100 * c / peak
         parts.append(
-            f'<rect x="{10 + i * 30}" y="{110 - h:.1f}" width="26" height="{h:.1f}" fill="#57606a"/>'
+            f'<rect x="{10 + i * 30}" y="{126 - h:.1f}" width="26" height="{h:.1f}" fill="#57606a"/>'
         )
     parts.append(
-        f'<text x="10" y="128" font-size="12">0 ms</text><text x="540" y="128" font-size="12">{top:.0f} ms</text>'
+        f'<text x="10" y="144" font-size="12">0 毫秒</text><text x="540" y="144" font-size="12">{top:.0f} 毫秒</text>'
     )
     parts.append(f'<text x="10" y="12" font-size="12">{_e(label)}</text></svg>')
     return "".join(parts)
@@ -202,7 +203,8 @@ def _worst(rows: list[dict[str, Any]], suite: str, limit: int = 10) -> str:
             parts.append(
                 f"<p><b>judge</b> {_e({k: row['judge'][k] for k in row['judge'] if k not in ('raw',)})}</p>"
             )
-        parts.append(f"<p><b>评分</b> {_e(item_scores(row))}</p></details>")
+        scores = "，".join(f"{metric_label(k)} {v:.3g}" for k, v in item_scores(row).items())
+        parts.append(f"<p><b>评分</b> {_e(scores or '无（出错）')}</p></details>")
     return "".join(parts)
 
 
@@ -233,11 +235,11 @@ def render_report(run_dir: Path) -> Path:
         )
     for suite, entry in summary["suites"].items():
         parts.append(
-            f"<h2>{_e(suite)} <span class='muted'>（{_e(entry['task'])}，{entry['items']} 条，"
+            f"<h2>{_e(suite)} <span class='muted'>（{_e(TASK_LABELS.get(entry['task'], entry['task']))}，{entry['items']} 条，"
             f"{entry['errors']} 条出错）</span></h2>"
         )
         table = "".join(
-            f"<tr><td>{_e(k)}</td><td>{v['mean']}</td><td>[{v['low']}, {v['high']}]</td><td>{v['n']}</td><td>{v['nan']}</td></tr>"
+            f"<tr><td>{_e(metric_label(k))} <span class='muted'>{_e(k)}</span></td><td>{v['mean']}</td><td>[{v['low']}, {v['high']}]</td><td>{v['n']}</td><td>{v['nan']}</td></tr>"
             for k, v in entry["metrics"].items()
         )
         parts.append(
@@ -249,7 +251,8 @@ def render_report(run_dir: Path) -> Path:
             parts.append(f"<p>部门宏平均 F1：{entry['department_macro_f1']}</p>")
         if entry.get("judge_seconds_per_item"):
             parts.append(f"<p>评审每条用时（秒）：{_e(entry['judge_seconds_per_item'])}</p>")
-        parts.append(f"<p>时延：{_e(entry['latency'])}</p>")
+        latency = "，".join(f"{k.removesuffix('_ms')} {v} 毫秒" for k, v in entry["latency"].items())
+        parts.append(f"<p>每条时延：{_e(latency or '无')}</p>")
         latencies = [float(r["latency_ms"]) for r in rows if r["suite"] == suite and not r.get("error")]
         parts.append(_histogram(latencies, f"{suite}：每条时延"))
         parts.append(_confusion(entry))

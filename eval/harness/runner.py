@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from eval.harness.drafts import refuse_unlabelled
 from eval.harness.suites import Item, Suite
 from service.container import Services
 
@@ -80,8 +81,17 @@ class Runner:
         self.run_id = config.out.name
         self._lock = asyncio.Lock()
 
-    async def run(self, suites: Sequence[Suite], progress: Progress | None = None) -> Path:
-        """Run every item not yet done; return the run folder."""
+    async def run(
+        self,
+        suites: Sequence[Suite],
+        progress: Progress | None = None,
+        on_item: Callable[[str], None] | None = None,
+    ) -> Path:
+        """Run every item not yet done; return the run folder (UnlabelledDraftError: a suite holds drafts).
+
+        ``progress(done, total, key)`` follows each finished item; ``on_item(key)`` each item as it starts.
+        """
+        refuse_unlabelled(suites)
         out = self.config.out
         out.mkdir(parents=True, exist_ok=True)
         meta_path = out / "meta.json"
@@ -110,6 +120,8 @@ class Runner:
         async def one(item: Item) -> None:
             nonlocal finished
             async with gate:
+                if on_item:
+                    on_item(item.key)
                 row = await self._run_item(item)
             async with self._lock:
                 self._append(out / "items.jsonl", row)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+SHIPPED_SUITES = Path(__file__).resolve().parents[1] / "suites"  # eval/suites
 TASKS = ("qa", "dispatch", "subsidy", "chat")
 _REQUIRED: dict[str, tuple[str, ...]] = {
     "qa": ("question",),
@@ -39,6 +40,7 @@ class Suite:
     path: Path
     items: list[Item] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    drafts: list[str] = field(default_factory=list)  # ids of unlabelled drafts (``"status": "draft"``)
 
     @property
     def name(self) -> str:
@@ -70,8 +72,10 @@ def _check(row: Any) -> str | None:  # noqa: PLR0911 - one return per rule
 
 
 def load_suite(path: Path, split: str | None = None) -> Suite:
-    """Read a suite; bad lines go to ``errors`` with their line number, the rest are items.
+    """Read a suite; bad lines go to ``errors`` with their line number, unlabelled drafts to ``drafts``.
 
+    A draft (an audited turn sent to the suite, ``eval.harness.drafts``) is not an item until an
+    evaluator labels it; the runner refuses a suite that still holds one rather than skip it quietly.
     ``split`` (``dev``/``test``): only that half of the items (:func:`split_of`).
     """
     suite = Suite(path)
@@ -83,6 +87,9 @@ def load_suite(path: Path, split: str | None = None) -> Suite:
             row = json.loads(line)
         except json.JSONDecodeError as exc:
             suite.errors.append(f"{path}:{number}: not JSON ({exc.msg})")
+            continue
+        if isinstance(row, dict) and row.get("status") == "draft":
+            suite.drafts.append(str(row.get("id", f"line {number}")))
             continue
         problem = _check(row)
         if problem is None and str(row["id"]) in seen:

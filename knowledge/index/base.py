@@ -142,6 +142,10 @@ class VectorIndex(Protocol):
         """How many points in force each document title has (the law-first ranker's table of laws)."""
         ...
 
+    def payloads(self, point_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Point id → payload of the given points that exist (an audited turn's clauses, by their ids)."""
+        ...
+
     def search_dense(self, vector: list[float], limit: int, flt: SearchFilter) -> list[Scored]:
         """Nearest points by dense vector."""
         ...

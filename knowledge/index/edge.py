@@ -136,6 +136,13 @@ class EdgeIndex:
         records, _ = self.shard.scroll(request)
         return [dict(r.payload) for r in records]
 
+    def payloads(self, point_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Payloads by point id (missing ids left out)."""
+        if not point_ids:
+            return {}
+        records = self.shard.retrieve(list(point_ids), with_payload=True, with_vector=False)
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
     def title_counts(self) -> dict[str, int]:
         """Points in force per title (a paged scroll reading the title only)."""
         counts: Counter[str] = Counter()

@@ -137,6 +137,16 @@ class QdrantClientIndex:
         )  # fmt: skip
         return [dict(r.payload or {}) for r in records]
 
+    def payloads(self, point_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Payloads by point id (missing ids left out)."""
+        if not point_ids:
+            return {}
+        records = self._call(
+            "retrieve", self._client.retrieve, self.collection, ids=list(point_ids), with_payload=True,
+            with_vectors=False,
+        )  # fmt: skip
+        return {str(r.id): dict(r.payload or {}) for r in records}
+
     def title_counts(self) -> dict[str, int]:
         """Points in force per title (a paged scroll reading the title only)."""
         counts: Counter[str] = Counter()

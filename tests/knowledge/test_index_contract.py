@@ -80,6 +80,14 @@ def test_sparse_search_ranks_by_bm25(index: VectorIndex) -> None:
     }
 
 
+def test_payloads_by_point_id_leave_out_unknown_ids(index: VectorIndex) -> None:
+    seed(index)
+    found = index.payloads([point_id("b:0"), point_id("nowhere:0"), point_id("c:0")])
+    assert set(found) == {point_id("b:0"), point_id("c:0")}
+    assert found[point_id("b:0")]["text"] == "生活垃圾分为四类" and found[point_id("c:0")]["excluded"] == 1
+    assert index.payloads([]) == {}
+
+
 def test_dense_search_and_points_without_vectors(index: VectorIndex) -> None:
     seed(index)
     hits = index.search_dense([1, 0, 0, 0], 3, SearchFilter())

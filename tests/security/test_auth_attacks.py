@@ -29,6 +29,7 @@ from service.client_address import TrustedProxies
 from service.container import build_services
 from service.routers.chat import COOKIE
 from service.secret_key import SECRET_FILE, SecretKeyError, bind_problem, load_or_create
+from service.security_headers import inline_script_hashes
 from service.settings import OLD_PUBLIC_SECRET, load_settings
 from tools.db import migrate
 from tools.users import UserStore
@@ -272,7 +273,7 @@ def test_a_token_used_after_logout_is_refused(data_dir: Path) -> None:
         error(restarted.get("/api/auth/me", headers=bearer), 401, "not_signed_in")
 
 
-def test_security_headers_and_framing(data_dir: Path) -> None:
+def test_security_headers_and_framing(data_dir: Path, tmp_path: Path) -> None:
     with client(data_dir, server={"cors_origins": [CITY]}) as c:
         for path in ("/", "/widget.js", "/api/chat/history"):  # the residents' side: city sites may frame
             response = c.get(path)
@@ -287,10 +288,14 @@ def test_security_headers_and_framing(data_dir: Path) -> None:
             assert response.headers["referrer-policy"] == "strict-origin-when-cross-origin"
         csp = c.get("/eval").headers["content-security-policy"]
         assert "'unsafe-inline'" not in csp.split("script-src")[1].split(";")[0]
-        inline = re.search(r"<script>(.*?)</script>", (STATIC / "eval.html").read_text(), re.S)
-        assert inline is not None
-        digest = base64.b64encode(hashlib.sha256(inline.group(1).encode()).digest()).decode()
-        assert f"'sha256-{digest}'" in csp  # the page's own inline script, and no other, may run
+        assert re.search(r"<script>", (STATIC / "eval.html").read_text()) is None  # its script is /eval.js
+        assert csp.split("script-src")[1].split(";")[0].strip() == "'self'"  # no shipped page runs inline
+        page = tmp_path / "page.html"
+        page.write_text("<p>x</p><script>go()</script><script src='/a.js'></script>", encoding="utf-8")
+        digest = base64.b64encode(hashlib.sha256(b"go()").digest()).decode()
+        assert inline_script_hashes(tmp_path) == [
+            f"'sha256-{digest}'"
+        ]  # a page's own inline script, no other
         assert "cdn.jsdelivr.net" not in csp
         docs = c.get("/docs")  # the API browser alone may load its CDN scripts; nobody may frame it
         assert "https://cdn.jsdelivr.net" in docs.headers["content-security-policy"]
