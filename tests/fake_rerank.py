@@ -32,23 +32,15 @@ def overlap(query: str, passage: str) -> float:
     return float(sum(ch in passage for ch in set(query)))
 
 
-class FakeRerank:
+class FakeRerank(ServerThread):
     """The server; a context manager. ``base_url`` is the root (vLLM also answers under /v1)."""
 
     def __init__(self, api: Literal["vllm", "tei"], script: list[Answer] | None = None) -> None:
         self.api = api
         self.script = list(script or [])
         self.requests: list[tuple[str, dict[str, Any]]] = []
-        self._server = ServerThread(self._build(), log_level="error")
-        self.port = self._server.port
-        self.base_url = self._server.url
-
-    def __enter__(self) -> FakeRerank:
-        self._server.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.__exit__(*exc)
+        super().__init__(self._build(), log_level="error")
+        self.base_url = self.url
 
     async def _answer(self, path: str, request: Request) -> Any:
         body = await request.json()

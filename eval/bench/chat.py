@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from eval.bench.fast_model import ServerThread, build_app
+from eval.bench.fast_model import FakeOpenAI, ServerThread, cite_first_clause
 from eval.bench.stats import percentile
 from service.app import create_app
 from service.settings import Settings
@@ -121,9 +121,9 @@ async def _drive(base: str, bench: ChatBench) -> float:
 def run_chat_bench(settings: Settings, bench: ChatBench, *, fast_model: bool) -> dict[str, Any]:
     """Serve the app on loopback (with the fast fake model when asked), drive it, and summarise."""
     if fast_model:
-        model_server = ServerThread(build_app())
+        model_server = FakeOpenAI(cite_first_clause, model="fast-fake", chunk_chars=3, log_level="warning")
         model_server.__enter__()
-        llm = {"backend": "vllm", "base_url": f"{model_server.url}/v1", "model": "fast-fake"}
+        llm = {"backend": "vllm", "base_url": model_server.base_url, "model": "fast-fake"}
         settings = settings.model_copy(update={"llm": settings.llm.model_copy(update=llm)})
     # the bench is one client address: lift the per-address limit, keep the per-session one
     chat = settings.chat.model_copy(update={"ip_per_minute": 10**9})

@@ -3,46 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import aiosqlite
 import pytest
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from langgraph.types import Command
-from pydantic import BaseModel
 
 from agents.dispatch import DispatchDeps, ReviewError, build_graph, thread, validate_decision
+from eval.bench.fakes import ScriptedLLM
 from service.demo_city import DOCUMENTS_DIR, WORK_ORDERS_CSV
 from tools.db import DatabaseSettings, make_engine, migrate
 from tools.dispatch.duties import DutyTable
 from tools.dispatch.history import DispatchHistory, read_history
 from tools.dispatch.model import DispatchModel, TrainingOrder
-from tools.llm import NullLLMClient, Structured
+from tools.llm import NullLLMClient
 from tools.work_orders import NewWorkOrder, State, WorkOrderStore
 
 SNAPSHOT = Path(__file__).parent / "snapshots" / "dispatch_graph.mmd"
-
-
-class ScriptedLLM:
-    """Answers structured requests from a script (a dict, or garbage that triggers the fallback)."""
-
-    def __init__(self, *answers: dict[str, Any] | None) -> None:
-        self.answers = list(answers)
-        self.prompts: list[Sequence[dict[str, Any]]] = []
-        self.available = True
-        self.describe = "scripted"
-
-    async def structured(
-        self, messages: Sequence[dict[str, Any]], schema: type[BaseModel], *, fallback: Any = None, **_: Any
-    ) -> Structured[Any]:
-        self.prompts.append(messages)
-        answer = self.answers.pop(0)
-        if answer is None:
-            value = fallback() if callable(fallback) else fallback
-            return Structured(value, "fallback", 2, "invalid JSON twice")
-        return Structured(schema.model_validate(answer), "model", 1)
 
 
 @pytest.fixture(scope="module")
@@ -137,12 +116,12 @@ async def test_low_confidence_asks_the_llm_and_shows_its_choice(
     deps.review_threshold = 1.1  # every order counts as uncertain
     ticket = report(deps, "幸福路的下水道井盖丢了，很危险")
     candidates = [d.department for d in deps.model.suggest("", "幸福路的下水道井盖丢了，很危险").departments]
-    deps.llm = ScriptedLLM({"choice": candidates[1], "reason": "职责相符"})
+    llm = deps.llm = ScriptedLLM([{"choice": candidates[1], "reason": "职责相符"}])
     graph = build_graph(deps, saver)
     paused = await graph.ainvoke({"ticket": ticket}, thread(ticket))
     shown = paused["__interrupt__"][0].value["adjudication"]
     assert shown["choice"] == candidates[1] and shown["source"] == "model"
-    prompt = deps.llm.prompts[0][1]["content"]  # type: ignore[attr-defined]
+    prompt = llm.prompts[0][1]["content"]
     assert all(c in prompt for c in candidates)  # every candidate with its duties in view
     done = await graph.ainvoke(Command(resume={"action": "approve", "actor": "cw"}), thread(ticket))
     assert deps.store.get(ticket).department == candidates[1]
@@ -153,10 +132,14 @@ async def test_a_garbled_llm_answer_falls_back_to_the_caseworker(
     deps: DispatchDeps, saver: AsyncSqliteSaver
 ) -> None:
     deps.review_threshold = 1.1
-    deps.llm = ScriptedLLM(None)
+    llm = deps.llm = ScriptedLLM(
+        ["好的，我认为应该派给城管", '{"choice": "不在名单上的单位", "reason": "猜的"}']
+    )
     ticket = report(deps, "路灯坏了一个星期了")
     paused = await build_graph(deps, saver).ainvoke({"ticket": ticket}, thread(ticket))
-    assert paused["__interrupt__"][0].value["adjudication"]["choice"] == "需人工"
+    shown = paused["__interrupt__"][0].value["adjudication"]
+    assert shown["choice"] == "需人工" and shown["source"] == "fallback"  # invalid twice: retried once, then
+    assert len(llm.prompts) == 2 and llm.script.failures == []  # the fallback; both answers were asked for
 
 
 def test_decisions_are_validated_before_resuming() -> None:

@@ -7,8 +7,9 @@ from typing import Any
 from agents.resident import prompts
 from agents.resident.emergency import detect_by_rules
 from eval.bench.emergency import phrase_list_abuse, phrase_list_baseline
+from eval.bench.fakes import ScriptedLLM
 from tests.agents import test_resident_graph as graph
-from tests.agents.test_resident_graph import ScriptedLLM, final, hit
+from tests.agents.test_resident_graph import final, hit
 from tools.work_orders import Urgency
 
 make = graph.make  # the graph tests' harness fixture: real store and checkpoints, scripted model
@@ -52,7 +53,7 @@ async def test_someone_collapsed_gets_120_first(make: Any) -> None:
 async def test_a_question_with_family_words_is_answered_not_refused_as_abuse(make: Any) -> None:
     text = "装电梯需要多少户同意？能用我爸妈的公积金来付吗？"
     assert phrase_list_abuse(text)  # what the old list did
-    llm = ScriptedLLM("需要三分之二以上的业主同意〔示例市既有住宅加装电梯办法 第三条〕。")
+    llm = ScriptedLLM(["需要三分之二以上的业主同意〔示例市既有住宅加装电梯办法 第三条〕。"])
     h = await make(llm, {"电梯": [hit(ELEVATOR)]})
     events = await h.say(text)
     answer = final(events, "answer")

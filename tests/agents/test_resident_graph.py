@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.exc import OperationalError
 
 from agents.resident import ResidentDeps, build_graph, prompts
 from agents.resident.runner import ResidentAssistant, TurnEvent
+from eval.bench.fakes import Reply, ScriptedLLM
 from knowledge.index import SearchFilter
 from knowledge.retriever import Hit
 from service.demo_city import ENTERPRISES_CSV, PACK_DIR, RULES_DIR
@@ -28,7 +29,7 @@ from tests.cities import DEMO_FIELDS
 from tools.audit import AuditLog
 from tools.citypack import city_of, read_pack
 from tools.db import DatabaseSettings, make_engine, migrate
-from tools.llm import ChatResult, LLMUnavailableError, NullLLMClient
+from tools.llm import NullLLMClient
 from tools.subsidies.matcher import ConditionResult, Decision, Matcher, coerce_facts
 from tools.subsidies.rules import load_rules
 from tools.work_orders import State, Urgency, WorkOrderStore
@@ -75,30 +76,6 @@ class ScriptedRetriever:
         if flt and flt.category:
             hits = [h for h in hits if h.payload.get("category") == flt.category]
         return hits[:k]
-
-
-class ScriptedLLM:
-    """Streams and chats from a script; a string ending in ``<DROP>`` breaks the stream there."""
-
-    def __init__(self, *answers: str) -> None:
-        self.answers = list(answers)
-        self.prompts: list[Sequence[dict[str, Any]]] = []
-        self.available = True
-        self.describe = "scripted:fake"
-
-    async def chat(self, messages: Sequence[dict[str, Any]], **_: Any) -> ChatResult:
-        self.prompts.append(messages)
-        return ChatResult(content=self.answers.pop(0), model="fake")
-
-    async def stream(self, messages: Sequence[dict[str, Any]], **_: Any) -> AsyncIterator[str]:
-        self.prompts.append(messages)
-        answer = self.answers.pop(0)
-        drop = answer.endswith("<DROP>")
-        answer = answer.removesuffix("<DROP>")
-        for i in range(0, len(answer), 4):
-            yield answer[i : i + 4]
-        if drop:
-            raise LLMUnavailableError("the model server at http://127.0.0.1:1/v1 did not answer: reset")
 
 
 class Harness:
@@ -158,10 +135,12 @@ async def make(tmp_path: Path) -> AsyncIterator[Any]:
     for harness in made:
         if harness.conn is not None:
             await harness.conn.close()
+        if isinstance(harness.llm, ScriptedLLM):
+            harness.llm.script.check()  # every scripted reply was asked for, and no call went unanswered
 
 
 async def test_answer_cites_the_clause_it_was_given_and_streams(make: Any) -> None:
-    llm = ScriptedLLM("申领居住证需要身份证、照片和住址证明〔示例市居住证办理规定 第三条〕。")
+    llm = ScriptedLLM(["申领居住证需要身份证、照片和住址证明〔示例市居住证办理规定 第三条〕。"])
     h = await make(llm, {"居住证": [hit(RESIDENCE)]})
     events = await h.say("办理居住证需要什么材料？")
     tokens = [e.data for e in events if e.kind == "token"]
@@ -187,7 +166,7 @@ async def test_nothing_relevant_means_not_covered_and_no_model_call(make: Any) -
 
 
 async def test_model_saying_the_documents_do_not_cover_it_is_passed_on_honestly(make: Any) -> None:
-    h = await make(ScriptedLLM("资料未涉及。"), {"居住证": [hit(RESIDENCE)]})
+    h = await make(ScriptedLLM(["资料未涉及。"]), {"居住证": [hit(RESIDENCE)]})
     events = await h.say("居住证丢了补办要多少钱？")
     assert [e.data for e in events if e.kind == "token"] == [TEXTS.not_covered]
     assert final(events, "answer")["text"] == TEXTS.not_covered
@@ -197,7 +176,7 @@ async def test_instructions_inside_a_document_never_reach_the_model_and_invented
     make: Any,
 ) -> None:
     llm = ScriptedLLM(
-        "业主大会的决定对全体业主有约束力〔示例市物业管理条例 第九条〕，服务费请拨打4008001234缴纳。"
+        ["业主大会的决定对全体业主有约束力〔示例市物业管理条例 第九条〕，服务费请拨打4008001234缴纳。"]
     )
     h = await make(llm, {"业主大会": [hit(POISONED)]})
     events = await h.say("业主大会的决定对我有约束力吗？")
@@ -211,8 +190,10 @@ async def test_instructions_inside_a_document_never_reach_the_model_and_invented
 
 async def test_invented_citations_fees_and_steps_are_taken_out(make: Any) -> None:
     llm = ScriptedLLM(
-        "租房每年可提取一次〔示例市住房公积金提取管理办法 第四条〕，手续费50元〔示例市收费办法 第二条〕。"
-        "\n另外，提取前还需要到银行网点参加资格面试并签署承诺书。"
+        [
+            "租房每年可提取一次〔示例市住房公积金提取管理办法 第四条〕，手续费50元〔示例市收费办法 第二条〕。"
+            "\n另外，提取前还需要到银行网点参加资格面试并签署承诺书。"
+        ]
     )
     h = await make(llm, {"公积金": [hit(FUND)]})
     events = await h.say("公积金租房提取有什么限制？")
@@ -231,7 +212,10 @@ async def test_without_a_model_the_best_clauses_are_shown_verbatim_with_citation
 
 
 async def test_a_model_failing_mid_stream_gives_an_error_event_then_the_clauses(make: Any) -> None:
-    h = await make(ScriptedLLM("申领居住证需要身份证<DROP>"), {"居住证": [hit(RESIDENCE)]})
+    cut = Reply(
+        "申领居住证需要身份证和照片", drop_after=10
+    )  # ten characters shown, then the connection drops
+    h = await make(ScriptedLLM([cut]), {"居住证": [hit(RESIDENCE)]})
     events = await h.say("办理居住证需要什么材料？")
     kinds = [e.kind for e in events]
     assert kinds.index("error") < kinds.index("answer")
@@ -242,9 +226,11 @@ async def test_a_model_failing_mid_stream_gives_an_error_event_then_the_clauses(
 
 async def test_a_follow_up_is_rewritten_with_the_earlier_question(make: Any) -> None:
     llm = ScriptedLLM(
-        "可以〔示例市居住证办理规定 第三条〕。",
-        "外地户口的人办理居住证需要什么材料？",
-        "同上〔示例市居住证办理规定 第三条〕。",
+        [
+            "可以〔示例市居住证办理规定 第三条〕。",
+            "外地户口的人办理居住证需要什么材料？",
+            "同上〔示例市居住证办理规定 第三条〕。",
+        ]
     )
     h = await make(llm, {"居住证": [hit(RESIDENCE)]})
     await h.say("办理居住证需要什么材料？")
@@ -255,7 +241,7 @@ async def test_a_follow_up_is_rewritten_with_the_earlier_question(make: Any) -> 
 
 
 async def test_subsidy_questions_search_the_enterprise_policies(make: Any) -> None:
-    llm = ScriptedLLM("首次认定奖励20万元〔示例市高新技术企业认定奖励办法 第四条〕。")
+    llm = ScriptedLLM(["首次认定奖励20万元〔示例市高新技术企业认定奖励办法 第四条〕。"])
     h = await make(llm, {"高新技术企业": [hit(GRANT)]})
     events = await h.say("我们公司是高新技术企业，能拿多少奖励？")
     assert h.retriever.queries[0][1] == SearchFilter(category="惠企政策")
@@ -374,7 +360,7 @@ async def test_a_report_survives_a_store_failure_and_a_restart_and_is_filed_once
 
 
 async def test_a_question_in_the_middle_of_a_report_keeps_the_draft(make: Any) -> None:
-    llm = ScriptedLLM("需要身份证〔示例市居住证办理规定 第三条〕。")
+    llm = ScriptedLLM(["需要身份证〔示例市居住证办理规定 第三条〕。"])
     h = await make(llm, {"居住证": [hit(RESIDENCE)]})
     await h.say("楼下垃圾堆了一个星期没人清理")
     answer = final(await h.say("办理居住证需要什么材料？"), "answer")["text"]

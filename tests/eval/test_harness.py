@@ -12,13 +12,14 @@ import pytest
 from typer.testing import CliRunner
 
 from agents.resident.runner import TurnEvent
+from eval.bench.fakes import Reply
+from eval.bench.fast_model import FakeOpenAI
 from eval.harness.judge import Judge
 from eval.harness.report import compare_runs, gate, render_report, write_summary
 from eval.harness.runner import RunConfig, Runner, expectation_failures
 from eval.harness.scoring import item_scores, summarise
 from eval.harness.suites import load_suite
 from service.cli import app
-from tests.fake_openai import FakeOpenAI, Reply
 
 SUITES = Path(__file__).resolve().parents[2] / "eval" / "suites"
 

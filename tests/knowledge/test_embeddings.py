@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from eval.bench.fast_model import FakeOpenAI
 from knowledge.config import EmbeddingSettings, evidence_cosine
 from knowledge.embeddings import Embedder, build_embedder
 from knowledge.errors import EmbeddingError, EmbeddingUnavailableError
-from tests.fake_openai import FakeOpenAI
 
 ZH = ["租房可以提取住房公积金，每月不超过1500元。", "生活垃圾分为可回收物、有害垃圾、厨余垃圾和其他垃圾。"]
 ZH_QUERY = "租房子能不能用公积金"

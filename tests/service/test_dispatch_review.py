@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
+from eval.bench.fakes import Reply
+from eval.bench.fast_model import FakeOpenAI
 from service.app import create_app
 from service.settings import load_settings
-from tests.fake_openai import FakeOpenAI, Reply
 from tests.service.test_orders_api import create, sign_in
 from tools.audit import AuditLog
 from tools.db import DatabaseSettings, make_engine
@@ -65,7 +66,8 @@ def _second_candidate(client: TestClient, ticket: str) -> tuple[str, str]:
 
 @pytest.fixture
 def adjudicating(data_dir: Path) -> Iterator[tuple[TestClient, FakeOpenAI]]:
-    with FakeOpenAI() as model, _client(data_dir, model) as client:
+    down = Reply(status=503)  # the first (probe) order's adjudication: the model is down, so it falls back
+    with FakeOpenAI([down]) as model, _client(data_dir, model) as client:
         yield client, model
 
 
@@ -78,7 +80,7 @@ def test_the_model_adjudicates_in_the_background_and_approve_sends_what_was_show
     top, second = _second_candidate(client, first)
     _until(lambda: model.requests, "the first order's adjudication reached the model")
     answer = json.dumps({"choice": second, "reason": "管网维修归其负责"}, ensure_ascii=False)
-    model.script[:] = [Reply(answer)]
+    model.script.append(Reply(answer))
     ticket = create(client, headers, text=VAGUE)["ticket"]
 
     def proposed_by_model() -> dict[str, Any] | None:
@@ -117,7 +119,7 @@ def test_changing_away_from_what_was_shown_counts_as_changed(
     probe = create(client, headers, text=VAGUE + "。")["ticket"]
     top, second = _second_candidate(client, probe)
     _until(lambda: model.requests, "the first order's adjudication reached the model")
-    model.script[:] = [Reply(json.dumps({"choice": second, "reason": "r"}, ensure_ascii=False))] * 3
+    model.script.extend([Reply(json.dumps({"choice": second, "reason": "r"}, ensure_ascii=False))] * 3)
     ticket = create(client, headers, text=VAGUE)["ticket"]
     # the console still showed the model's first when the caseworker chose the adjudicated one
     decision = {"action": "change", "department": second, "shown": top}

@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 
-from eval.bench.fast_model import ServerThread
+from eval.bench.fakes import Reply
+from eval.bench.fast_model import FakeOpenAI, ServerThread
 from service.app import create_app
 from service.container import build_services
 from service.settings import load_settings
-from tests.fake_openai import FakeOpenAI, Reply
 
 ANSWER = "资料齐全的，租房提取实行“秒批”〔示例市住房公积金提取管理办法 第六条〕。"
 QUESTION = "公积金租房提取多久能办好？"
@@ -47,7 +47,7 @@ def ask(client: httpx.Client) -> dict[str, Any]:
 def test_the_model_dying_mid_answer_then_gone_then_back(demo_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(demo_dir, data)
-    model = FakeOpenAI([Reply(ANSWER, drop_after=5), Reply(ANSWER)])
+    model = FakeOpenAI([Reply(ANSWER, drop_after=5)])
     model.__enter__()
     settings = load_settings(
         data_dir=data, llm={"backend": "vllm", "base_url": model.base_url, "max_retries": 0}
@@ -62,22 +62,20 @@ def test_the_model_dying_mid_answer_then_gone_then_back(demo_dir: Path, tmp_path
         assert "第六条 申请人可以通过公积金中心网站" in cut["answer"]["text"]  # the clause, verbatim
         assert cut["citations"][0]["citation"] == "〔示例市住房公积金提取管理办法 第六条〕"
 
-        port = model.port
         model.__exit__(None, None, None)  # the model server is gone
         gone = ask(client)
         assert "第六条 申请人可以通过公积金中心网站" in gone["answer"]["text"] and gone["citations"]
         assert client.get("/readyz").json()["components"]["model"]["status"] == "down"
 
-        back = FakeOpenAI([Reply(ANSWER)])
-        back.port, back.base_url = port, f"http://127.0.0.1:{port}/v1"
-        back._server.config.port = port
-        with back:
+        model.script.append(Reply(ANSWER))
+        with model:  # the same server back on its port
             deadline = time.monotonic() + 20
             while client.get("/readyz").json()["components"]["model"]["status"] != "ok":
                 assert time.monotonic() < deadline, "readiness never saw the model come back"
                 time.sleep(0.2)
             normal = ask(client)
         assert "error" not in normal and normal["answer"]["text"].startswith("资料齐全的，租房提取实行")
+    model.script.check()  # each scripted reply was asked for, and nothing more
 
 
 LOCKER = """

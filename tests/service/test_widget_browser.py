@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from eval.bench.fast_model import ServerThread
+from eval.bench.fakes import Reply
+from eval.bench.fast_model import FakeOpenAI, ServerThread
 from service.app import create_app
 from service.demo_city import PACK_DIR
 from service.settings import load_settings
 from tests.browser import ARGS, CHROMIUM, EXPECT_TIMEOUT_MS, MISSING
-from tests.fake_openai import FakeOpenAI, Reply
 from tools.citypack import read_pack, save_city
 
 ANSWER = "租房提取和退休提取实行“秒批”，其他提取在三个工作日内办结〔示例市住房公积金提取管理办法 第六条〕。"

@@ -9,7 +9,8 @@ from typing import Literal
 import pytest
 from pydantic import BaseModel, ConfigDict, Field
 
-from tests.fake_openai import FakeOpenAI, Reply
+from eval.bench.fakes import Reply
+from eval.bench.fast_model import FakeOpenAI
 from tools.llm import (
     LLMDisabledError,
     LLMError,
@@ -48,7 +49,9 @@ async def test_chat_returns_text_usage_and_model_name() -> None:
         result = await client(server).chat([{"role": "user", "content": "你好"}])
     assert result.content == "您好，请问有什么可以帮您？"
     assert result.model == "fake-model"
-    assert result.prompt_tokens == 10
+    assert result.prompt_tokens == len("你好") and result.completion_tokens == len(
+        result.content
+    )  # the fake's count
     assert server.requests[0]["model"] == "fake-model"  # taken from /v1/models when not configured
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from eval.bench.fakes import ScriptedLLM
 from service.demo_city import ENTERPRISES_CSV
 from tests.cities import DEMO_FIELDS
-from tools.llm import LLMOutputError, Structured
 from tools.subsidies.draft import agreement, draft_rule
 from tools.subsidies.matcher import Matcher
 from tools.subsidies.rules import PolicyRule, RuleError, load_rule, load_rules
@@ -293,21 +293,6 @@ def test_the_demo_city_push_lists(tmp_path: Path) -> None:
     assert "〔示例市高新技术企业认定奖励办法 第四条〕" in lines[1]
 
 
-class DraftingLLM:
-    """Answers the drafting request with a given rule (as the model would, as JSON)."""
-
-    available = True
-    describe = "scripted"
-
-    def __init__(self, answer: dict[str, Any] | None) -> None:
-        self.answer = answer
-
-    async def structured(self, messages: Any, schema: Any, *, fallback: Any = None, **_: Any) -> Any:
-        if self.answer is None:
-            raise LLMOutputError("the model did not produce a valid DraftRule: invalid JSON twice", "{")
-        return Structured(schema.model_validate(self.answer), "model", 1)
-
-
 async def test_a_drafted_rule_is_a_draft_with_its_invented_quotes_flagged() -> None:
     written = load_rule(RULES / "hightech-award.yaml", DEMO_FIELDS)
     document = (RULES.parent / "documents" / "24-高新技术企业认定奖励办法.md").read_text(encoding="utf-8")
@@ -332,9 +317,11 @@ async def test_a_drafted_rule_is_a_draft_with_its_invented_quotes_flagged() -> N
         "amount": 200000, "benefit_article": "第四条",
         "benefit_quote": "首次认定的高新技术企业，给予一次性奖励20万元",
     }  # fmt: skip
-    draft = await draft_rule(DraftingLLM(answer), document, DEMO_FIELDS, rule_id="hightech-award")  # type: ignore[arg-type]
+    llm = ScriptedLLM([answer])  # the model answers the drafting request with the rule, as JSON
+    draft = await draft_rule(llm, document, DEMO_FIELDS, rule_id="hightech-award")
     assert draft.rule is not None and draft.rule.status == "draft" and draft.rule.document == written.document
     assert draft.flagged_quotes == ["c0: 在本市注册满三年"]
     assert agreement(draft.rule, written) == {"written": 6, "drafted": 5, "correct": 5, "extra": 0}
-    nothing = await draft_rule(DraftingLLM(None), document, DEMO_FIELDS)  # type: ignore[arg-type]
-    assert nothing.rule is None and nothing.error.endswith("invalid JSON twice") and nothing.raw == ("{",)
+    nothing = await draft_rule(ScriptedLLM(["{", "{"]), document, DEMO_FIELDS)  # invalid JSON twice
+    assert nothing.rule is None and nothing.error.startswith("the model did not produce a valid DraftRule")
+    assert nothing.raw == ("{",)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
 
 import httpx2
@@ -276,57 +276,14 @@ class OpenAICompatibleClient:
         max_tokens: int | None = None,
     ) -> Structured[T]:
         """Ask for ``schema``; validate; retry once with the validation error; then fall back."""
-        convo: list[Message] = [*messages, {"role": "system", "content": schema_instruction(schema)}]
-        raws: list[str] = []
-        error = ""
-        for attempt in (1, 2):
-            try:
-                result = await self.chat(
-                    convo,
-                    temperature=0.0 if temperature is None else temperature,
-                    max_tokens=max_tokens,
-                    **self._format_kwargs(schema),
-                )
-            except LLMUnavailableError as exc:
-                return self._fallback_or_raise(
-                    fallback, schema=schema, error=str(exc), raws=raws, attempts=attempt, cause=exc
-                )
-            raws.append(result.content)
-            try:
-                value = schema.model_validate(extract_json(result.content))
-                return Structured(value, "model" if attempt == 1 else "retry", attempt, None, tuple(raws))
-            except (ValueError, ValidationError) as exc:
-                error = _short_error(exc)
-                logger.info("structured %s attempt %s invalid: %s", schema.__name__, attempt, error)
-                convo += [
-                    {"role": "assistant", "content": result.content},
-                    {
-                        "role": "user",
-                        "content": f"上面的回答不符合要求：{error}。请只输出修正后的 JSON 对象。",
-                    },
-                ]
-        return self._fallback_or_raise(
-            fallback, schema=schema, error=error, raws=raws, attempts=2, cause=None
-        )
 
-    @staticmethod
-    def _fallback_or_raise(
-        fallback: Fallback[T],
-        *,
-        schema: type[T],
-        error: str,
-        raws: list[str],
-        attempts: int,
-        cause: LLMUnavailableError | None,
-    ) -> Structured[T]:
-        value = _resolve_fallback(fallback)
-        if value is not None:
-            logger.warning("structured %s fell back: %s", schema.__name__, error)
-            return Structured(value, "fallback", attempts, error, tuple(raws))
-        if cause is not None:
-            raise cause
-        raise LLMOutputError(
-            f"the model did not produce a valid {schema.__name__}: {error}", raws[-1] if raws else ""
+        async def ask(convo: list[Message], temperature: float, max_tokens: int | None) -> ChatResult:
+            return await self.chat(
+                convo, temperature=temperature, max_tokens=max_tokens, **self._format_kwargs(schema)
+            )
+
+        return await structured_by_chat(
+            ask, messages, schema, fallback=fallback, temperature=temperature, max_tokens=max_tokens
         )
 
     async def aclose(self) -> None:
@@ -339,6 +296,70 @@ def _short_error(exc: Exception) -> str:
         parts = [f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in exc.errors()[:5]]
         return "; ".join(parts)
     return str(exc)
+
+
+Ask: TypeAlias = Callable[[list[Message], float, int | None], Awaitable[ChatResult]]
+
+
+async def structured_by_chat(
+    ask: Ask,
+    messages: Sequence[Message],
+    schema: type[T],
+    *,
+    fallback: Fallback[T] = None,
+    temperature: float | None = None,
+    max_tokens: int | None = None,
+) -> Structured[T]:
+    """:meth:`LLMClient.structured` over any chat; ``ask(convo, temperature, max_tokens)`` makes one attempt.
+
+    The schema instruction is appended; an invalid answer is sent back once with the validation error;
+    then the fallback, or :class:`LLMOutputError`. An unavailable model gives the fallback at once.
+    """
+    convo: list[Message] = [*messages, {"role": "system", "content": schema_instruction(schema)}]
+    raws: list[str] = []
+    error = ""
+    for attempt in (1, 2):
+        try:
+            result = await ask(convo, 0.0 if temperature is None else temperature, max_tokens)
+        except LLMUnavailableError as exc:
+            return _fallback_or_raise(
+                fallback, schema=schema, error=str(exc), raws=raws, attempts=attempt, cause=exc
+            )
+        raws.append(result.content)
+        try:
+            value = schema.model_validate(extract_json(result.content))
+            return Structured(value, "model" if attempt == 1 else "retry", attempt, None, tuple(raws))
+        except (ValueError, ValidationError) as exc:
+            error = _short_error(exc)
+            logger.info("structured %s attempt %s invalid: %s", schema.__name__, attempt, error)
+            convo += [
+                {"role": "assistant", "content": result.content},
+                {
+                    "role": "user",
+                    "content": f"上面的回答不符合要求：{error}。请只输出修正后的 JSON 对象。",
+                },
+            ]
+    return _fallback_or_raise(fallback, schema=schema, error=error, raws=raws, attempts=2, cause=None)
+
+
+def _fallback_or_raise(
+    fallback: Fallback[T],
+    *,
+    schema: type[T],
+    error: str,
+    raws: list[str],
+    attempts: int,
+    cause: LLMUnavailableError | None,
+) -> Structured[T]:
+    value = _resolve_fallback(fallback)
+    if value is not None:
+        logger.warning("structured %s fell back: %s", schema.__name__, error)
+        return Structured(value, "fallback", attempts, error, tuple(raws))
+    if cause is not None:
+        raise cause
+    raise LLMOutputError(
+        f"the model did not produce a valid {schema.__name__}: {error}", raws[-1] if raws else ""
+    )
 
 
 class NullLLMClient:
