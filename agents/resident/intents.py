@@ -135,7 +135,7 @@ def read(text: str) -> Reading:  # noqa: PLR0911 - one return per route reads be
 _HOW = re.compile(
     r"怎么办理|如何办理|怎么申请|如何申请|需要什么|哪些材料|条件是|多少钱|标准是|能不能|可以吗|吗[？?]?$|[？?]$|"
     # who handles it and how fast: a question about the rules, answered from the documents
-    r"找谁|找哪|归谁|归哪|报给谁|哪个部门|哪个单位|哪家|哪个街道|多久|多长时间|几天|最晚|时限|"
+    r"找谁|找哪|归谁|归哪|报给谁|哪个部门|哪个单位|哪家|哪个街道|多久|多长时间|要几天|几天能|几天内|几天可以|最晚|时限|"
     r"该咋办|该怎么办|按规定|会不会|要不要|有没有|算啥|算什么|去哪(?:里|儿)?(?:投诉|举报|反映)"
 )
 # the resident asks to file, not about filing ("我要投诉", "帮我报修"): a report whatever else it asks

@@ -210,6 +210,8 @@ class ResidentNodes:
         """The gate's reading of the passages: probability, zone and the features it read."""
         feats = gate_features(query, hits)
         model = self.deps.gate
+        if hits and not any("dense" in h.scores for h in hits):
+            model = None  # the dense path is down or not built: the gate was fitted on both paths' scores
         if model is None:  # the fixed cut-offs: evidence or nothing
             zone = "ask" if any(self._relevant(h) for h in hits) else "refuse"
             return {"p": None, "zone": zone, "features": feats}
