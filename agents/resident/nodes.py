@@ -546,8 +546,9 @@ class ResidentNodes:
         if last is not None:
             event = (f"{local(last.at):%m-%d %H:%M}", last.to_state.value, mask_pii(last.reason.strip())[:80])
         return prompts.status(
-            order.ticket, order.state.value, order.department, due, last=event, title=order.title
-        )
+            order.ticket, order.state.value, order.department, due, last=event, title=order.title,
+            words=self.texts.state_words,
+        )  # fmt: skip
 
     async def fixed(self, state: ResidentState) -> ResidentState:
         """Greetings, abuse and requests for other people's data get their fixed replies."""

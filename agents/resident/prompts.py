@@ -7,8 +7,8 @@ filled once per graph from the loaded city pack by :func:`for_city`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from tools.citypack import City
@@ -227,7 +227,7 @@ def filed(ticket: str, state: str, due: str) -> str:
     )
 
 
-# What each state means to the resident who filed the order
+# What each state means to the resident who filed the order (a city pack may word them its own way)
 STATE_WORDS = {
     "上报": "已收到，等待受理",
     "受理": "已受理，正在安排承办单位",
@@ -249,13 +249,15 @@ def status(
     *,
     last: tuple[str, str, str] | None = None,
     title: str = "",
+    words: Mapping[str, str] = STATE_WORDS,
 ) -> str:
     """Where an order is, in words: the state, who handles it, the deadline, the latest event.
 
     ``last``: (local time, the state it moved to, the reason given), the order's latest event.
+    ``words``: what each state means to the resident (the city's :attr:`CityTexts.state_words`).
     """
     about = f"（{title}）" if title else ""
-    lines = [f"工单 {ticket}{about}：{STATE_WORDS.get(state, state)}（当前状态：{state}）。"]
+    lines = [f"工单 {ticket}{about}：{words.get(state, state)}（当前状态：{state}）。"]
     lines.append(f"承办单位：{department}。" if department else "承办单位：尚未确定，等待派发。")
     if due:
         lines.append(f"办结时限：{due} 前。")
@@ -281,6 +283,7 @@ class CityTexts:
     status_down: str
     subsidies_off: str
     hotline: str
+    state_words: Mapping[str, str] = field(default_factory=lambda: dict(STATE_WORDS))
 
     def unknown_enterprise(self, code: str) -> str:
         """The credit code is not in the city's enterprise data."""
@@ -305,4 +308,5 @@ def for_city(city: City) -> CityTexts:
         privacy=fill(PRIVACY), greeting=fill(GREETING), store_down=fill(STORE_DOWN),
         no_tickets=fill(NO_TICKETS), not_yours=fill(NOT_YOURS), status_down=fill(STATUS_DOWN),
         subsidies_off=fill(SUBSIDIES_OFF), hotline=city.hotline,
+        state_words={**STATE_WORDS, **city.state_words},
     )  # fmt: skip

@@ -3,7 +3,11 @@
 The HTTP layer turns these events into server-sent events; tests and the evaluation
 runner read them directly. Order of events in a turn::
 
-    notice?  token*  error?  answer  citations  ticket?  done
+    notice?  progress*  token*  error?  answer  citations  ticket?  done
+
+``progress`` events (:mod:`agents.resident.progress`) say what the turn is doing while the resident
+waits: looking up the policies (at once), how many clauses were found and from which documents, and
+that the answer is being written; the first token replaces them.
 
 ``answer`` carries the final, verified text: a client shows the tokens as they come and
 then replaces them with it (the guard may have taken out an unsupported number).
@@ -29,6 +33,7 @@ import psycopg
 from opentelemetry.trace import Span
 from sqlalchemy.exc import DBAPIError
 
+from agents.resident import progress
 from agents.resident.graph import thread as run_config
 from agents.resident.report import phone_in
 from agents.resident.state import ChatMessage
@@ -125,13 +130,13 @@ class ResidentAssistant:
             async for mode, chunk in self._graph.astream(
                 {"text": text, "thread": conversation, "viewer": viewer},
                 config,
-                stream_mode=["custom", "updates"],
+                stream_mode=["custom", "updates", "tasks"],
                 durability="exit",
             ):
-                if mode == "updates":
-                    progress = _progress(chunk)
-                    if progress is not None:
-                        yield TurnEvent("progress", progress)
+                if mode in ("updates", "tasks"):  # a step started or finished: tell the resident what it is
+                    step = progress.from_update(chunk) if mode == "updates" else progress.from_task(chunk)
+                    if step is not None:
+                        yield TurnEvent("progress", step)
                     continue
                 for kind in ("notice", "token", "error"):
                     if kind in chunk:
@@ -250,18 +255,6 @@ class ResidentAssistant:
             await asyncio.to_thread(self._audit.record, record)
         except Exception:
             logger.exception("audit record of %s not written", conversation)
-
-
-def _progress(update: Any) -> dict[str, Any] | None:
-    """What a resident waiting for the model is told once the evidence is found (``progress`` event)."""
-    found = (update or {}).get("retrieve") if isinstance(update, dict) else None
-    if not isinstance(found, dict):
-        return None
-    clauses = found.get("clauses") or []
-    if not clauses:
-        return None
-    text = f"已找到 {len(clauses)} 条相关条款，正在组织回答…"
-    return {"stage": "writing", "clauses": len(clauses), "text": text}
 
 
 def _annotate(agent: Span, event: TurnEvent, errors: list[str]) -> None:

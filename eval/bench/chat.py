@@ -1,9 +1,12 @@
 """``cityagent bench chat``: the resident chat over real HTTP, as the widget uses it.
 
 Each session is its own HTTP client (its own cookie), asks its questions one after another
-with streaming, and records: time to the first token event, total time, and the model's
-time inside the turn (from the ``done`` event). The service's own overhead is total minus
-model time: routing, retrieval (embedding the query included), checkpoints, audit, HTTP.
+with streaming, and records: time to the first visible event (a ``progress`` line, a notice or
+the answer itself: what the widget shows first), time to the clauses found (the ``found``
+progress event), time to the first answer token (before progress events, the first thing on
+screen: the baseline figure), total time, and the model's time inside the turn (from the
+``done`` event). The service's own overhead is total minus model time: routing, retrieval
+(embedding the query included), checkpoints, audit, HTTP.
 
 ``--model fast`` puts a fast fake model server behind the service (the overhead figure and
 the concurrency figure); ``--model configured`` uses the configured backend (the embedded
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +52,11 @@ class Turn:
     cited: int
     error: str = ""
     degraded: str = ""
+    first_event_s: float = 0.0  # the first thing the widget shows (progress, notice or answer)
+    found_s: float = 0.0  # the "found N clauses" progress event (0: none in this turn)
+
+
+VISIBLE = ("progress", "notice", "token", "answer", "error")  # events the widget puts on screen
 
 
 @dataclass
@@ -69,9 +78,26 @@ async def _session(base: str, bench: ChatBench, index: int, gate: asyncio.Semaph
             bench.results.append(await _ask(client, question))
 
 
+async def _events(response: httpx.Response, started: float) -> AsyncIterator[tuple[float, str, Any]]:
+    """The server-sent events as (seconds since ``started`` when it arrived, kind, data)."""
+    kind = ""
+    async for line in response.aiter_lines():
+        if line.startswith("event: "):
+            kind = line[7:]
+        elif line.startswith("data: "):
+            yield time.perf_counter() - started, kind, json.loads(line[6:])
+
+
+def _marks(kind: str, data: Any) -> list[str]:
+    """What an event is the first of: something visible, the answer, the clauses found."""
+    found = kind == "progress" and isinstance(data, dict) and data.get("stage") == "found"
+    is_ = {"visible": kind in VISIBLE, "answer": kind in ("token", "answer"), "found": found}
+    return [mark for mark, yes in is_.items() if yes]
+
+
 async def _ask(client: httpx.AsyncClient, question: str) -> Turn:
     started = time.perf_counter()
-    ttft = 0.0
+    first: dict[str, float] = {}  # when each kind of event first came ("found": the found progress line)
     done: dict[str, Any] = {}
     cited = 0
     error = degraded = ""
@@ -82,25 +108,25 @@ async def _ask(client: httpx.AsyncClient, question: str) -> Turn:
                 return Turn(
                     0, time.perf_counter() - started, 0, "", 0, f"HTTP {response.status_code}: {body[:200]!r}"
                 )
-            kind = ""
-            async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    kind = line[7:]
-                elif line.startswith("data: "):
-                    if kind in ("token", "answer") and not ttft:
-                        ttft = time.perf_counter() - started
-                    if kind == "citations":
-                        cited = len(json.loads(line[6:]))
-                    elif kind == "done":
-                        done = json.loads(line[6:])
-                    elif kind == "error":
-                        degraded = json.loads(line[6:]).get("code", "error")
+            async for at, kind, data in _events(response, started):
+                for mark in _marks(kind, data):
+                    first.setdefault(mark, at)
+                if kind == "citations":
+                    cited = len(data)
+                elif kind == "done":
+                    done = data
+                elif kind == "error":
+                    degraded = data.get("code", "error")
     except httpx.HTTPError as exc:
         error = f"{type(exc).__name__}: {exc}"
     total = time.perf_counter() - started
     if degraded in ("internal", "retrieval_unavailable"):
         error, degraded = degraded, ""
-    return Turn(ttft, total, done.get("model_ms", 0.0) / 1000, done.get("route", ""), cited, error, degraded)
+    model_s = done.get("model_ms", 0.0) / 1000
+    return Turn(
+        first.get("answer", 0.0), total, model_s, done.get("route", ""), cited, error, degraded,
+        first.get("visible", 0.0), first.get("found", 0.0),
+    )  # fmt: skip
 
 
 def _figures(values: list[float]) -> dict[str, float]:
@@ -149,6 +175,12 @@ def run_chat_bench(settings: Settings, bench: ChatBench, *, fast_model: bool) ->
             d: sum(1 for t in ok if t.degraded == d) for d in sorted({t.degraded for t in ok} - {""})
         },
         "routes": {r: sum(1 for t in ok if t.route == r) for r in sorted({t.route for t in ok})},
+        # what the resident sees first (now a progress line) beside the first answer token (before, the first)
+        "time_to_first_event": _figures([t.first_event_s for t in ok]),
+        "first_event_within_300ms": round(sum(1 for t in ok if 0 < t.first_event_s <= 0.3) / len(ok), 3)
+        if ok
+        else float("nan"),
+        "time_to_clauses_found": _figures([t.found_s for t in ok if t.found_s]),
         "time_to_first_token": _figures([t.ttft_s for t in ok]),
         "total": _figures([t.total_s for t in ok]),
         "model_time": _figures([t.model_s for t in ok]),

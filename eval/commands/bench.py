@@ -160,7 +160,7 @@ def bench_chat(
     turns: Annotated[int, typer.Option(help="Questions per session.")] = 1,
     concurrency: Annotated[int, typer.Option(help="Sessions at once.")] = 1,
 ) -> None:
-    """Resident chat over HTTP: time to first token, total, model time and the service's own overhead."""
+    """Resident chat over HTTP: time to first visible event and first token, total, model time, overhead."""
     from eval.bench.chat import ChatBench, run_chat_bench
 
     if model not in ("fast", "configured"):

@@ -10,7 +10,9 @@ Streamed events (``text/event-stream``), in order::
 
     event: session    {"session": "…"}
     event: notice     "【紧急情况】…"                  (emergencies, before anything else)
-    event: progress   {"stage", "clauses", "text"}     (the evidence is found; the answer is being written)
+    event: progress   {"stage", "text", "clauses", "documents"}
+                      (zero or more, before the tokens: looking up at once, then found N clauses in
+                      《…》, then writing; see agents.resident.progress)
     event: token      "文本片段"                       (zero or more)
     event: error      {"code", "message"}              (the model failed mid-answer; the answer follows)
     event: answer     {"text", "route"}                (the final, verified text: replaces the tokens)

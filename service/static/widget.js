@@ -9,7 +9,9 @@
  * CITYAGENT_SERVER__CORS_ORIGINS when the page is on another site.
  *
  * Accessibility (适老化/无障碍): every control has a label; the conversation is an aria-live log;
- * Tab/Shift+Tab reach everything and go round the open panel, Enter sends, Shift+Enter makes a new line, Esc closes;
+ * opened from the keyboard, focus is on the panel and Tab reaches the header buttons first, then the conversation,
+ * the input and send, and goes round the open panel (never out to the page); Enter sends, Shift+Enter makes a
+ * new line, Esc closes and gives focus back to the button that opened it; progress lines are read out as they come;
  * 大字 (large text) and 高对比 (high contrast) modes are remembered; 朗读 reads an answer aloud
  * with the browser's speech synthesis where there is one.
  */
@@ -66,8 +68,13 @@
     ".ca-form button{border:0;border-radius:8px;padding:0 16px;background:var(--ca-accent);color:#fff;cursor:pointer;font-weight:600}",
     ".ca-contrast .ca-form button{color:#000}",
     ".ca-form button:disabled{opacity:.5;cursor:wait}",
-    ".ca-wait{color:var(--ca-muted);font-style:italic;background:transparent;padding-left:0}",
+    ".ca-wait{color:var(--ca-muted);background:transparent;padding-left:0}",
+    ".ca-steps{list-style:none;margin:0;padding:0}",
+    ".ca-steps li::before{content:'▸ ';color:var(--ca-accent)}",
+    ".ca-steps li.ca-done::before{content:'✓ '}",
+    ".ca-secs{display:block;font-size:.85em}",
     ".ca-root :focus-visible{outline:3px solid #0969da;outline-offset:2px}",
+    ".ca-panel:focus-visible{outline-offset:-3px}",
     ".ca-contrast :focus-visible{outline-color:#ffd400}",
     ".ca-sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}",
     "@media (max-width:600px){.ca-panel{right:0;bottom:0;width:100vw;max-width:100vw;height:100%;max-height:100%;border-radius:0}",
@@ -86,7 +93,8 @@
   style.textContent = css;
   var bubble = el("button", { "class": "ca-bubble", type: "button", "aria-expanded": "false",
     "aria-controls": "ca-panel", "aria-label": "打开" + title }, "政务咨询");
-  var panel = el("div", { "class": "ca-panel", id: "ca-panel", role: "dialog", "aria-label": title, hidden: "" });
+  var panel = el("div", { "class": "ca-panel", id: "ca-panel", role: "dialog", "aria-label": title,
+    tabindex: "-1", hidden: "" });
   var head = el("div", { "class": "ca-head" });
   var heading = el("h2", {}, title);
   var bigBtn = el("button", { type: "button", "aria-pressed": "false", "aria-label": "大字模式" }, "大字");
@@ -186,14 +194,25 @@
     busy = true; send.disabled = true;
     addUser(text);
     var m = null, body = null, streamed = "";
-    /* something on screen at once, and the seconds waited: a busy machine takes a while to its first word */
-    var waiting = el("div", { "class": "ca-msg ca-wait", role: "status" }, "正在处理您的问题…");
-    var stage = "正在处理您的问题…", started = Date.now();
+    /* something on screen at once: what the service is doing (its progress events: looking up, found N
+       clauses in 《…》, writing), each step a line, and the seconds waited; the answer's first words replace it */
+    var waiting = el("div", { "class": "ca-msg ca-wait", role: "status", "aria-live": "polite",
+      "aria-atomic": "false", "aria-relevant": "additions" });
+    var steps = el("ul", { "class": "ca-steps" });
+    var secs = el("span", { "class": "ca-secs", "aria-hidden": "true" });
+    var step = el("li", {}, "正在处理您的问题…"), local = true, started = Date.now();
+    steps.append(step); waiting.append(steps, secs);
     log.append(waiting); scroll();
-    var ticker = setInterval(function () {
+    var ticker = setInterval(function () {  /* not read out every second: the steps are */
       var s = Math.round((Date.now() - started) / 1000);
-      waiting.textContent = stage + (s >= 3 ? "（已等待 " + s + " 秒）" : "");
+      secs.textContent = s >= 3 ? "已等待 " + s + " 秒" : "";
     }, 1000);
+    function progress(data) {
+      if (!data || !data.text) return;
+      if (local) { step.remove(); local = false; } else { step.classList.add("ca-done"); }
+      step = el("li", { "data-stage": data.stage || "" }, data.text);
+      steps.append(step); scroll();
+    }
     function settled() { clearInterval(ticker); if (waiting.parentNode) waiting.remove(); }
     function bot() {
       if (!m) { m = addBot(""); body = m.querySelector(".ca-body"); m.setAttribute("aria-busy", "true"); }
@@ -220,7 +239,7 @@
         return reader.read().then(function (r) {
           if (r.done) return;
           buffer = parseEvents(buffer + decoder.decode(r.value, { stream: true }), function (kind, data) {
-            if (kind === "progress") { stage = data.text; waiting.textContent = stage; return; }
+            if (kind === "progress") { progress(data); return; }
             if (kind !== "session" && kind !== "done") settled();
             if (kind === "notice") addNotice(data);
             else if (kind === "token") { bot(); streamed += data; body.textContent = streamed; scroll(); }
@@ -257,10 +276,13 @@
   }
 
   var restored = false;
-  function open() {
+  /* Opened from the keyboard, focus goes to the panel itself (its name is read out) so that Tab reaches
+     the header buttons first, then the conversation, the input and send; opened with a click or a tap,
+     to the input, to type at once. */
+  function open(fromKeyboard) {
     panel.hidden = false; bubble.setAttribute("aria-expanded", "true");
     if (!restored) { restored = true; restore(); }
-    input.focus();
+    (fromKeyboard === true ? panel : input).focus();
   }
   function close() {
     panel.hidden = true; bubble.setAttribute("aria-expanded", "false");
@@ -268,7 +290,8 @@
     bubble.focus();
   }
 
-  bubble.addEventListener("click", function () { panel.hidden ? open() : close(); });
+  /* a click made with Enter or Space has detail 0 */
+  bubble.addEventListener("click", function (e) { panel.hidden ? open(e.detail === 0) : close(); });
   closeBtn.addEventListener("click", close);
   /* Tab and Shift+Tab go round the open panel (header buttons, the log, citations, input, send), never out to the page */
   function focusables() {
@@ -282,8 +305,10 @@
     var items = focusables();
     if (!items.length) return;
     var first = items[0], last = items[items.length - 1];
-    if (!e.shiftKey && document.activeElement === last) { e.preventDefault(); first.focus(); }
-    else if (e.shiftKey && document.activeElement === first) { e.preventDefault(); last.focus(); }
+    var at = document.activeElement;
+    if (at === panel) { e.preventDefault(); (e.shiftKey ? last : first).focus(); }
+    else if (!e.shiftKey && at === last) { e.preventDefault(); first.focus(); }
+    else if (e.shiftKey && at === first) { e.preventDefault(); last.focus(); }
   });
   bigBtn.addEventListener("click", function () { setPref("ca-large", !root.classList.contains("ca-large"), bigBtn); });
   contrastBtn.addEventListener("click", function () { setPref("ca-contrast", !root.classList.contains("ca-contrast"), contrastBtn); });

@@ -62,6 +62,20 @@ def test_a_streamed_answer_carries_tokens_the_answer_and_its_citations(client: T
     assert all(c["text"] in dict(stream)["answer"]["text"] for c in citations)
 
 
+def test_the_stream_says_what_it_is_doing_before_the_answer(client: TestClient) -> None:
+    stream = events(client.post("/api/chat", json={"message": "公积金租房提取每年能提取几次？"}).text)
+    kinds = [kind for kind, _ in stream]
+    steps = [data for kind, data in stream if kind == "progress"]
+    assert [s["stage"] for s in steps] == ["looking", "found", "writing"]
+    assert kinds[1] == "progress"  # right after the session: the looking-up line
+    assert max(i for i, k in enumerate(kinds) if k == "progress") < kinds.index("token")
+    found = steps[1]
+    assert found["clauses"] >= 1 and "示例市住房公积金提取管理办法" in found["documents"]
+    assert found["text"].startswith(f"找到 {found['clauses']} 条相关条款，来自《")
+    reply = client.post("/api/chat", json={"message": "你好", "stream": False}).json()
+    assert reply["route"] == "greeting"  # the JSON form carries no progress, and nothing is lost
+
+
 def test_the_json_form_and_the_history_of_the_session(client: TestClient) -> None:
     first = client.post(
         "/api/chat", json={"message": "建设路98号井盖破损了，今天早上发现的", "stream": False}

@@ -117,7 +117,8 @@ def test_keyboard_large_text_high_contrast_and_a_phone_screen(
 def test_large_text_on_a_desktop_and_tab_stays_in_the_panel(
     site: tuple[str, FakeOpenAI], browser: object
 ) -> None:
-    url, _ = site
+    url, model = site
+    model.script.append(Reply(ANSWER))
     expect = playwright_api.expect
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page.goto(url)
@@ -130,6 +131,15 @@ def test_large_text_on_a_desktop_and_tab_stays_in_the_panel(
     assert normal is not None and large is not None
     assert large["height"] > normal["height"] and large["width"] > normal["width"]  # not cramped at 620 px
     assert large["height"] <= 900 - 100
+    talk = page.get_by_role("log", name="对话记录").bounding_box()
+    assert talk is not None and talk["height"] >= large["height"] / 2  # the height goes to the conversation
+    page.get_by_label("输入您的问题或要反映的情况").fill("公积金租房提取多久能办好？")
+    page.keyboard.press("Enter")
+    expect(page.locator(".ca-bot .ca-body").last).to_contain_text("三个工作日内办结")
+    # the turn is over (focus back in the input)
+    expect(page.get_by_role("button", name="发送")).to_be_enabled()
+    if shot := os.environ.get("WIDGET_LARGE_SCREENSHOT"):
+        page.screenshot(path=shot)
     inside = "() => document.getElementById('ca-panel').contains(document.activeElement)"
     page.get_by_role("button", name="发送").focus()
     page.keyboard.press("Tab")  # past the last control: round to the header, not out to the page
@@ -138,6 +148,62 @@ def test_large_text_on_a_desktop_and_tab_stays_in_the_panel(
     page.keyboard.press("Shift+Tab")
     expect(page.get_by_role("button", name="发送")).to_be_focused()
     page.close()
+
+
+def test_opened_from_the_keyboard_the_header_buttons_come_first_and_focus_stays_in_the_panel(
+    site: tuple[str, FakeOpenAI], browser: object
+) -> None:
+    url, _ = site
+    expect = playwright_api.expect
+    page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
+    page.goto(url)
+    bubble = page.get_by_role("button", name="打开示例市政务服务助手")
+    bubble.focus()
+    page.keyboard.press("Enter")
+    panel = page.get_by_role("dialog", name="示例市政务服务助手")
+    expect(panel).to_be_focused()  # the dialog itself: its name is read out, and Tab starts at its top
+    names = []
+    for _ in range(12):  # more presses than there are controls: round the panel, never out of it
+        page.keyboard.press("Tab")
+        names.append(page.evaluate(
+            "() => { const a = document.activeElement;"
+            " return document.getElementById('ca-panel').contains(a) ? (a.getAttribute('aria-label') ||"
+            " a.textContent.trim() || a.tagName) : 'OUTSIDE:' + a.tagName; }"
+        ))  # fmt: skip
+    assert names[:4] == ["大字模式", "高对比度模式", "开始新对话", "关闭示例市政务服务助手"]
+    assert names.index("对话记录") < names.index("转人工或提交诉求") < names.index("发送")
+    assert not any(n.startswith("OUTSIDE") for n in names)
+    assert names[names.index("发送") + 1] == "大字模式"  # round again
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(bubble).to_be_focused()  # focus returns to where it was
+    page.close()
+
+
+# Records what the status line showed, in order, whatever the timing: each step line as it was added (with
+# its live-region attributes and whether the answer had started yet) and each "seconds waited" text.
+RECORD_STATUS = """() => {
+  window.__seen = {steps: [], secs: [], live: null};
+  const log = document.querySelector('#cityagent-widget .ca-log');
+  new MutationObserver((changes) => {
+    for (const c of changes) {
+      const node = c.target.nodeType === 1 ? c.target : c.target.parentElement;
+      for (const added of c.addedNodes) {
+        const answered = !!log.querySelector('.ca-bot[aria-busy]');
+        if (added.classList && added.classList.contains('ca-wait')) {
+          window.__seen.live = [added.getAttribute('role'), added.getAttribute('aria-live'),
+            added.querySelector('.ca-secs').getAttribute('aria-hidden')];
+          const seen = window.__seen.steps;
+          for (const li of added.querySelectorAll('li')) seen.push({text: li.textContent, answered});
+        }
+        if (added.tagName === 'LI') window.__seen.steps.push({text: added.textContent, answered});
+      }
+      if (node && node.classList && node.classList.contains('ca-secs') && node.textContent) {
+        window.__seen.secs.push(node.textContent);
+      }
+    }
+  }).observe(log, {childList: true, subtree: true, characterData: true});
+}"""
 
 
 def test_while_the_model_is_slow_the_resident_sees_what_is_happening(
@@ -149,14 +215,19 @@ def test_while_the_model_is_slow_the_resident_sees_what_is_happening(
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(url)
     page.get_by_role("button", name="打开示例市政务服务助手").click()
+    page.evaluate(RECORD_STATUS)
     box = page.get_by_label("输入您的问题或要反映的情况")
     box.fill("公积金租房提取多久能办好？")
     box.press("Enter")
-    waiting = page.locator(".ca-wait")
-    expect(waiting).to_have_attribute("role", "status")
-    progress = re.compile(r"已找到 \d+ 条相关条款，正在组织回答…")
-    expect(waiting).to_contain_text(progress)  # the server's progress event
-    expect(waiting).to_contain_text("已等待")
-    expect(page.locator(".ca-bot .ca-body").last).to_contain_text("三个工作日内办结", timeout=20_000)
-    expect(waiting).to_have_count(0)  # gone once the answer is there
+    expect(page.locator(".ca-bot .ca-body").last).to_contain_text("三个工作日内办结", timeout=30_000)
+    expect(page.locator(".ca-wait")).to_have_count(0)  # replaced by the answer
+    seen = page.evaluate("() => window.__seen")
+    assert seen["live"] == ["status", "polite", "true"]  # read out as it changes; the seconds are not
+    steps = [s["text"] for s in seen["steps"]]
+    # at once the widget's own line, then the server's progress events: looking up, found where, writing
+    assert steps[0] == "正在处理您的问题…"
+    assert steps[1:] == [steps[1], steps[2], "正在根据条款撰写回答…"] and steps[1] == "正在查找相关政策…"
+    assert re.match(r"^找到 \d+ 条相关条款，来自《示例市住房公积金提取管理办法》", steps[2])
+    assert not any(s["answered"] for s in seen["steps"])  # every step before the answer's first words
+    assert any(s.startswith("已等待") for s in seen["secs"])  # the seconds waited, shown
     page.close()

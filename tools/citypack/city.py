@@ -37,6 +37,8 @@ class City:
     duty_list: Path | None = field(default=None, compare=False)
     loaded: bool = True
     services: ServicesFile | None = field(default=None, compare=False)  # Open311 request types
+    # what each work-order state means to a resident, in the city's words (hotline.yaml ``states``)
+    state_words: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def ticket_example(self) -> str:
@@ -62,14 +64,15 @@ def city_from_files(
         hotline_name=city.hotline_name or city.hotline, ticket_prefix=city.ticket_prefix,
         timezone=city.timezone, region=city.region, rules=hotline.rules(city.timezone),
         gazetteer=to_gazetteer(gazetteer) if gazetteer.districts else None, duty_list=duty_list,
-        services=services,
+        services=services, state_words=dict(hotline.states),
     )  # fmt: skip
 
 
 def _snapshot(pack: CityPack) -> dict[str, Any]:
     return {
         "city": pack.city.model_dump(mode="json"),
-        "hotline": pack.hotline.model_dump(mode="json"),
+        # a pack that words no state leaves a snapshot the previous release still reads
+        "hotline": pack.hotline.model_dump(mode="json", exclude=None if pack.hotline.states else {"states"}),
         "gazetteer": pack.gazetteer.model_dump(mode="json"),
         "pack": str(pack.root.resolve()),
         "services": pack.services.model_dump(mode="json") if pack.services else None,

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tools.work_orders.deadlines import DeadlineRule, HotlineRules
-from tools.work_orders.lifecycle import Urgency
+from tools.work_orders.lifecycle import State, Urgency
 
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f{}<>`\\\"]")
 
@@ -144,8 +144,15 @@ class Calendar(BaseModel):
         return self
 
 
+_Wording = Annotated[str, Field(max_length=60), AfterValidator(_plain)]  # a state told to a resident
+
+
 class HotlineFile(BaseModel):
-    """``hotline.yaml``: the hotline's deadlines, calendar and duplicate window."""
+    """``hotline.yaml``: the hotline's deadlines, calendar, duplicate window, and how states are told.
+
+    ``states``: what each state of the closed loop means to the resident who asks after an order
+    (``派发: 已派发给承办单位``), in the city's own words; a state not named keeps the assistant's words.
+    """
 
     model_config = _STRICT
 
@@ -153,6 +160,16 @@ class HotlineFile(BaseModel):
     urgency: dict[str, UrgencyRule]
     calendar: Calendar = Field(default_factory=Calendar)
     duplicate_window_days: int = Field(default=7, ge=1, le=90)
+    states: dict[str, _Wording] = Field(default_factory=dict)
+
+    @field_validator("states")
+    @classmethod
+    def _known_states(cls, value: dict[str, str]) -> dict[str, str]:
+        names = [s.value for s in State]
+        unknown = [k for k in value if k not in names]
+        if unknown:
+            raise ValueError(f"the states are {'、'.join(names)}; unknown: {'、'.join(unknown)}")
+        return value
 
     @field_validator("urgency")
     @classmethod
