@@ -55,7 +55,7 @@ async def test_a_question_says_looking_then_what_was_found_where_then_writing_be
     harness: Any,
 ) -> None:
     answer = "租房提取每次不超过12000元〔示例市住房公积金提取管理办法 第四条〕。"
-    h = await harness(ScriptedLLM(answer), {"公积金": [hit(FUND), hit(FUND_6)], "租房": [hit(RESIDENCE)]})
+    h = await harness(ScriptedLLM([answer]), {"公积金": [hit(FUND), hit(FUND_6)], "租房": [hit(RESIDENCE)]})
     events = await h.say("租房公积金每次能取多少？")
     assert stages(events) == ["looking", "found", "writing"]
     found = next(e.data for e in events if e.kind == "progress" and e.data["stage"] == "found")
