@@ -167,10 +167,14 @@ def document_validity(document: str) -> tuple[date | None, date | None]:
     start = next((d for m in _FROM.finditer(document) if (d := _day(m.groups()))), None)
     end = next((d for m in _TO.finditer(document) if (d := _day(m.groups()))), None)
     if end is None and start is not None and (years := _YEARS.search(document)):
-        n = int(years.group(1)) if years.group(1).isdigit() else _NUMERALS.get(years.group(1), 0)
-        if n:
-            end = date(start.year + n, start.month, start.day) - timedelta(days=1)
+        end = _years_on(start, years)
     return start, end
+
+
+def _years_on(start: date, years: re.Match[str]) -> date | None:
+    """The last day of ``有效期N年`` counted from ``start`` (None when N is no number)."""
+    n = int(years.group(1)) if years.group(1).isdigit() else _NUMERALS.get(years.group(1), 0)
+    return date(start.year + n, start.month, start.day) - timedelta(days=1) if n else None
 
 
 _OWN_VALIDITY = re.compile(
@@ -190,9 +194,7 @@ def stated_expiry(body: str) -> date | None:
         if start is None and (years := _YEARS.search(match.group(0))):  # "有效期五年" with the date elsewhere
             start = document_validity(body)[0]
             if start is not None:
-                return document_validity(
-                    f"自{start.year}年{start.month}月{start.day}日起施行，{years.group(0)}"
-                )[1]
+                return _years_on(start, years)
     return None
 
 

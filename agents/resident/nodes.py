@@ -100,8 +100,10 @@ def _day(value: Any) -> date | None:
 def validity_notes(clauses: list[dict[str, Any]], today: date, hotline_name: str) -> list[str]:
     """One line per cited document with a validity period: expired, not yet in force, or in force until."""
     notes: list[str] = []
-    for title in dict.fromkeys(str(c.get("title", "")) for c in clauses):
-        clause = next(c for c in clauses if str(c.get("title", "")) == title)
+    first: dict[str, dict[str, Any]] = {}
+    for c in clauses:
+        first.setdefault(str(c.get("title", "")), c)
+    for title, clause in first.items():
         start, end = _day(clause.get("effective_date")), _day(clause.get("expiry_date"))
         if end is not None and end < today:
             notes.append(
@@ -196,7 +198,7 @@ class ResidentNodes:
         if flt is not None and gate["zone"] == "refuse":
             hits = await retriever.search(query, k=self.deps.k)
             gate = self._gate(query, hits)
-        if self.deps.gate is None:
+        if gate["p"] is None:  # the cut-offs decided: each passage is evidence or not
             clauses = [_clause(h) for h in hits if self._relevant(h)]
         else:
             clauses = [] if gate["zone"] == "refuse" else [_clause(h) for h in hits]
