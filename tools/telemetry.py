@@ -372,11 +372,15 @@ def usage_attributes(
 
 
 async def traced_stream(
-    stream: AsyncIterator[str], model: str, attributes: Mapping[str, Any]
+    stream: AsyncIterator[str],
+    model: str,
+    attributes: Mapping[str, Any],
+    response: Mapping[str, Any] | None = None,
 ) -> AsyncIterator[str]:
     """``stream``'s text deltas inside a ``chat {model}`` span (opened when reading starts, not current).
 
-    Times the first delta and counts them; the span ends with the stream.
+    Times the first delta and counts them; the span ends with the stream, with ``response``'s
+    attributes as the stream left them (its token usage and finish reason, from the last chunk).
     """
     chat_span = open_span(CHAT, model, kind=SpanKind.CLIENT, attributes=attributes)
     started = time.perf_counter()
@@ -392,5 +396,5 @@ async def traced_stream(
             fail(chat_span, exc)
         raise
     finally:
-        annotate(chat_span, {"cityagent.stream.chunks": chunks})
+        annotate(chat_span, {"cityagent.stream.chunks": chunks, **(response or {})})
         chat_span.end()

@@ -27,7 +27,7 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
-from eval.bench.fakes import Reply, Script, ScriptError, ScriptLike, chunks
+from eval.bench.fakes import Call, Reply, Script, ScriptError, ScriptLike, chunks
 from tools.llm.types import Message
 
 logger = logging.getLogger(__name__)
@@ -166,7 +166,8 @@ class FakeOpenAI(ServerThread):
         if reply.status != 200:
             return JSONResponse({"error": {"message": "scripted failure"}}, status_code=reply.status)
         if stream:
-            return StreamingResponse(self._stream(reply), media_type="text/event-stream")
+            usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(self._stream(reply, call, usage), media_type="text/event-stream")
         message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
         if reply.tool_calls:
             message["tool_calls"] = [
@@ -182,15 +183,19 @@ class FakeOpenAI(ServerThread):
             "usage": usage,
         }  # fmt: skip
 
-    async def _stream(self, reply: Reply) -> Any:
+    async def _stream(self, reply: Reply, call: Call, usage: bool) -> Any:
+        """The reply in chunks, a last one with the finish reason, and the usage when it was asked for."""
+        head = {"id": "cmpl-stream", "object": "chat.completion.chunk", "created": 0, "model": self.model}
         for i, piece in enumerate(chunks(reply.content, self.chunk_chars)):
             if reply.drop_after is not None and i >= reply.drop_after:
                 break
-            chunk = {
-                "id": "cmpl-stream", "object": "chat.completion.chunk", "created": 0, "model": self.model,
-                "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
-            }  # fmt: skip
+            chunk = {**head, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]}
             yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
         if reply.drop_after is not None:
             raise ConnectionResetError("scripted drop")  # uvicorn closes the connection mid-body
+        yield f"data: {json.dumps({**head, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n"
+        if usage:  # as OpenAI's stream_options.include_usage: one more chunk, no choices, the usage
+            counts = {"prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
+                      "total_tokens": call.prompt_tokens + call.completion_tokens}  # fmt: skip
+            yield f"data: {json.dumps({**head, 'choices': [], 'usage': counts})}\n\n"
         yield "data: [DONE]\n\n"

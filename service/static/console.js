@@ -209,6 +209,12 @@
     var wrap = el("div", null, "actions");
     var path = "/api/subsidies/rules/" + encodeURIComponent(r.rule_id) + "/versions/" + r.version;
     var approve = el("button", "审核通过，生效", "primary"); approve.type = "button";
+    if (r.tests_failed) {  /* the server refuses it too (409 rule_tests_failed); say why here first */
+      approve.disabled = true; approve.id = "rule-approve";
+      var why = el("p", r.tests_failed + " 个测试用例未通过，修改规则或用例后才能审核通过。", "error");
+      why.id = "rule-approve-why"; approve.setAttribute("aria-describedby", why.id);
+      wrap.append(why);
+    }
     approve.addEventListener("click", function () {
       api("POST", path + "/approve").then(function () {
         say(r.rule_id + " v" + r.version + " 已生效。"); loadRules(); openRule(r.rule_id, r.version);

@@ -27,6 +27,7 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 playwright_api.expect.set_options(timeout=EXPECT_TIMEOUT_MS)  # a loaded 2-core machine is slow
 
 BURST = "北岭区建设路98号供水管道爆裂，水喷得很高，路面已经被淹"
+RULES = Path(__file__).resolve().parents[2] / "service/demo_city/pack/rules"
 
 
 @pytest.fixture(scope="module")
@@ -38,10 +39,14 @@ def console(staffed_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     burst = NewWorkOrder(text=BURST, title="供水管道爆裂", contact_phone="13812345678")
     ticket = store.create(burst, "resident")[0].ticket
     store.create(NewWorkOrder(text="东湖区湖滨路小区门口垃圾堆了三天没人清运"), "resident")
-    rule = load_rule(Path(__file__).resolve().parents[2] / "service/demo_city/pack/rules/hightech-award.yaml")
+    rule = load_rule(RULES / "hightech-award.yaml")
     drafted = json.loads(rule.model_dump_json(by_alias=True))
     drafted["conditions"][1]["clause"]["quote"] = "近三年内通过高新技术企业认定"  # as a model might invent it
     RuleStore(engine).save_draft(type(rule).model_validate(drafted), "model-draft")
+    rd = json.loads(load_rule(RULES / "rd-subsidy.yaml").model_dump_json(by_alias=True))
+    stricter = next(c for c in rd["conditions"] if c["id"] == "rd_at_least_2m")
+    stricter["value"], stricter["label"] = 300, "上一年度研发费用不低于300万元"  # its 恰为200万元 case now fails
+    RuleStore(engine).save_draft(type(rule).model_validate(rd), "officer")
     settings = load_settings(data_dir=data, llm={"backend": "none"})
     with ServerThread(create_app(settings)) as server:
         yield server.url, ticket
@@ -124,6 +129,30 @@ def test_a_policy_officer_reviews_a_draft_beside_its_clauses_and_approves_it(
         expect(page.locator("#msg")).to_contain_text("hightech-award v1 已生效")
         expect(detail).to_contain_text("（生效）")
         browser.close()
+
+
+def test_a_draft_whose_test_cases_fail_cannot_be_approved(console: tuple[str, str]) -> None:
+    url, _ = console
+    expect = playwright_api.expect
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = signed_in(browser, url, "officer")
+        row = page.locator("#rules tr", has_text="rd-subsidy")
+        expect(row).to_contain_text("待审核")
+        row.focus()
+        page.keyboard.press("Enter")
+        detail = page.locator("#rule-detail")
+        tests = detail.locator("#rule-tests")
+        expect(tests).to_contain_text("5/6 通过：未通过的用例会阻止审核通过")
+        failed = tests.locator("li.flag")
+        expect(failed).to_have_count(1)
+        expect(failed).to_contain_text("研发费用恰为200万元的补助20万元")
+        expect(failed).to_contain_text("〔示例市企业研发费用补助办法 第二条〕")
+        approve = page.get_by_role("button", name="审核通过，生效")
+        expect(approve).to_be_disabled()
+        expect(detail.locator("#rule-approve-why")).to_contain_text("1 个测试用例未通过")
+        expect(detail.locator("#whatif-summary")).to_contain_text("2400 家企业")
+        browser.close()  # the server refuses it too: tests/service/test_subsidies_api.py (409 rule_tests_failed)
 
 
 def test_an_evaluator_finds_the_reports_from_the_console(console: tuple[str, str]) -> None:

@@ -216,6 +216,52 @@ def test_a_json_body_and_a_multivalue_list_are_taken_too(client: TestClient, key
     assert client.get(f"{BASE}/requests/{ticket}.json").json()[0]["lat"] is None
 
 
+SPEC_FIELDS = [
+    "service_request_id", "status", "status_notes", "service_name", "service_code", "description",
+    "agency_responsible", "service_notice", "requested_datetime", "updated_datetime", "expected_datetime",
+    "address", "address_id", "zipcode", "lat", "long", "media_url",
+]  # fmt: skip  # GeoReport v2, GET Service Requests: the elements of each <request>, in the spec's order
+
+
+def test_the_specs_own_example_requests_are_answered(client: TestClient, key: str) -> None:
+    """The spec's sample POST body as it prints it (its ``attribute[CODE][]`` repeated for a multivaluelist,
+    brackets unescaped), its sample GET of open requests between two ``Z`` dates in XML, and by ids."""
+    body = (
+        f"api_key={key}&jurisdiction_id=shili.example.gov.cn&service_code=002&lat=30.274085"
+        "&long=120.155070&address_string=%E5%8D%97%E6%B9%96%E5%8C%BA%E4%BA%BA%E6%B0%91%E8%B7%AF12%E5%8F%B7"
+        "&email=smit333%40sfgov.edu&device_id=tt222111&account_id=123456&first_name=john&last_name=smith"
+        "&phone=111111111&description=A+large+sinkhole+is+destroying+the+street"
+        "&media_url=http%3A%2F%2Fwww.city.gov%2Fsinkhole.jpg&attribute[hazard][]=collapse&attribute[hazard][]=pothole"
+    )
+    posted = client.post(
+        f"{BASE}/requests.xml", content=body, headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert posted.status_code == 201, posted.text
+    assert posted.text.startswith('<?xml version="1.0" encoding="utf-8"?>')
+    created = ElementTree.fromstring(posted.content)
+    assert created.tag == "service_requests" and [e.tag for e in created] == ["request"]
+    assert [e.tag for e in created[0]] == ["service_request_id", "token", "service_notice", "account_id"]
+    ticket = created.findtext("request/service_request_id")
+    order = services_of(client).store.get(str(ticket))
+    assert "存在的危险（可多选）：坑洼、路面塌陷" in order.text  # both values of the repeated attribute[hazard][]
+    start = (datetime.now(UTC) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    end = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    listed = client.get(f"{BASE}/requests.xml?start_date={start}&end_date={end}&status=open")
+    assert listed.status_code == 200 and listed.headers["content-type"].startswith("text/xml")
+    root = ElementTree.fromstring(listed.content)
+    mine = next(r for r in root.iterfind("request") if r.findtext("service_request_id") == ticket)
+    assert [e.tag for e in mine] == SPEC_FIELDS
+    assert mine.findtext("status") == "open" and mine.findtext("service_code") == "002"
+    assert mine.findtext("lat") == "30.274085" and mine.findtext("media_url") == "http://www.city.gov/sinkhole.jpg"
+    other = file(client, key)
+    both = client.get(f"{BASE}/requests.json?service_request_id={ticket},{other}").json()
+    assert sorted(r["service_request_id"] for r in both) == sorted([str(ticket), other])
+    assert all(list(r) == SPEC_FIELDS for r in both)
+    token = created.findtext("request/token")
+    by_token = ElementTree.fromstring(client.get(f"{BASE}/tokens/{token}.xml").content)
+    assert by_token.findtext("request/service_request_id") == ticket and by_token.findtext("request/token") == token
+
+
 def test_the_status_follows_the_closed_loop(client: TestClient, key: str) -> None:
     ticket = file(client, key)
     store = services_of(client).store

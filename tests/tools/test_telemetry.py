@@ -180,6 +180,11 @@ async def test_a_question_turn_is_an_agent_span_over_retrieval_and_a_streamed_ch
     assert asked[telemetry.OPERATION] == "chat" and asked[telemetry.REQUEST_MODEL] == "fake-model"
     assert asked[telemetry.PROVIDER] == "vllm" and asked[telemetry.REQUEST_STREAM] is True
     assert asked[telemetry.SERVER_ADDRESS] == "127.0.0.1" and asked["cityagent.stream.chunks"] == len(ANSWER)
+    (streamed,) = [c for c in resident.fake.script.calls if c.kind == "stream"]
+    assert resident.fake.requests[-1]["stream_options"] == {"include_usage": True}
+    assert asked[telemetry.INPUT_TOKENS] == streamed.prompt_tokens > 0  # from the stream's last chunk
+    assert asked[telemetry.OUTPUT_TOKENS] == len(ANSWER)
+    assert asked[telemetry.FINISH_REASONS] == ("stop",) and asked[telemetry.RESPONSE_MODEL] == "fake-model"
 
 
 async def test_a_follow_up_is_rewritten_by_a_chat_with_its_token_usage(

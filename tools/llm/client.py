@@ -241,15 +241,32 @@ class OpenAICompatibleClient:
             "max_tokens": max_tokens or self._settings.max_tokens,
         }
         attributes = self._span_attributes(kwargs, stream=True)
-        return telemetry.traced_stream(self._stream(messages, kwargs), self._model, attributes)
+        seen: dict[str, Any] = {}  # the response's model, usage and finish reason, for the span
+        return telemetry.traced_stream(self._stream(messages, kwargs, seen), self._model, attributes, seen)
 
-    async def _stream(self, messages: Sequence[Message], kwargs: dict[str, Any]) -> AsyncIterator[str]:
+    async def _stream(
+        self, messages: Sequence[Message], kwargs: dict[str, Any], seen: dict[str, Any]
+    ) -> AsyncIterator[str]:
         async with self.gate.slot():
-            response = await self._send(messages, stream=True, **kwargs)
+            # include_usage: the last chunk carries the token usage (vLLM, llama.cpp; others ignore it)
+            response = await self._send(
+                messages, stream=True, stream_options={"include_usage": True}, **kwargs
+            )
+            finish: str | None = None
             try:
                 async for chunk in response:
+                    if chunk.choices and chunk.choices[0].finish_reason:
+                        finish = chunk.choices[0].finish_reason
+                    if usage := getattr(chunk, "usage", None):
+                        seen.update(
+                            telemetry.usage_attributes(
+                                chunk.model, usage.prompt_tokens, usage.completion_tokens, finish
+                            )
+                        )
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
+                if finish and not seen.get(telemetry.FINISH_REASONS):
+                    seen[telemetry.FINISH_REASONS] = [finish]
             except (openai.APIError, httpx2.HTTPError, OSError) as exc:  # the SDK's transport is httpx2
                 raise self._unavailable(exc) from exc
             finally:
