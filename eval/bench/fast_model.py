@@ -166,8 +166,8 @@ class FakeOpenAI(ServerThread):
         if reply.status != 200:
             return JSONResponse({"error": {"message": "scripted failure"}}, status_code=reply.status)
         if stream:
-            usage = bool((body.get("stream_options") or {}).get("include_usage"))
-            return StreamingResponse(self._stream(reply, call, usage), media_type="text/event-stream")
+            with_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+            return StreamingResponse(self._stream(reply, call, with_usage), media_type="text/event-stream")
         message: dict[str, Any] = {"role": "assistant", "content": reply.content or None}
         if reply.tool_calls:
             message["tool_calls"] = [
@@ -193,7 +193,8 @@ class FakeOpenAI(ServerThread):
             yield f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n"
         if reply.drop_after is not None:
             raise ConnectionResetError("scripted drop")  # uvicorn closes the connection mid-body
-        yield f"data: {json.dumps({**head, 'choices': [{'index': 0, 'delta': {}, 'finish_reason': 'stop'}]})}\n\n"
+        last = {**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}
+        yield f"data: {json.dumps(last)}\n\n"
         if usage:  # as OpenAI's stream_options.include_usage: one more chunk, no choices, the usage
             counts = {"prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
                       "total_tokens": call.prompt_tokens + call.completion_tokens}  # fmt: skip

@@ -45,7 +45,7 @@ def console(staffed_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
     RuleStore(engine).save_draft(type(rule).model_validate(drafted), "model-draft")
     rd = json.loads(load_rule(RULES / "rd-subsidy.yaml").model_dump_json(by_alias=True))
     stricter = next(c for c in rd["conditions"] if c["id"] == "rd_at_least_2m")
-    stricter["value"], stricter["label"] = 300, "上一年度研发费用不低于300万元"  # its 恰为200万元 case now fails
+    stricter["value"], stricter["label"] = 300, "上一年度研发费用不低于300万元"  # its 恰为200万元 case fails
     RuleStore(engine).save_draft(type(rule).model_validate(rd), "officer")
     settings = load_settings(data_dir=data, llm={"backend": "none"})
     with ServerThread(create_app(settings)) as server:
@@ -152,7 +152,7 @@ def test_a_draft_whose_test_cases_fail_cannot_be_approved(console: tuple[str, st
         expect(approve).to_be_disabled()
         expect(detail.locator("#rule-approve-why")).to_contain_text("1 个测试用例未通过")
         expect(detail.locator("#whatif-summary")).to_contain_text("2400 家企业")
-        browser.close()  # the server refuses it too: tests/service/test_subsidies_api.py (409 rule_tests_failed)
+        browser.close()  # the server refuses it too (409 rule_tests_failed): test_subsidies_api.py
 
 
 def test_an_evaluator_finds_the_reports_from_the_console(console: tuple[str, str]) -> None:
