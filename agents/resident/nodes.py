@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agents.resident import intents, prompts
 from agents.resident import report as drafts
-from agents.resident.guard import clean_context, has_content, verify_answer
+from agents.resident.guard import clean_context, has_content, omissions, verify_answer
 from agents.resident.state import ChatMessage, ResidentState
 from knowledge.gate import GateModel
 from knowledge.gate import features as gate_features
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 _FOLLOW_UP = re.compile(r"^(?:那|那么|还有|另外|如果|要是|它|这个|那个|这种|那种|同样)|呢[？?]?$")
 _HOLD = len(prompts.NOT_COVERED_MARK)
+_MAX_ADDED = 3  # clause parts added to an answer that left a case out
 
 
 @dataclass
@@ -74,6 +75,18 @@ class ResidentDeps:
     def local_today(self) -> date:
         """Today in the city's time zone: a document that expires tonight there is in force till then."""
         return self.today() if self.today else datetime.now(ZoneInfo(self.city.timezone)).date()
+
+
+def _omitted_cases(answer: str, clauses: list[dict[str, Any]], cited: list[int], state: ResidentState) -> str:
+    """The cited clauses' figures of the kind the answer gives that it left out, word for word (or "")."""
+    parts = omissions(answer, clauses, cited, state.get("query") or state["text"])[:_MAX_ADDED]
+    if not parts:
+        return ""
+    lines = [
+        _citation_card(clauses[i])["citation"] + "；".join(p for j, p in parts if j == i) + "。"
+        for i in dict.fromkeys(i for i, _ in parts)
+    ]
+    return prompts.ALSO_STATED + "".join(lines)
 
 
 def _clause(hit: Hit) -> dict[str, Any]:
@@ -320,6 +333,9 @@ class ResidentNodes:
         reply = checked.text
         if not checked.cited:
             reply += "\n依据：" + "".join(_citation_card(c)["citation"] for c in cited)
+        if added := _omitted_cases(checked.text, clauses, checked.cited or [0], state):
+            write({"token": "\n" + added})
+            reply += "\n" + added
         if state["route"] == "subsidy":
             reply += "\n" + prompts.SUBSIDY_NOTE
         notes = validity_notes(cited, self.deps.local_today(), self.deps.city.hotline_name)

@@ -56,6 +56,8 @@ DEGRADED_LEAD = "智能问答暂时不可用，以下是与您的问题最相关
 # the model said the clauses do not answer, but the gate is confident they do: the clauses themselves
 # a question that names a problem ("路灯坏了归哪个部门管"): answered, then a report offered
 REPORT_OFFER = "如果您想直接反映这个问题，回复“我要反映”，我帮您登记工单并给您工单号。"
+# before the parts of a cited clause an answer left out (another case, another amount), quoted as written
+ALSO_STATED = "条款还写明："
 CLAUSES_LEAD = "以下是与您的问题最相关的文件原文，请对照您的情况阅读："
 # validity of a cited document (its dates come from the document itself, at ingestion)
 EXPIRED_NOTE = (

@@ -203,6 +203,34 @@ async def test_invented_citations_fees_and_steps_are_taken_out(make: Any) -> Non
     assert [c["label"] for c in final(events, "citations")] == ["第四条"]
 
 
+async def test_a_case_the_answer_left_out_is_added_from_its_clause_word_for_word(make: Any) -> None:
+    """The answer gives 1500元; the clause it cites also has the 3000元 case: the resident sees both."""
+    rent = {
+        **FUND,
+        "text": "第四条 租房提取的，每月可提取额度不超过1500元；提供经登记备案的租赁合同的，"
+        "按实际月租金提取，但每月不超过3000元。本办法自2024年1月1日起施行。",
+    }
+    llm = ScriptedLLM(["租房每月最多可提取1500元〔示例市住房公积金提取管理办法 第四条〕。"])
+    h = await make(llm, {"公积金": [hit(rent)]})
+    events = await h.say("我租房子住，公积金一个月最多能取多少钱啊？")
+    answer = final(events, "answer")["text"]
+    assert answer.startswith("租房每月最多可提取1500元")
+    added = (
+        "条款还写明：〔示例市住房公积金提取管理办法 第四条〕"
+        "提供经登记备案的租赁合同的，按实际月租金提取，但每月不超过3000元。"
+    )
+    assert added in answer and "2024年" not in answer  # the date it took effect is not a case
+    streamed = "".join(e.data for e in events if e.kind == "token")
+    assert added in streamed
+    # an answer that gave both cases gets nothing added
+    both = ScriptedLLM(
+        ["每月不超过1500元；有登记备案合同的，每月不超过3000元〔示例市住房公积金提取管理办法 第四条〕。"]
+    )
+    h = await make(both, {"公积金": [hit(rent)]})
+    answer = final(await h.say("公积金一个月最多能取多少钱？"), "answer")["text"]
+    assert "条款还写明" not in answer
+
+
 async def test_without_a_model_the_best_clauses_are_shown_verbatim_with_citations(make: Any) -> None:
     h = await make(NullLLMClient(disabled=True), {"居住证": [hit(RESIDENCE)]})
     events = await h.say("办理居住证需要什么材料？")
