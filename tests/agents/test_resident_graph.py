@@ -7,6 +7,7 @@ retriever are scripted so each test says exactly what the agent was given and ch
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import AsyncIterator
 from datetime import date
@@ -92,6 +93,7 @@ class Harness:
         self.path = tmp_path / "checkpoints.db"
         self.conn: aiosqlite.Connection | None = None
         self.assistant: ResidentAssistant | None = None
+        self.judge_min: float | None = None
 
     async def start(self) -> None:
         self.conn = await aiosqlite.connect(self.path)
@@ -101,6 +103,7 @@ class Harness:
             store=self.store,
             contacts=self.contacts,
             city=DEMO,
+            judge_min=self.judge_min,
         )
         graph = build_graph(deps, AsyncSqliteSaver(self.conn))
         self.assistant = ResidentAssistant(graph, self.audit, contacts=self.contacts)
@@ -125,8 +128,11 @@ def final(events: list[TurnEvent], kind: str) -> Any:
 async def make(tmp_path: Path) -> AsyncIterator[Any]:
     made: list[Harness] = []
 
-    async def factory(llm: Any = None, hits: dict[str, list[Hit]] | None = None) -> Harness:
+    async def factory(
+        llm: Any = None, hits: dict[str, list[Hit]] | None = None, judge_min: float | None = None
+    ) -> Harness:
         harness = Harness(tmp_path, llm or NullLLMClient(), ScriptedRetriever(hits or {}))
+        harness.judge_min = judge_min
         await harness.start()
         made.append(harness)
         return harness
@@ -229,6 +235,34 @@ async def test_a_case_the_answer_left_out_is_added_from_its_clause_word_for_word
     h = await make(both, {"公积金": [hit(rent)]})
     answer = final(await h.say("公积金一个月最多能取多少钱？"), "answer")["text"]
     assert "条款还写明" not in answer
+
+
+async def test_the_judge_decides_whether_the_clauses_answer_before_anything_is_written(make: Any) -> None:
+    """P(是) 0.9: a later 资料未涉及 is overruled and the clause shown; P(是) 0.2: refused, no answer call."""
+    yes = [("是", math.log(0.9)), ("否", math.log(0.1))]
+    llm = ScriptedLLM([Reply("是", logprobs=yes), "资料未涉及"])
+    h = await make(llm, {"居住证": [hit(RESIDENCE)]}, judge_min=0.6)
+    events = await h.say("我刚来这边上班半年，办居住证要带啥材料？")
+    answer = final(events, "answer")["text"]
+    assert RESIDENCE["text"] in answer and TEXTS.not_covered not in answer
+    judge_prompt = llm.prompts[0][1]["content"]
+    assert judge_prompt.endswith("只回答“是”或“否”。") and "第三条" in judge_prompt
+    (record,) = list(h.audit.records())
+    assert {"tool": "judge", "p": 0.9, "zone": "answer"} in record.tool_calls
+    llm.script.check()
+
+    no = [("是", math.log(0.2)), ("否", math.log(0.8))]
+    llm = ScriptedLLM([Reply("否", logprobs=no)])
+    h = await make(llm, {"居住证": [hit(RESIDENCE)]}, judge_min=0.6)
+    events = await h.say("居住证补办的工本费是多少钱？")
+    assert final(events, "answer")["text"] == TEXTS.not_covered
+    llm.script.check()  # the judge's one call, no answer asked for
+
+    # a judge that answers neither 是 nor 否 leaves the gate's decision: the model answers
+    llm = ScriptedLLM(["好的", "申领居住证应当提交居民身份证等材料〔示例市居住证办理规定 第三条〕。"])
+    h = await make(llm, {"居住证": [hit(RESIDENCE)]}, judge_min=0.6)
+    answer = final(await h.say("办居住证要带什么？"), "answer")["text"]
+    assert answer.startswith("申领居住证应当提交居民身份证")
 
 
 async def test_without_a_model_the_best_clauses_are_shown_verbatim_with_citations(make: Any) -> None:
