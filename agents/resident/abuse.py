@@ -39,7 +39,7 @@ _PROFANITY = re.compile(
     r"(?<![" + _CJK + r"])(?:尼玛|泥马)的?(?![" + _CJK + r"])|(?:尼玛|泥马)(?=[个逼啊呀])|你(?:尼玛|泥马)|"
     r"fuck|motherfucker|bitch|混账东西|王八蛋|"
     # aimed by the way they are said
-    r"听不懂人话|是不是傻|脑子进水|你是猪|干什么吃的|"
+    r"听不懂人话|是不是傻|脑子进水|你是猪|干什么吃的|(?:你|你们)(?:算|是)(?:个|什么|啥)(?:东西|玩意)|算老几|"
     # 垃圾 said of a person, not 你们垃圾分类/清运/站
     r"(?:你们|你|这群|这帮|一群|一帮)(?:就是|都是|是)?(?:一群|一帮|这群)?垃圾"
     r"(?:$|(?=[^" + _CJK + r"])|(?=一样|透顶|东西|玩意|[吧啊呀嘛吗]))"
@@ -85,6 +85,14 @@ _OTHER_SUBJECT = re.compile(
     r"我|妈|爸|爷|奶|孩子|儿子|女儿|老人|老公|老婆|丈夫|妻子|家人|亲戚|邻居|朋友|同事|婆婆|公公|外婆|外公|姥"
 )
 _CLAUSE_END = re.compile(r"[，。！？!?,.;；…~、\n]")
+# Someone else's words, reported: 邻居骂我傻逼, 楼道里骂人说什么草泥马, 办事员跟我说你是不是傻,
+# 我被人在网上骂傻逼. The speaker is not the resident speaking to us (你说…, 我说你们…), and the insult follows
+# within the same clause.
+_REPORTED = re.compile(
+    r"(?<!你)骂|(?<![我你])(?:说|称|讲|吼|嚷|写着?)|(?<![我你])(?:叫|喊)(?!你|人来|领导|来)|"
+    r"(?:跟|对|和|给|冲|朝)(?:我|我们|他|她|人|孩子|大家)(?:说|讲|喊|吼|嚷|骂)"
+)
+_QUOTE_WINDOW = 12
 
 
 def _described_other(text: str, start: int) -> bool:
@@ -95,10 +103,20 @@ def _described_other(text: str, start: int) -> bool:
     return bool(others) and (not targets or max(others) > max(targets))
 
 
+def _reported(text: str, start: int) -> bool:
+    """Whether the words at ``start`` are someone else's, quoted by the resident (骂我…, 跟我说…)."""
+    before = text[max(0, start - _QUOTE_WINDOW) : start]
+    clause = _CLAUSE_END.split(before)[-1]
+    return bool(_REPORTED.search(clause))
+
+
 def _aimed(text: str, start: int, end: int) -> bool:
     """Whether the words at ``start:end`` are thrown at someone (or make up nearly the whole message)."""
-    if _described_other(text, start):
+    if _described_other(text, start) or _reported(text, start):
         return False
+    clause = _CLAUSE_END.split(text[:start])[-1]
+    if _TARGET.search(clause):
+        return True  # 你们12345的人都是白痴吗: the service named earlier in the insult's clause
     window = text[max(0, start - 8) : end + 8]
     rest = re.sub(r"[\W_]", "", text[:start] + text[end:])
     return bool(_TARGET.search(window)) or len(rest) <= 3
@@ -107,10 +125,12 @@ def _aimed(text: str, start: int, end: int) -> bool:
 def is_abuse_by_rules(text: str) -> bool:
     """The rules' reading: an insult, curse or profanity aimed at the assistant or staff."""
     norm = normalise(text)
-    if _PROFANITY.search(norm):
+    if any(not _reported(norm, m.start()) for m in _PROFANITY.finditer(norm)):
         return True
     cleaned = _NOT_INSULT.sub("", _POSSESSED.sub("", norm))
     for match in _EXPLETIVE.finditer(cleaned):
+        if _reported(cleaned, match.start()):
+            continue
         words = cleaned[: match.start()] + cleaned[match.end() :]
         if match.group(0).startswith("你") or _TARGET.search(words):
             return True  # 你妈的 (not followed by something she owns), or 他妈的 thrown at someone
@@ -139,6 +159,16 @@ def is_abuse(text: str) -> bool:
     return model_may_speak(text) and abuse_probability(text) >= model().threshold
 
 
+def quotes_someone(text: str) -> bool:
+    """Whether a curse or insult in the message is someone else's, reported (邻居骂我傻逼，我要投诉)."""
+    norm = normalise(text)
+    cleaned = _NOT_INSULT.sub("", _POSSESSED.sub("", norm))
+    return any(_reported(norm, m.start()) for m in _PROFANITY.finditer(norm)) or any(
+        _reported(cleaned, m.start()) for p in (_INSULT, _EXPLETIVE) for m in p.finditer(cleaned)
+    )
+
+
 def model_may_speak(text: str) -> bool:
-    """Whether the rules leave the message to the model: they found no abuse, and it addresses someone."""
-    return not is_abuse_by_rules(text) and bool(_TARGET.search(normalise(text)))
+    """Whether the rules leave the message to the model: they found no abuse, it addresses someone, and
+    no curse in it is someone else's the resident reports (the model would read the quoted word)."""
+    return not is_abuse_by_rules(text) and bool(_TARGET.search(normalise(text))) and not quotes_someone(text)
