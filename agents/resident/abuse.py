@@ -86,8 +86,8 @@ _OTHER_SUBJECT = re.compile(
 )
 _CLAUSE_END = re.compile(r"[，。！？!?,.;；…~、\n]")
 # Someone else's words, reported: 邻居骂我傻逼, 楼道里骂人说什么草泥马, 办事员跟我说你是不是傻,
-# 我被人在网上骂傻逼. The speaker is not the resident speaking to us (你说…, 我说你们…), and the insult follows
-# within the same clause.
+# 我被人在网上骂傻逼. The speaker is not the resident speaking to us (你说…, 我说你们…), and the
+# insult follows within the same clause.
 _REPORTED = re.compile(
     r"(?<!你)骂|(?<![我你])(?:说|称|讲|吼|嚷|写着?)|(?<![我你])(?:叫|喊)(?!你|人来|领导|来)|"
     r"(?:跟|对|和|给|冲|朝)(?:我|我们|他|她|人|孩子|大家)(?:说|讲|喊|吼|嚷|骂)"
@@ -169,6 +169,9 @@ def quotes_someone(text: str) -> bool:
 
 
 def model_may_speak(text: str) -> bool:
-    """Whether the rules leave the message to the model: they found no abuse, it addresses someone, and
-    no curse in it is someone else's the resident reports (the model would read the quoted word)."""
+    """Whether the rules leave the message to the model.
+
+    They found no abuse, it addresses someone, and no curse in it is someone else's the resident reports
+    (the model would read the quoted word).
+    """
     return not is_abuse_by_rules(text) and bool(_TARGET.search(normalise(text))) and not quotes_someone(text)
