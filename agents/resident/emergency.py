@@ -296,6 +296,9 @@ _ANIMAL_HURT = re.compile(r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|�
 # a fall from a height is the ambulance's, not a rescue from a well
 _FELL = re.compile(r"从.{0,10}(?:掉|摔|跌|坠)下(?:去|来)")
 _WATER = re.compile(r"水|井|河|湖|坑|沟|池|洞")
+# the model reads no message shorter than this (characters of words): 滚！ is not a danger, 着火了 is a rule's
+_SHORTEST = 5
+_WORD = re.compile(r"[\u4e00-\u9fa5a-z0-9]")
 _LOCKED_OUT = re.compile(r"锁在门外|关在门外|进不去|钥匙.{0,6}(?:锁|丢|忘)")
 _NEGATED = re.compile(
     r"(?:没有|没|并没有|不是|无)(?:人)?(?:员)?(?:着火|起火|受伤|被困|晕倒|泄漏|漏气|冒烟|危险|事)|"
@@ -401,7 +404,7 @@ def counter_cue(text: str) -> str | None:
 
     The rules' near-miss blocks (a claim, the past, a hypothetical, the numbers, the news…) unless it is
     happening now, a negation, an administrative topic (a fee, an inspection, an application), a trapped
-    animal or someone locked out.
+    or hurt animal, someone locked out, or a message too short to read (under ``_SHORTEST`` characters).
     """
     norm = normalise(text)
     clean = _NEGATED.sub("，", norm)
@@ -414,6 +417,8 @@ def counter_cue(text: str) -> str | None:
         return "admin"
     if _ANIMAL.search(clean) or _LOCKED_OUT.search(clean) or _ANIMAL_HURT.search(clean):
         return "animal_or_locked_out"
+    if len(_WORD.findall(clean)) < _SHORTEST:
+        return "short"  # 滚！, 好的: too few characters for n-grams to mean anything; a danger is named
     return None
 
 
