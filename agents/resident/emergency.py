@@ -205,7 +205,11 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("medical", r"摔倒|摔了|头着地|磕到头|撞到头|吐了|呕吐|心慌|肿|起泡|烫了|烫到|倒下", False),
     ("violence", r"(?:拿|用|提|举|挥)着?(?:刀|菜刀|棍|铁棍|斧|锤|砖)|不让我(?:下车|走|出去|离开)|撬|"
      r"(?:偷|抢)(?:孩子|小孩)", True),
-    ("child", r"(?:小孩|孩子|小朋友|宝宝|儿子|女儿|闺女|娃).{0,14}(?:没回家|关机)", True),
+    ("child", r"(?:小孩|孩子|小朋友|宝宝|儿子|女儿|闺女|娃).{0,14}(?:没回家|关机|走散)", True),
+    ("elderly", r"(?:老人|老爷子|老太太|爷爷|奶奶|外婆|外公|姥姥|姥爷|老伴|爸|妈|老头|老太|痴呆|糊涂).{0,16}"
+     r"走散", True),
+    # someone living alone not seen for days, nobody answering the door
+    ("elderly", r"(?:好几天|几天|两天|三天|一直)没(?:动静|见(?:人|到|过)|出门|出来)", True),
     ("self_harm", r"一起死|同归于尽|寻短见|活不下去", True),
     # fourth widening (development set 5)
     ("trapped", r"被冲(?:到|进|走)|车.{0,4}(?:冲|掉|翻)(?:到|进)?.{0,3}(?:河|沟|水)|"
@@ -225,6 +229,9 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("trapped", r"(?:河|湖|江|海|水库|池塘|水塘|泳池|水)里.{0,8}(?:扑腾|挣扎|往下沉|沉下去)|"
          r"扑腾.{0,8}不会游泳", True),
     ("violence", r"(?:要|在)抢|抢(?:我|他|她)", True),
+    ("violence", r"不让(?:我|我们)?(?:走|出去|离开|下车|出门)|被人(?:关|锁)(?:在|起来)", True),
+    ("flood", r"水.{0,3}涨得|水涨", True),
+    ("medical", r"不会喘气|不喘气|不出气", True),
 )  # fmt: skip
 _COMPILED = tuple((kind, re.compile(pattern), strong) for kind, pattern, strong in _HAZARDS)
 
@@ -236,10 +243,12 @@ _URGENT_WORDS = (
 # signs of severity that are not just a person being named
 _URGENT = re.compile(_URGENT_WORDS + r"孕妇")
 _SEVERE = re.compile(_URGENT_WORDS + r"孕妇|" + _P)
+# a weak sign said to be slight (有点头晕, 一点烟味) is not an emergency by itself
+_MILD = re.compile(r"有点|有一点|一点点|稍微|轻微|有些")
 # it is happening right now: this lifts a past / hypothetical block
 _NOW = re.compile(
     r"救命|快来|快点|赶紧|马上|正在|还在|现在.{0,2}(?:还在|又|正)|越来越|刚刚|刚才.{0,4}(?:突然|开始)|一直有|"
-    r"到现在还"
+    r"到现在|敲门(?:也)?没人(?:应|开)"
 )
 
 # not an emergency, whatever the hazard word: each says why
@@ -248,13 +257,14 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
          r"买.{0,4}险")),
     ("past", re.compile(
         r"上周|上个?月|上个?礼拜|上个?星期|上次|上回|去年|前年|之前|以前|那次|当时|前几天|前天|昨天|昨晚|"
+        r"前阵子|前段时间|前些天|前些日子|前几年|几年前|早些年|那会儿|"
         r"过一次|过两次|好几次|"
-        r"(?:困|关|淹|着|烧|进|撞|晕|摔)过(?!去|来)|后来|出院|之后|"
+        r"(?:困|关|淹|着|烧|进|撞|晕|摔|发|出|跳|塌)过(?!去|来)|后来|出院|之后|"
         r"(?:火灾|事故|着火|地震|水灾|洪水|爆炸|车祸)(?:以|过)?后")),
     ("over", re.compile(
         r"灭了|扑灭|修好|修复|处理完|处理了|处理好|已经好了|没事了|报过警|已经报警|没问题|来看过了|检查过了|"
         r"查过|看过|"
-        r"已经散了|已经走了|已经结束|"
+        r"已经散了|已经走了|已经结束|原来是|虚惊一场|误报|(?:下去|出去|过去|去)?看了(?:一下|下)?(?:是|原来)|"
         r"已经打了?(?:119|120|110)")),
     ("hypothetical", re.compile(
         r"如果|假如|万一|要是|假设|以防|的话|就问问|随便问问|正常吗|正常不|要不要换|能不能换|也不会|不灵|"
@@ -262,30 +272,32 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"怕(?:会)?.{0,4}(?:掉|砸|倒|塌|着|出事|伤)|提前了解|怎么预防|如何预防|会不会|担心|容易|"
         r"隐患|以后会|怎么逃生|"
         r"应急预案|注意事项|防止|怎样才能|如何才能|怎么教|教(?:孩子|小孩|老人|他|她)|想学|学一下|"
-        r"(?:遇到|碰到|发生).{0,8}(?:应该|该|怎么|的时候)|的时候(?:能不能|可不可以|可以|应该|该|要不要)|"
+        r"(?:遇到|碰到|遇上|发生).{0,12}(?:应该|该|怎么|的时候|还是|要不要)|的时候(?:能不能|可不可以|可以|应该|该|要不要)|"
         r"(?:多长|多少|多久)时间(?:算|可以|才|能)|(?:应该|要)(?:用|怎么).{0,6}(?:多久|几分钟)")),
     ("numbers", re.compile(
         r"(?:119|120|110|火警|急救|报警)(?:电话)?.{0,6}(?:是多少|多少|区别|收费|标准|太慢|来得|投诉)")),
-    ("habitual", re.compile(r"经常|常常|老是|总是|频繁|每次|时常|(?<!一)动不动|天天|每天|整天|成天")),
+    ("habitual", re.compile(
+        r"经常|常常|老是|老有|老在|总是|总有|频繁|每次|时常|(?<!一)动不动|天天|每天|整天|成天")),
     ("longstanding", re.compile(r"好几天|好多天|几个月|很久了|好久了|一直没人管|半年|一年了")),
     ("nuisance", re.compile(
         r"熏得|熏到|开不了窗|污染|扰民|演习|演练|垃圾(?:站|桶|房|堆|车).{0,4}(?:味|臭)|挪(?:远|走)")),
     ("media", re.compile(r"电视上|新闻|听说|视频|电影|游戏里|小说|梦见|梦到|剧里|朋友圈|抖音|快手|微博|"
-         r"刷到|(?:都在|网上|群里)(?:传|说)|真的假的|是真的吗|是不是真的")),
+         r"刷到|(?:都在|网上|群里)(?:传|说)|真的假的|是真的吗|是不是真的|帖子|"
+         r"听(?:人|别人|邻居|朋友|同事|我妈|我爸|家里人|老人)(?:讲|说)")),
     # asking for a business or a stall to be dealt with, not for help now
     ("enforcement", re.compile(r"取缔|整治|罚款|执法")),
     # asking how a danger is handled, not living through one
     ("procedure", re.compile(
         r"(?:正确|急救|自救)?方法是什么|会被怎么|会怎么处理|怎么处罚|如何处罚|怎么判|判几年|"
         r"(?:去|到|向)哪里?.{0,2}求助|可以去哪|怎么投诉|如何投诉|学校不(?:管|处理)|(?:该|要|能|应该)找谁|"
-        r"找哪个部门")),
+        r"找哪个部门|想问(?:问|一下|下)?(?:该|要)?(?:怎么|如何)处理")),
 )  # fmt: skip
 # blocks that 正在 / 还在 does not lift: the numbers, the news, a claim, a stall to close
 _NOT_LIFTED = ("numbers", "media", "claim", "enforcement")
 # administrative topics: a weak hazard word in these is not an emergency
 _ADMIN = re.compile(
     r"费|缴|交钱|充值|开户|销户|过户|申请|办理|材料|多少钱|价格|收费|年检|安检|检查|检测|演习|演练|培训|"
-    r"宣传|教育|押金|房租|租金|工资|欠薪|退款|退钱|"
+    r"宣传|教育|押金|房租|租金|工资|欠薪|退款|退钱|几点开门|开门吗|挂号|预约|产检|体检|"
     r"许可|验收|改造|安装|规定|政策|标准|怎么领|去哪领|报名|资料|鉴定|门诊|疫苗|复位|跳闸|维修|整改"
 )
 _ANIMAL = re.compile(
@@ -328,6 +340,12 @@ def _hazards(text: str) -> list[tuple[str, str, bool]]:
     return found
 
 
+def _distinct(weak: list[tuple[str, str, bool]]) -> int:
+    """How many different weak signs: a word found inside another found word (焦 in 烧焦) is the same one."""
+    words = {h[1] for h in weak}
+    return sum(1 for w in words if not any(w != o and w in o for o in words))
+
+
 def blocked_by(text: str) -> str | None:
     """Why the message is a near miss (``"past"``, ``"claim"``…), or None.
 
@@ -335,6 +353,14 @@ def blocked_by(text: str) -> str | None:
     """
     found = [name for name, pattern in _BLOCKS if pattern.search(text)]
     return next((n for n in found if n in _NOT_LIFTED), found[0] if found else None)
+
+
+def _medical_rescue(wanted: set[Service], text: str) -> None:
+    """Someone hurt and still held (车里有人, 压着, 化粪池) needs 119 too; one already out does not."""
+    if re.search(r"车里有人|压|卡在|化粪池", text):
+        wanted.add("119")
+    if re.search(r"(?:救|捞|拉|抬|拖)(?:上来|出来)", text):
+        wanted.discard("119")  # out of the water or the wreck already: the ambulance
 
 
 def services_for(kinds: set[str], text: str) -> tuple[Service, ...]:
@@ -358,8 +384,8 @@ def services_for(kinds: set[str], text: str) -> tuple[Service, ...]:
         text,
     ):
         wanted.add("120")
-    if "medical" in kinds and re.search(r"车里有人|压|卡在|化粪池", text):
-        wanted.add("119")
+    if "medical" in kinds:
+        _medical_rescue(wanted, text)
     if "violence" in kinds and re.search(r"头破|流血|受伤|砍伤|捅伤|倒地", text):
         wanted.add("120")
     if "violence" in kinds and re.search(r"放火|纵火|汽油|点房子", text):
@@ -390,7 +416,7 @@ def detect_by_rules(text: str) -> tuple[Emergency | None, str | None]:
     if not chosen:
         bodily = {h[0] for h in weak} <= {"medical", "symptom"}  # a person is named anyway: not a sign
         severe = (_URGENT if bodily else _SEVERE).search(clean)
-        if _ADMIN.search(clean) or not (severe or len({h[1] for h in weak}) >= 2):
+        if _ADMIN.search(clean) or _MILD.search(clean) or not (severe or _distinct(weak) >= 2):
             return None, "weak"
         chosen = weak
     else:
