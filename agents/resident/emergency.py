@@ -68,11 +68,16 @@ _NOISE = re.compile(
 )
 
 
+_TOBACCO = re.compile(r"抽烟|吸烟|香烟|烟头|二手烟|烟民")
+
+
 def normalise(text: str) -> str:
     """Full-width to half-width, lower case, common typos folded, runs of spaces to one comma."""
     out = unicodedata.normalize("NFKC", text).lower()
     for wrong, right in _TYPOS:
         out = out.replace(wrong, right)
+    if _TOBACCO.search(out):
+        out = out.replace("烟味", "")  # the smell of someone smoking
     out = _NOISE.sub("", out)
     out = re.sub(r"[\s,，。、;；~～…]+", "，", out)
     return out.strip("，")
@@ -97,7 +102,7 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     # electricity
     ("live_wire", r"(?:电线|电缆|高压线|线路).{0,8}(?:断|掉|垂|打火|冒火|冒烟|起火|着火|火花|烧)|"
      r"(?:配电箱|电箱|电表箱|插座|插线板|插排|插头|电闸|开关|变压器).{0,8}(?:冒火|打火|冒烟|火花|着火|起火|烧|炸)|"
-     r"打火(?!机)|火花", True),
+     r"(?:电|线|闸|插|开关|箱).{0,4}打火|火花", True),
     ("shock", r"触电|被电(?:倒|到|着|了|击|打)|电倒|电击|电晕|电打", True),
     # water
     ("flood", r"水.{0,4}(?:到腰|到胸|到脖子|到小腿|到膝盖|齐腰|没过|漫进|灌进|淹到|淹没)|被淹|淹了|洪水|"
@@ -248,7 +253,8 @@ _MILD = re.compile(r"有点|有一点|一点点|稍微|轻微|有些")
 # it is happening right now: this lifts a past / hypothetical block
 _NOW = re.compile(
     r"救命|快来|快点|赶紧|马上|正在|还在|现在.{0,2}(?:还在|又|正)|越来越|刚刚|刚才.{0,4}(?:突然|开始)|一直有|"
-    r"到现在|敲门(?:也)?没人(?:应|开)"
+    r"到现在还(?!没(?:人|给|处理|修|解决|回复|说法))|到现在(?:都|也)?没(?:回|见|找到|联系上|消息)|"
+    r"敲门(?:也)?没人(?:应|开)"
 )
 
 # not an emergency, whatever the hazard word: each says why
@@ -290,21 +296,23 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("procedure", re.compile(
         r"(?:正确|急救|自救)?方法是什么|会被怎么|会怎么处理|怎么处罚|如何处罚|怎么判|判几年|"
         r"(?:去|到|向)哪里?.{0,2}求助|可以去哪|怎么投诉|如何投诉|学校不(?:管|处理)|(?:该|要|能|应该)找谁|"
-        r"找哪个部门|想问(?:问|一下|下)?(?:该|要)?(?:怎么|如何)处理")),
+        r"找哪个部门|请家长|这(?:事|种事|个事)(?:你们)?(?:管|归)|想问(?:问|一下|下)?(?:该|要)?(?:怎么|如何)处理")),
 )  # fmt: skip
 # blocks that 正在 / 还在 does not lift: the numbers, the news, a claim, a stall to close
 _NOT_LIFTED = ("numbers", "media", "claim", "enforcement")
 # administrative topics: a weak hazard word in these is not an emergency
 _ADMIN = re.compile(
     r"费|缴|交钱|充值|开户|销户|过户|申请|办理|材料|多少钱|价格|收费|年检|安检|检查|检测|演习|演练|培训|"
-    r"宣传|教育|押金|房租|租金|工资|欠薪|退款|退钱|几点开门|开门吗|挂号|预约|产检|体检|"
+    r"宣传|教育|户口|落户|社保|医保|身份证|居住证|学籍|入学|押金|房租|租金|工资|欠薪|退款|退钱|几点开门|开门吗|挂号|预约|产检|体检|"
     r"许可|验收|改造|安装|规定|政策|标准|怎么领|去哪领|报名|资料|鉴定|门诊|疫苗|复位|跳闸|维修|整改"
 )
 _ANIMAL = re.compile(
     r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?.{0,4}(?:被困|困在|卡在|卡住|下不来|被锁|锁在|掉进|掉到|出不来|从.{0,8}(?:掉|摔)下)"
 )
 # an animal hurt or struck, not a person: 我家狗被车撞了
-_ANIMAL_HURT = re.compile(r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?被")
+_ANIMAL_HURT = re.compile(
+    r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?(?:被|吃了|喝了|误食|误吃|中毒)"
+)
 # a fall from a height is the ambulance's, not a rescue from a well
 _FELL = re.compile(r"从.{0,10}(?:掉|摔|跌|坠)下(?:去|来)")
 _WATER = re.compile(r"水|井|河|湖|坑|沟|池|洞")
