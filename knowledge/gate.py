@@ -56,6 +56,12 @@ _WANTS: dict[str, tuple[re.Pattern[str], re.Pattern[str]]] = {
     ),
 }  # fmt: skip
 
+
+def asked_kinds(question: str) -> list[str]:
+    """Which kinds of figure a question asks for: ``amount``, ``time``, ``count`` (none: an empty list)."""
+    return [kind for kind, (asks, _states) in _WANTS.items() if asks.search(question)]
+
+
 DATA_DIR = Path(__file__).parent  # gate.<backend>.json beside this module (package data)
 _HAN_PAIR = re.compile(r"(?=([\u4e00-\u9fff]{2}))")
 

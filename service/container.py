@@ -209,6 +209,7 @@ class Services:
             min_dense_score=evidence_cosine(self.settings.embeddings.backend, chat.min_dense_score),
             min_bm25_score=chat.min_bm25_score,
             gate=chat.gate_model(self.settings.embeddings.backend),
+            judge_min=chat.judge_min,
             contacts=contacts,
         )
         self.checkpointer = saver

@@ -126,6 +126,13 @@ class ChatSettings(BaseModel):
     gate_file: Path | None = Field(
         default=None, description="A gate fitted with `cityagent eval calibrate-gate` (JSON)."
     )
+    judge_min: float | None = Field(
+        default=0.6, ge=0, le=1,
+        description="With a model: it reads the best clauses and the question, and the probability of its "
+        "'是' (they state what is asked) must reach this, else the answer is 'not covered'; at or above it "
+        "a model's 资料未涉及 is overruled. Chosen on the dev half of resident_qa.v1 as the highest value "
+        "refusing at most 5% of answerable questions. Unset (null): the retrieval gate alone decides.",
+    )  # fmt: skip
 
     def gate_model(self, backend: str) -> GateModel | None:
         """The gate to use (None: the fixed cut-offs); a gate file that does not load stops start-up."""

@@ -39,18 +39,22 @@ _PROFANITY = re.compile(
     r"(?<![" + _CJK + r"])(?:尼玛|泥马)的?(?![" + _CJK + r"])|(?:尼玛|泥马)(?=[个逼啊呀])|你(?:尼玛|泥马)|"
     r"fuck|motherfucker|bitch|混账东西|王八蛋|"
     # aimed by the way they are said
-    r"听不懂人话|是不是傻|脑子进水|你是猪|干什么吃的|"
+    r"听不懂人话|是不是傻|傻了吧唧|去你的(?!["
+    + _CJK
+    + r"])|脑子进水|干什么吃的|人工智障|(?:你|你们)(?:是|都是|就是)(?:猪|狗|驴)|"
+    r"(?:聋了|瞎了)还是|你(?:是)?(?:聋|瞎)(?:了|子|吗|啊)|滚远点|滚开|滚蛋|滚犊子|滚出去|给我滚|你滚|滚吧|(?:你|你们)(?:算|是)(?:个|什么|啥)(?:东西|玩意)|算老几|"
     # 垃圾 said of a person, not 你们垃圾分类/清运/站
     r"(?:你们|你|这群|这帮|一群|一帮)(?:就是|都是|是)?(?:一群|一帮|这群)?垃圾"
     r"(?:$|(?=[^" + _CJK + r"])|(?=一样|透顶|东西|玩意|[吧啊呀嘛吗]))"
 )
 _INSULT = re.compile(
     r"废物|垃圾(?:东西|玩意|客服|机器人|人)|脑残|白痴|智障|弱智|狗东西|蠢货|蠢猪|猪脑子|猪脑袋|混蛋|畜生|饭桶|"
-    r"人渣|狗官|贱人|神经病|有病|去死|滚|傻子|二百五|笨蛋|死机器人|idiot|stupid|废柴"
+    r"人渣|狗官|贱人|神经病|有病|去死|滚|傻子|二百五|笨蛋|死机器人|idiot|stupid|废柴|没用的东西|不是东西|孙子|"
+    r"死客服|蠢得|蠢死|(?:跟|像)猪一样"
 )
 _NOT_INSULT = re.compile(
     r"废物(?:回收|处理|利用|箱|站)|固体废物|有害废物|滚筒|滚动|滚烫|打滚|滚梯|滚轮|翻滚|滚(?:下|落|到|进|过来|过去|来滚去|水)|"
-    r"有病(?:人|历|的|史|了)|神经病(?:人|院|患者)|得了.{0,4}病|去死皮|家畜生|二百五(?=[十0-9元块])|"
+    r"(?<![这帮群些个])孙子|有病(?:人|历|的|史|了)|神经病(?:人|院|患者)|得了.{0,4}病|去死皮|家畜生|二百五(?=[十0-9元块])|"
     r"智障(?:儿童|人士|人员|学生|孩子|残疾|证)|弱智(?:儿童|人士|孩子|学生)|智力障碍"
 )
 # someone the words are thrown at: the agent, staff, the service
@@ -61,6 +65,7 @@ _TARGET = re.compile(
 # 妈的 is someone's mother's (孩子妈的户口, 俺妈的医保卡, 宝妈的产假),
 # and 我靠/我操 followed by more words is a verb (我靠低保生活, 我操作不来).
 _EXPLETIVE = re.compile(
+    r"(?<![" + _CJK + r"])[操艹靠](?![" + _CJK + r"])|"
     r"(?:他|她|你)妈的|(?:(?<![" + _CJK + r"])|(?<=[真去特]))妈的|tmd|特么|卧槽|"
     r"(?<![" + _CJK + r"])我[靠操](?![" + _CJK + r"])"
 )
@@ -76,8 +81,13 @@ _POLITE = re.compile(r"你好|您好|请问你|谢谢你|麻烦你|你们好")
 
 
 def normalise(text: str) -> str:
-    """NFKC, lower case, no spaces, greetings (你好, 谢谢你) blanked: what the rules and the model read."""
-    return _POLITE.sub("，", re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower()))
+    """What the rules and the model read: NFKC, lower case, greetings (你好, 谢谢你) blanked.
+
+    A space between words is a clause break, as in WeChat (狗东西 我的投诉呢).
+    """
+    out = unicodedata.normalize("NFKC", text).lower().strip()
+    out = re.sub(r"(?<=[" + _CJK + r"])\s+|\s+(?=[" + _CJK + r"])", "，", out)
+    return _POLITE.sub("，", re.sub(r"\s+", "", out))
 
 
 # Someone the insult word describes who is not the service: 我妈有病, 我家孩子是智障, 老人有病在身
@@ -85,6 +95,14 @@ _OTHER_SUBJECT = re.compile(
     r"我|妈|爸|爷|奶|孩子|儿子|女儿|老人|老公|老婆|丈夫|妻子|家人|亲戚|邻居|朋友|同事|婆婆|公公|外婆|外公|姥"
 )
 _CLAUSE_END = re.compile(r"[，。！？!?,.;；…~、\n]")
+# Someone else's words, reported: 邻居骂我傻逼, 楼道里骂人说什么草泥马, 办事员跟我说你是不是傻,
+# 我被人在网上骂傻逼. The speaker is not the resident speaking to us (你说…, 我说你们…), and the
+# insult follows within the same clause.
+_REPORTED = re.compile(
+    r"(?<!你)骂|(?<![我你])(?:说|称|讲|吼|嚷|写着?)|(?<![我你])(?:叫|喊)(?!你|人来|领导|来)|"
+    r"(?:跟|对|和|给|冲|朝)(?:我|我们|他|她|人|孩子|大家)(?:说|讲|喊|吼|嚷|骂)"
+)
+_QUOTE_WINDOW = 12
 
 
 def _described_other(text: str, start: int) -> bool:
@@ -95,10 +113,28 @@ def _described_other(text: str, start: int) -> bool:
     return bool(others) and (not targets or max(others) > max(targets))
 
 
+def _reported(text: str, start: int) -> bool:
+    """Whether the words at ``start`` are someone else's, quoted by the resident (骂我…, 跟我说…)."""
+    before = text[max(0, start - _QUOTE_WINDOW) : start]
+    clause = _CLAUSE_END.split(before)[-1]
+    return bool(_REPORTED.search(clause))
+
+
+def _alone_in_clause(text: str, end: int) -> bool:
+    """Whether the words ending at ``end`` close their clause, which they began (a name called: 狗东西，…)."""
+    following = _CLAUSE_END.split(text[end:])[0]
+    return not re.sub(r"[\W_吧啊呀嘛]", "", following)
+
+
 def _aimed(text: str, start: int, end: int) -> bool:
     """Whether the words at ``start:end`` are thrown at someone (or make up nearly the whole message)."""
-    if _described_other(text, start):
+    if _described_other(text, start) or _reported(text, start):
         return False
+    clause = _CLAUSE_END.split(text[:start])[-1]
+    if _TARGET.search(clause):
+        return True  # 你们12345的人都是白痴吗: the service named earlier in the insult's clause
+    if not re.sub(r"[\W_]", "", clause) and _alone_in_clause(text, end):
+        return True
     window = text[max(0, start - 8) : end + 8]
     rest = re.sub(r"[\W_]", "", text[:start] + text[end:])
     return bool(_TARGET.search(window)) or len(rest) <= 3
@@ -107,10 +143,12 @@ def _aimed(text: str, start: int, end: int) -> bool:
 def is_abuse_by_rules(text: str) -> bool:
     """The rules' reading: an insult, curse or profanity aimed at the assistant or staff."""
     norm = normalise(text)
-    if _PROFANITY.search(norm):
+    if any(not _reported(norm, m.start()) for m in _PROFANITY.finditer(norm)):
         return True
     cleaned = _NOT_INSULT.sub("", _POSSESSED.sub("", norm))
     for match in _EXPLETIVE.finditer(cleaned):
+        if _reported(cleaned, match.start()):
+            continue
         words = cleaned[: match.start()] + cleaned[match.end() :]
         if match.group(0).startswith("你") or _TARGET.search(words):
             return True  # 你妈的 (not followed by something she owns), or 他妈的 thrown at someone
@@ -139,6 +177,19 @@ def is_abuse(text: str) -> bool:
     return model_may_speak(text) and abuse_probability(text) >= model().threshold
 
 
+def quotes_someone(text: str) -> bool:
+    """Whether a curse or insult in the message is someone else's, reported (邻居骂我傻逼，我要投诉)."""
+    norm = normalise(text)
+    cleaned = _NOT_INSULT.sub("", _POSSESSED.sub("", norm))
+    return any(_reported(norm, m.start()) for m in _PROFANITY.finditer(norm)) or any(
+        _reported(cleaned, m.start()) for p in (_INSULT, _EXPLETIVE) for m in p.finditer(cleaned)
+    )
+
+
 def model_may_speak(text: str) -> bool:
-    """Whether the rules leave the message to the model: they found no abuse, and it addresses someone."""
-    return not is_abuse_by_rules(text) and bool(_TARGET.search(normalise(text)))
+    """Whether the rules leave the message to the model.
+
+    They found no abuse, it addresses someone, and no curse in it is someone else's the resident reports
+    (the model would read the quoted word).
+    """
+    return not is_abuse_by_rules(text) and bool(_TARGET.search(normalise(text))) and not quotes_someone(text)

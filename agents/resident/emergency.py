@@ -59,8 +59,16 @@ _NOISE = re.compile(
     r"火柴|火山|火候|火辣|火红|(?<!冒)火星(?![四溅子儿])|"
     r"打火机|火葬|火化|火热|火速|火急|火警电话|防走失|防走丢|防溺水|防火|防汛|防触电|防中毒|防诈骗|防拐|消防|"
     # a button or a switch that does nothing is not a person who does not respond
-    r"(?:按|摁|点|拧|开|关)(?:了|一下|半天|几下)?.{0,2}没有?反应"
+    r"(?:按|摁|点|拧|开|关)(?:了|一下|半天|几下)?.{0,2}没有?反应|"
+    r"(?:表|卡|机|灯|屏|键|钮|充值|刷卡|插卡|系统|网页|app)(?:了|上)?.{0,4}没有?反应|"
+    # a feeling put strongly (等得都快晕倒了, 气得要死), a hotline called so often it is busy (被打爆了)
+    r"(?:等|气|累|饿|忙|烦|急|热|冷|困)得.{0,3}(?:快|要)?(?:晕倒|晕过去|晕了|死|吐血|疯)|被?打爆了?|"
+    # a thing lost, not a child: 孩子的疫苗本丢了
+    r"(?:本|证|卡|书包|手机|钥匙|作业|东西|衣服|钱包|文件|材料|票|表)(?:子)?(?:弄|搞)?丢了"
 )
+
+
+_TOBACCO = re.compile(r"抽烟|吸烟|香烟|烟头|二手烟|烟民")
 
 
 def normalise(text: str) -> str:
@@ -68,6 +76,8 @@ def normalise(text: str) -> str:
     out = unicodedata.normalize("NFKC", text).lower()
     for wrong, right in _TYPOS:
         out = out.replace(wrong, right)
+    if _TOBACCO.search(out):
+        out = out.replace("烟味", "")  # the smell of someone smoking
     out = _NOISE.sub("", out)
     out = re.sub(r"[\s,，。、;；~～…]+", "，", out)
     return out.strip("，")
@@ -92,7 +102,7 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     # electricity
     ("live_wire", r"(?:电线|电缆|高压线|线路).{0,8}(?:断|掉|垂|打火|冒火|冒烟|起火|着火|火花|烧)|"
      r"(?:配电箱|电箱|电表箱|插座|插线板|插排|插头|电闸|开关|变压器).{0,8}(?:冒火|打火|冒烟|火花|着火|起火|烧|炸)|"
-     r"打火(?!机)|火花", True),
+     r"(?:电|线|闸|插|开关|箱).{0,4}打火|火花", True),
     ("shock", r"触电|被电(?:倒|到|着|了|击|打)|电倒|电击|电晕|电打", True),
     # water
     ("flood", r"水.{0,4}(?:到腰|到胸|到脖子|到小腿|到膝盖|齐腰|没过|漫进|灌进|淹到|淹没)|被淹|淹了|洪水|"
@@ -119,7 +129,7 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
      r"摔.{0,8}(?:起不来|爬不起来|不能动|动不了)|爬不起来|起不来|站不起来|"
      r"中毒|喝了.{0,4}(?:农药|消毒液|84|洗洁精|老鼠药|百草枯|敌敌畏)|吞了|误食|噎住|卡住喉咙|"
      r"烫伤|烧伤|见红|羊水破|要生了|被车撞|车祸|撞了.{0,6}(?:人|躺)|"
-     r"从.{0,10}(?:掉|摔|跌|坠)下来|砸到|砸中|砸伤|被砸|"
+     r"从.{0,10}(?:掉|摔|跌|坠)下(?:来|去)|(?:掉|摔|跌|坠)下楼|砸到|砸中|砸伤|被砸|"
      r"高烧.{0,4}抽|上吐下泻.{0,10}(?:昏|晕)", True),
     ("medical", r"受伤|流血|摔伤|出血|吐血", False),
     ("symptom", r"头晕|头好晕|想吐|恶心|难受", False),
@@ -162,7 +172,7 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
          r"站在.{0,6}(?:栏杆外|楼顶边|天台边|桥边|楼边)", True),
     # wider words for the same dangers; the weak ones count when two of them, or one and a sign of
     # severity, are in the message
-    ("fire", r"自燃|一片红|红光", True),
+    ("fire", r"自燃|一片红|红光|把.{0,8}点(?:着|燃)了", True),
     ("medical", r"(?:吃|喝).{0,6}卡住|噎|卡住喉咙|卡喉|呛着了", True),
     ("fire", r"烧东西|烧什么|焦|呛死|呛得|烤糊", False),
     ("gas", r"(?:燃气|煤气|天然气|液化气|气管|软管|灶).{0,10}(?:咬破|破了|裂了|裂开|没关|松了)", False),
@@ -170,7 +180,8 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("fire", r"爆裂|爆了|炸了|炸开", False),
     ("flood", r"河堤|决口|开了个?口子|被水围|水围|被水堵|水堵住|水.{0,4}(?:灌|涌|冲)(?:进|到)?|"
          r"水往.{0,6}灌", True),
-    ("trapped", r"夹进|夹着|夹到", True),
+    ("trapped", r"夹进|夹着|夹到|电梯里.{0,3}关着|关着.{0,3}(?:人|老人|孩子|小孩)", True),
+    ("flood", r"(?:四周|周围|到处|外面)(?:全|都)是水", True),
     ("collapse", r"(?:墙|楼|房子|屋子|房顶|棚|架子|脚手架)(?:也)?(?:倒了|塌|倒下)", True),
     ("medical", r"满脸是血|满身是血|骨头.{0,4}露|瘫在|瘫倒|上不来气|透不过气|喘不动|"
      r"(?:叫|喊)(?:他|她|人)?.{0,6}(?:不应|不答应|不理|没反应|没动静)|疼得.{0,4}(?:打滚|受不了|不行|直冒)|"
@@ -199,7 +210,11 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("medical", r"摔倒|摔了|头着地|磕到头|撞到头|吐了|呕吐|心慌|肿|起泡|烫了|烫到|倒下", False),
     ("violence", r"(?:拿|用|提|举|挥)着?(?:刀|菜刀|棍|铁棍|斧|锤|砖)|不让我(?:下车|走|出去|离开)|撬|"
      r"(?:偷|抢)(?:孩子|小孩)", True),
-    ("child", r"(?:小孩|孩子|小朋友|宝宝|儿子|女儿|闺女|娃).{0,14}(?:没回家|关机)", True),
+    ("child", r"(?:小孩|孩子|小朋友|宝宝|儿子|女儿|闺女|娃).{0,14}(?:没回家|关机|走散)", True),
+    ("elderly", r"(?:老人|老爷子|老太太|爷爷|奶奶|外婆|外公|姥姥|姥爷|老伴|爸|妈|老头|老太|痴呆|糊涂).{0,16}"
+     r"走散", True),
+    # someone living alone not seen for days, nobody answering the door
+    ("elderly", r"(?:好几天|几天|两天|三天|一直)没(?:动静|见(?:人|到|过)|出门|出来)", True),
     ("self_harm", r"一起死|同归于尽|寻短见|活不下去", True),
     # fourth widening (development set 5)
     ("trapped", r"被冲(?:到|进|走)|车.{0,4}(?:冲|掉|翻)(?:到|进)?.{0,3}(?:河|沟|水)|"
@@ -219,6 +234,9 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("trapped", r"(?:河|湖|江|海|水库|池塘|水塘|泳池|水)里.{0,8}(?:扑腾|挣扎|往下沉|沉下去)|"
          r"扑腾.{0,8}不会游泳", True),
     ("violence", r"(?:要|在)抢|抢(?:我|他|她)", True),
+    ("violence", r"不让(?:我|我们)?(?:走|出去|离开|下车|出门)|被人(?:关|锁)(?:在|起来)", True),
+    ("flood", r"水.{0,3}涨得|水涨", True),
+    ("medical", r"不会喘气|不喘气|不出气", True),
 )  # fmt: skip
 _COMPILED = tuple((kind, re.compile(pattern), strong) for kind, pattern, strong in _HAZARDS)
 
@@ -230,10 +248,13 @@ _URGENT_WORDS = (
 # signs of severity that are not just a person being named
 _URGENT = re.compile(_URGENT_WORDS + r"孕妇")
 _SEVERE = re.compile(_URGENT_WORDS + r"孕妇|" + _P)
+# a weak sign said to be slight (有点头晕, 一点烟味) is not an emergency by itself
+_MILD = re.compile(r"有点|有一点|一点点|稍微|轻微|有些")
 # it is happening right now: this lifts a past / hypothetical block
 _NOW = re.compile(
     r"救命|快来|快点|赶紧|马上|正在|还在|现在.{0,2}(?:还在|又|正)|越来越|刚刚|刚才.{0,4}(?:突然|开始)|一直有|"
-    r"到现在还"
+    r"到现在还(?!没(?:人|给|处理|修|解决|回复|说法))|到现在(?:都|也)?没(?:回|见|找到|联系上|消息)|"
+    r"敲门(?:也)?没人(?:应|开)"
 )
 
 # not an emergency, whatever the hazard word: each says why
@@ -242,42 +263,66 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
          r"买.{0,4}险")),
     ("past", re.compile(
         r"上周|上个?月|上个?礼拜|上个?星期|上次|上回|去年|前年|之前|以前|那次|当时|前几天|前天|昨天|昨晚|"
+        r"前阵子|前段时间|前些天|前些日子|前几年|几年前|早些年|那会儿|"
         r"过一次|过两次|好几次|"
-        r"(?:困|关|淹|着|烧|进|撞|晕|摔)过(?!去|来)|后来|出院|火灾后|事故后|之后")),
+        r"(?:困|关|淹|着|烧|进|撞|晕|摔|发|出|跳|塌)过(?!去|来)|后来|出院|之后|"
+        r"(?:火灾|事故|着火|地震|水灾|洪水|爆炸|车祸)(?:以|过)?后")),
     ("over", re.compile(
         r"灭了|扑灭|修好|修复|处理完|处理了|处理好|已经好了|没事了|报过警|已经报警|没问题|来看过了|检查过了|"
         r"查过|看过|"
-        r"已经散了|已经走了|已经结束|"
+        r"已经散了|已经走了|已经结束|原来是|虚惊一场|误报|(?:下去|出去|过去|去)?看了(?:一下|下)?(?:是|原来)|"
         r"已经打了?(?:119|120|110)")),
     ("hypothetical", re.compile(
         r"如果|假如|万一|要是|假设|以防|的话|就问问|随便问问|正常吗|正常不|要不要换|能不能换|也不会|不灵|"
         r"失灵|"
         r"怕(?:会)?.{0,4}(?:掉|砸|倒|塌|着|出事|伤)|提前了解|怎么预防|如何预防|会不会|担心|容易|"
         r"隐患|以后会|怎么逃生|"
-        r"应急预案|注意事项")),
+        r"应急预案|注意事项|防止|怎样才能|如何才能|怎么教|教(?:孩子|小孩|老人|他|她)|想学|学一下|"
+        r"(?:遇到|碰到|遇上|发生).{0,12}(?:应该|该|怎么|的时候|还是|要不要)|的时候(?:能不能|可不可以|可以|应该|该|要不要)|"
+        r"(?:多长|多少|多久)时间(?:算|可以|才|能)|(?:应该|要)(?:用|怎么).{0,6}(?:多久|几分钟)")),
     ("numbers", re.compile(
         r"(?:119|120|110|火警|急救|报警)(?:电话)?.{0,6}(?:是多少|多少|区别|收费|标准|太慢|来得|投诉)")),
-    ("habitual", re.compile(r"经常|常常|老是|总是|频繁|每次|时常|(?<!一)动不动|天天|每天|整天|成天")),
+    ("habitual", re.compile(
+        r"经常|常常|老是|老有|老在|总是|总有|频繁|每次|时常|(?<!一)动不动|天天|每天|整天|成天")),
     ("longstanding", re.compile(r"好几天|好多天|几个月|很久了|好久了|一直没人管|半年|一年了")),
-    ("nuisance", re.compile(r"熏得|熏到|开不了窗|污染|扰民|演习|演练")),
-    ("media", re.compile(r"电视上|新闻|听说|视频里|电影|游戏里|小说|梦见|梦到|剧里")),
+    ("nuisance", re.compile(
+        r"熏得|熏到|开不了窗|污染|扰民|演习|演练|垃圾(?:站|桶|房|堆|车).{0,4}(?:味|臭)|挪(?:远|走)")),
+    ("media", re.compile(r"电视上|新闻|听说|视频|电影|游戏里|小说|梦见|梦到|剧里|朋友圈|抖音|快手|微博|"
+         r"刷到|(?:都在|网上|群里)(?:传|说)|真的假的|是真的吗|是不是真的|帖子|"
+         r"听(?:人|别人|邻居|朋友|同事|我妈|我爸|家里人|老人)(?:讲|说)")),
+    # asking for a business or a stall to be dealt with, not for help now
+    ("enforcement", re.compile(r"取缔|整治|罚款|执法")),
     # asking how a danger is handled, not living through one
     ("procedure", re.compile(
         r"(?:正确|急救|自救)?方法是什么|会被怎么|会怎么处理|怎么处罚|如何处罚|怎么判|判几年|"
-        r"(?:去|到|向)哪里?.{0,2}求助|可以去哪|怎么投诉|如何投诉|学校不管")),
+        r"(?:去|到|向)哪里?.{0,2}求助|可以去哪|怎么投诉|如何投诉|学校不(?:管|处理)|(?:该|要|能|应该)找谁|"
+        r"找哪个部门|请家长|这(?:事|种事|个事)(?:你们)?(?:管|归)|想问(?:问|一下|下)?(?:该|要)?(?:怎么|如何)处理")),
 )  # fmt: skip
+# blocks that 正在 / 还在 does not lift: the numbers, the news, a claim, a stall to close
+_NOT_LIFTED = ("numbers", "media", "claim", "enforcement")
 # administrative topics: a weak hazard word in these is not an emergency
 _ADMIN = re.compile(
     r"费|缴|交钱|充值|开户|销户|过户|申请|办理|材料|多少钱|价格|收费|年检|安检|检查|检测|演习|演练|培训|"
-    r"宣传|教育|"
+    r"宣传|教育|户口|落户|社保|医保|身份证|居住证|学籍|入学|押金|房租|租金|工资|欠薪|退款|退钱|几点开门|开门吗|挂号|预约|产检|体检|"
     r"许可|验收|改造|安装|规定|政策|标准|怎么领|去哪领|报名|资料|鉴定|门诊|疫苗|复位|跳闸|维修|整改"
 )
 _ANIMAL = re.compile(
-    r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?.{0,4}(?:被困|困在|卡在|卡住|下不来|被锁|锁在|掉进|掉到|出不来)"
+    r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?.{0,4}(?:被困|困在|卡在|卡住|下不来|被锁|锁在|掉进|掉到|出不来|从.{0,8}(?:掉|摔)下)"
 )
+# an animal hurt or struck, not a person: 我家狗被车撞了
+_ANIMAL_HURT = re.compile(
+    r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?(?:被|吃了|喝了|误食|误吃|中毒)"
+)
+# a fall from a height is the ambulance's, not a rescue from a well
+_FELL = re.compile(r"从.{0,10}(?:掉|摔|跌|坠)下(?:去|来)")
+_WATER = re.compile(r"水|井|河|湖|坑|沟|池|洞")
+# the model reads no message shorter than this (characters of words): 滚！ is not a danger, 着火了 is a rule's
+_SHORTEST = 5
+_WORD = re.compile(r"[\u4e00-\u9fa5a-z0-9]")
 _LOCKED_OUT = re.compile(r"锁在门外|关在门外|进不去|钥匙.{0,6}(?:锁|丢|忘)")
 _NEGATED = re.compile(
-    r"(?:没有|没|并没有|不是|无)(?:人)?(?:员)?(?:着火|起火|受伤|被困|晕倒|泄漏|漏气|冒烟|危险|事)"
+    r"(?:没有|没|并没有|不是|无)(?:人)?(?:员)?(?:着火|起火|受伤|被困|晕倒|泄漏|漏气|冒烟|危险|事)|"
+    r"没有?(?:砸|撞|压|烧|伤|电)(?:到|着|伤)人?|人(?:都|也)?没事"
 )
 _LIVE = re.compile(r"线还在|电线.{0,6}(?:断|掉|垂|地上)|还在冒火花|漏电的|高压线|电线")
 _ROOF = re.compile(r"楼顶|天台|阳台|栏杆|窗台|楼边|桥上|河边|电塔|铁塔|塔上|高处")
@@ -303,12 +348,27 @@ def _hazards(text: str) -> list[tuple[str, str, bool]]:
     return found
 
 
+def _distinct(weak: list[tuple[str, str, bool]]) -> int:
+    """How many different weak signs: a word found inside another found word (焦 in 烧焦) is the same one."""
+    words = {h[1] for h in weak}
+    return sum(1 for w in words if not any(w != o and w in o for o in words))
+
+
 def blocked_by(text: str) -> str | None:
-    """Why the message is a near miss (``"past"``, ``"claim"``…), or None."""
-    for name, pattern in _BLOCKS:
-        if pattern.search(text):
-            return name
-    return None
+    """Why the message is a near miss (``"past"``, ``"claim"``…), or None.
+
+    A block that 正在 / 还在 does not lift (the numbers, the news…) is named before one it does.
+    """
+    found = [name for name, pattern in _BLOCKS if pattern.search(text)]
+    return next((n for n in found if n in _NOT_LIFTED), found[0] if found else None)
+
+
+def _medical_rescue(wanted: set[Service], text: str) -> None:
+    """Someone hurt and still held (车里有人, 压着, 化粪池) needs 119 too; one already out does not."""
+    if re.search(r"车里有人|压|卡在|化粪池", text):
+        wanted.add("119")
+    if re.search(r"(?:救|捞|拉|抬|拖)(?:上来|出来)", text):
+        wanted.discard("119")  # out of the water or the wreck already: the ambulance
 
 
 def services_for(kinds: set[str], text: str) -> tuple[Service, ...]:
@@ -332,8 +392,8 @@ def services_for(kinds: set[str], text: str) -> tuple[Service, ...]:
         text,
     ):
         wanted.add("120")
-    if "medical" in kinds and re.search(r"车里有人|压|卡在|化粪池", text):
-        wanted.add("119")
+    if "medical" in kinds:
+        _medical_rescue(wanted, text)
     if "violence" in kinds and re.search(r"头破|流血|受伤|砍伤|捅伤|倒地", text):
         wanted.add("120")
     if "violence" in kinds and re.search(r"放火|纵火|汽油|点房子", text):
@@ -348,19 +408,23 @@ def detect_by_rules(text: str) -> tuple[Emergency | None, str | None]:
     found = _hazards(clean)
     if _ANIMAL.search(clean) or _LOCKED_OUT.search(clean):
         found = [h for h in found if h[0] != "trapped"]
+    if _ANIMAL_HURT.search(clean) or _ANIMAL.search(clean):
+        found = [h for h in found if h[0] not in ("trapped", "medical", "shock")]
+    if _FELL.search(clean) and not _WATER.search(clean):
+        found = [h for h in found if h[0] != "trapped"] or found
     if not found:
         return None, ("negated" if clean != norm else None)
     block = blocked_by(clean)
     now = bool(_NOW.search(clean))
     strong = [h for h in found if h[2]]
     weak = [h for h in found if not h[2]]
-    if block and not (now and block not in ("numbers", "media", "claim")):
+    if block and not (now and block not in _NOT_LIFTED):
         return None, block
     chosen = strong
     if not chosen:
         bodily = {h[0] for h in weak} <= {"medical", "symptom"}  # a person is named anyway: not a sign
         severe = (_URGENT if bodily else _SEVERE).search(clean)
-        if _ADMIN.search(clean) or not (severe or len({h[1] for h in weak}) >= 2):
+        if _ADMIN.search(clean) or _MILD.search(clean) or not (severe or _distinct(weak) >= 2):
             return None, "weak"
         chosen = weak
     else:
@@ -374,19 +438,21 @@ def counter_cue(text: str) -> str | None:
 
     The rules' near-miss blocks (a claim, the past, a hypothetical, the numbers, the news…) unless it is
     happening now, a negation, an administrative topic (a fee, an inspection, an application), a trapped
-    animal or someone locked out.
+    or hurt animal, someone locked out, or a message too short to read (under ``_SHORTEST`` characters).
     """
     norm = normalise(text)
     clean = _NEGATED.sub("，", norm)
     block = blocked_by(clean)
-    if block and not (_NOW.search(clean) and block not in ("numbers", "media", "claim")):
+    if block and not (_NOW.search(clean) and block not in _NOT_LIFTED):
         return block
     if clean != norm:
         return "negated"
     if _ADMIN.search(clean):
         return "admin"
-    if _ANIMAL.search(clean) or _LOCKED_OUT.search(clean):
+    if _ANIMAL.search(clean) or _LOCKED_OUT.search(clean) or _ANIMAL_HURT.search(clean):
         return "animal_or_locked_out"
+    if len(_WORD.findall(clean)) < _SHORTEST:
+        return "short"  # 滚！, 好的: too few characters for n-grams to mean anything; a danger is named
     return None
 
 

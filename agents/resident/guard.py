@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agents.resident import claims
+from knowledge.gate import asked_kinds
 from knowledge.injection import strip_instructions
 
 _CITATION = re.compile(r"〔([^〔〕]{2,80})〕")
@@ -200,3 +201,38 @@ class _Claims:
 def has_content(text: str) -> bool:
     """Whether anything but citations is left of an answer."""
     return len("".join(_CJK.findall(_CITATION.sub("", text).replace("依据", "")))) >= 4
+
+
+# which units answer which kind of question (knowledge.gate's _WANTS: how much, how long, how many)
+_KIND_UNITS = {
+    "amount": {"元", "%"},
+    "time": {"天", "工作日", "个月", "月", "年", "周", "小时", "分钟"},
+    "count": {"户", "人", "人次", "名", "位", "次", "套", "%", ""},
+}
+_PART = re.compile(r"[^。；;！？!?\n]+")
+_DATED = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月|施行|有效期")
+
+
+def omissions(
+    answer: str, clauses: Sequence[dict[str, Any]], cited: Sequence[int], question: str = ""
+) -> list[tuple[int, str]]:
+    """The parts of the cited clauses stating a figure of the kind the answer gives, which it leaves out.
+
+    "租房每月最多提取1500元" over a clause that also says "有登记备案合同的…每月不超过3000元" leaves a
+    case out: the answer states an amount in 元 and the clause a second one it does not give. A
+    question asking how much, how long or how many counts as an answer about that kind of figure.
+    Each omitted part comes back once, with the index of its clause, so the caller can add it verbatim.
+    """
+    given = claims.figures(_CITATION.sub(" ", answer))
+    units = {f.unit for f in given}
+    for kind in asked_kinds(question):
+        units |= _KIND_UNITS[kind]
+    out: list[tuple[int, str]] = []
+    for i in cited:
+        for part in _PART.findall(str(clauses[i].get("text", ""))):
+            if _DATED.search(part):  # when the document took effect: the validity notes speak to that
+                continue
+            stated = [f for f in claims.figures(part) if f.unit in units]
+            if stated and any(not claims.supported(f, given) for f in stated):
+                out.append((i, part.strip()))
+    return out

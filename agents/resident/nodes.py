@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agents.resident import intents, prompts
 from agents.resident import report as drafts
-from agents.resident.guard import clean_context, has_content, verify_answer
+from agents.resident.guard import clean_context, has_content, omissions, verify_answer
 from agents.resident.state import ChatMessage, ResidentState
 from knowledge.gate import GateModel
 from knowledge.gate import features as gate_features
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 _FOLLOW_UP = re.compile(r"^(?:那|那么|还有|另外|如果|要是|它|这个|那个|这种|那种|同样)|呢[？?]?$")
 _HOLD = len(prompts.NOT_COVERED_MARK)
+_MAX_ADDED = 3  # clause parts added to an answer that left a case out
 
 
 @dataclass
@@ -61,6 +62,8 @@ class ResidentDeps:
     min_dense_score: float = 0.885
     min_bm25_score: float = 12.0
     gate: GateModel | None = None
+    # the model judging whether the clauses answer (LLMClient.choose, P(是)); None: the gate alone decides
+    judge_min: float | None = None
     enterprise_category: str | None = "惠企政策"
     # (credit code, facts the enterprise stated by Chinese field name) -> the matcher's explained decisions
     # ``shared_data``: whether the registry's (non-public) record may be used; else the stated facts alone
@@ -74,6 +77,18 @@ class ResidentDeps:
     def local_today(self) -> date:
         """Today in the city's time zone: a document that expires tonight there is in force till then."""
         return self.today() if self.today else datetime.now(ZoneInfo(self.city.timezone)).date()
+
+
+def _omitted_cases(answer: str, clauses: list[dict[str, Any]], cited: list[int], state: ResidentState) -> str:
+    """The cited clauses' figures of the kind the answer gives that it left out, word for word (or "")."""
+    parts = omissions(answer, clauses, cited, state.get("query") or state["text"])[:_MAX_ADDED]
+    if not parts:
+        return ""
+    lines = [
+        _citation_card(clauses[i])["citation"] + "；".join(p for j, p in parts if j == i) + "。"
+        for i in dict.fromkeys(i for i, _ in parts)
+    ]
+    return prompts.ALSO_STATED + "".join(lines)
 
 
 def _clause(hit: Hit) -> dict[str, Any]:
@@ -202,11 +217,52 @@ class ResidentNodes:
             clauses = [_clause(h) for h in hits if self._relevant(h)]
         else:
             clauses = [] if gate["zone"] == "refuse" else [_clause(h) for h in hits]
-        call = {"tool": "gate", "zone": gate["zone"], "p": gate["p"]}
+        calls = [*state.get("tool_calls", []), {"tool": "gate", "zone": gate["zone"], "p": gate["p"]}]
+        # the gate's answer zone lies above every unanswerable question it was fitted on: no judge there
+        asked = clauses and gate["zone"] != "answer"
+        judged = await self._judge(query, clauses, {**state, **rewrite}) if asked else {}
+        if "judge" in judged:
+            verdict = judged["judge"]
+            gate = {**gate, "zone": verdict["zone"], "judge": verdict["p"]}
+            clauses = clauses if verdict["zone"] == "answer" else []
+            calls.append({"tool": "judge", **verdict})
+        if judged.pop("busy", False):  # the queue gave up on the judge: the answer would wait again
+            gate = {**gate, "model_busy": True}
+        update: ResidentState = {"query": query, "clauses": clauses, "gate": gate, "tool_calls": calls}
+        update.update(rewrite)
+        if "prompt_ids" in judged:
+            update["prompt_ids"], update["model_ms"] = judged["prompt_ids"], judged["model_ms"]
+        return update
+
+    async def _judge(self, query: str, clauses: list[dict[str, Any]], state: ResidentState) -> dict[str, Any]:
+        """The model's reading of whether the clauses state what is asked: answer at ``judge_min`` or above.
+
+        It decides where a model is asked at all (``judge_min`` set, a model there): a 是 overrules the
+        answer's "资料未涉及" (the clauses are shown), a 否 refuses before anything is written. A judge
+        that fails leaves the retrieval gate's decision in place.
+        """
+        llm = self.deps.llm()
+        if self.deps.judge_min is None or not llm.available:
+            return {}
+        started = time.perf_counter()
+        messages = [
+            {"role": "system", "content": prompts.JUDGE_SYSTEM},
+            {"role": "user", "content": prompts.judge_user(query, clauses)},
+        ]
+        prompt_ids = [*state.get("prompt_ids", []), prompts.JUDGE_ID]
+        try:
+            probs = await llm.choose(messages, prompts.JUDGE_CHOICES)
+        except LLMError as exc:
+            logger.warning("the judge did not answer, the gate decides: %s", exc)
+            spent = {"prompt_ids": prompt_ids, "model_ms": state.get("model_ms", 0.0) + _ms(started)}
+            return {**spent, "busy": isinstance(exc, LLMBusyError)}
+        p = round(probs[prompts.JUDGE_CHOICES[0]], 4)
+        zone = "answer" if p >= self.deps.judge_min else "refuse"
         return {
-            "query": query, "clauses": clauses, "gate": gate,
-            "tool_calls": [*state.get("tool_calls", []), call], **rewrite,
-        }  # fmt: skip
+            "prompt_ids": prompt_ids,
+            "model_ms": state.get("model_ms", 0.0) + _ms(started),
+            "judge": {"p": p, "zone": zone},
+        }
 
     def _gate(self, query: str, hits: list[Hit]) -> dict[str, Any]:
         """The gate's reading of the passages: probability, zone and the features it read."""
@@ -291,6 +347,8 @@ class ResidentNodes:
         prompt_ids = [*state.get("prompt_ids", []), prompts.ANSWER_ID]
         started = time.perf_counter()
         try:
+            if state.get("gate", {}).get("model_busy"):
+                raise LLMBusyError("the judge's call already gave up in the model's queue")
             raw, shown = await self._stream(llm, messages, write)
         except LLMError as exc:  # down, cut off mid-stream, or queued too long: show the clauses now
             busy = isinstance(exc, LLMBusyError)
@@ -320,6 +378,9 @@ class ResidentNodes:
         reply = checked.text
         if not checked.cited:
             reply += "\n依据：" + "".join(_citation_card(c)["citation"] for c in cited)
+        if added := _omitted_cases(checked.text, clauses, checked.cited or [0], state):
+            write({"token": "\n" + added})
+            reply += "\n" + added
         if state["route"] == "subsidy":
             reply += "\n" + prompts.SUBSIDY_NOTE
         notes = validity_notes(cited, self.deps.local_today(), self.deps.city.hotline_name)

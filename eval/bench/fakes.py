@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
-from tools.llm.client import Fallback, _parse_tool_calls, structured_by_chat
+from tools.llm.client import Fallback, _parse_tool_calls, choice_probabilities, structured_by_chat
 from tools.llm.errors import LLMError, LLMUnavailableError
 from tools.llm.types import ChatResult, Message, Structured
 
@@ -49,6 +49,7 @@ class Reply:
     status: int = 200
     delay_s: float = 0.0
     drop_after: int | None = None  # streaming: the connection is cut after this many chunks
+    logprobs: Sequence[tuple[str, float]] = ()  # the first token's top (token, log-probability) pairs
 
 
 Entry: TypeAlias = "Reply | str | dict[str, Any] | BaseModel | BaseException"
@@ -319,6 +320,12 @@ class ScriptedLLM:
         return await structured_by_chat(
             ask, messages, schema, fallback=fallback, temperature=temperature, max_tokens=max_tokens
         )
+
+    async def choose(self, messages: Sequence[Message], choices: Sequence[str]) -> dict[str, float]:
+        """The next reply's first-token ``logprobs`` over the choices (none given: its text, certain)."""
+        call = await self._answer("chat", messages, {"choices": list(choices), "max_tokens": 1})
+        assert call.reply is not None
+        return choice_probabilities(choices, call.reply.logprobs, call.reply.content)
 
     async def ping(self) -> str:
         """The model's name."""

@@ -177,10 +177,15 @@ class FakeOpenAI(ServerThread):
         finish = "tool_calls" if reply.tool_calls else "stop"
         usage = {"prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
                  "total_tokens": call.prompt_tokens + call.completion_tokens}  # fmt: skip
+        choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": finish}
+        if body.get("logprobs"):  # the first token's alternatives, as vLLM and llama.cpp give them
+            top = list(reply.logprobs) or [(reply.content[:1], 0.0)]
+            first = {"token": top[0][0], "logprob": top[0][1], "bytes": None}
+            alternatives = [{"token": t, "logprob": lp, "bytes": None} for t, lp in top]
+            choice["logprobs"] = {"content": [{**first, "top_logprobs": alternatives}]}
         return {
             "id": f"cmpl-{call.index}", "object": "chat.completion", "created": int(time.time()),
-            "model": self.model, "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": usage,
+            "model": self.model, "choices": [choice], "usage": usage,
         }  # fmt: skip
 
     async def _stream(self, reply: Reply, call: Call, usage: bool) -> Any:

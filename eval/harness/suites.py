@@ -76,7 +76,9 @@ def load_suite(path: Path, split: str | None = None) -> Suite:
 
     A draft (an audited turn sent to the suite, ``eval.harness.drafts``) is not an item until an
     evaluator labels it; the runner refuses a suite that still holds one rather than skip it quietly.
-    ``split`` (``dev``/``test``): only that half of the items (:func:`split_of`).
+    ``split`` (``dev``/``test``): only that half of the items (:func:`split_of`). A line in the
+    retrieval-suite format (``question`` and ``gold``, no ``task``; ``cityagent bench knowledge`` reads
+    the same files, e.g. the legal consultations) is an answerable ``qa`` item.
     """
     suite = Suite(path)
     seen: set[str] = set()
@@ -91,6 +93,8 @@ def load_suite(path: Path, split: str | None = None) -> Suite:
         if isinstance(row, dict) and row.get("status") == "draft":
             suite.drafts.append(str(row.get("id", f"line {number}")))
             continue
+        if isinstance(row, dict) and "task" not in row and row.get("question") and row.get("gold"):
+            row = {**row, "task": "qa"}  # the retrieval-suite format: an answerable question
         problem = _check(row)
         if problem is None and str(row["id"]) in seen:
             problem = f"duplicate id {row['id']!r}"

@@ -120,9 +120,21 @@ def test_residents_words_for_danger_get_the_numbers_it_needs_first(
         ("我的猫被困在树上下不来了", None),
         ("被锁在门外了，开锁公司电话多少", None),
         ("电视上说有地方着火了，我们这边安全吗", "media"),
-        ("楼下有人抽烟，烟味飘到我家", "weak"),
+        ("楼下有人抽烟，烟味飘到我家", None),  # someone smoking: the smell is tobacco, no sign at all
         ("没有人受伤，就是电梯门坏了", "negated"),
         ("燃气灶打不着火，是不是没气了", None),
+        # issue 17, second round: questions about what to do, posts, a stall to close, hyperbole, animals
+        ("发生火灾的时候能不能坐电梯", "hypothetical"),
+        ("遇到持刀的人应该怎么自保", "hypothetical"),
+        ("老人走失了多长时间可以报警", "hypothetical"),
+        ("朋友圈都在传化工厂着火了 是真的吗", "media"),
+        ("上周楼下烧烤摊着火 现在又开始摆了 能不能取缔", "enforcement"),
+        ("火灾以后的房子 鉴定报告去哪开", "past"),
+        ("刚才听到楼下砰的一声 下去看了是轮胎爆了", "over"),
+        ("我等你们回复等得都快晕倒了", None),
+        ("我家狗被车撞了 腿瘸了 那个司机跑了", None),
+        ("我家老人有点头晕 量了血压有点高", "weak"),
+        ("俺家那个煤气灶 打火要打好几下才着 是不是该换了", None),
     ],
 )
 def test_near_misses_raise_no_alarm_and_say_why(text: str, why: str | None) -> None:
@@ -225,6 +237,35 @@ def test_abuse_development_sets_with_the_model_raise_no_false_positive() -> None
 )
 def test_fresh_family_words_and_feelings_are_not_abuse(text: str) -> None:
     assert not is_abuse(text) and intents.read(text).route != "abuse"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "邻居骂我傻逼 我要投诉他",
+        "出租车司机骂我sb 我记了车牌 怎么投诉",
+        "那个办事员跟我说你是不是傻 这种态度我要投诉",
+        "我被人在网上骂傻逼 还把我照片发出去了 能报警吗",
+        "同学叫他白痴 老师也不管",
+    ],
+)
+def test_an_insult_the_resident_reports_is_someone_elses(text: str) -> None:
+    assert abuse.quotes_someone(text) and not abuse.model_may_speak(text)
+    assert not is_abuse(text) and intents.read(text).route != "abuse"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "他骂我傻逼，你们也是傻逼",
+        "我说你们就是一群废物",
+        "狗东西 我的投诉呢",
+        "叫你们领导来 废物",
+        "你们12345的人都是白痴吗",
+    ],
+)
+def test_the_same_words_thrown_at_the_service_are_abuse(text: str) -> None:
+    assert is_abuse_by_rules(text)
 
 
 def test_the_abuse_model_only_speaks_to_someone_addressed() -> None:

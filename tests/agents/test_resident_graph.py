@@ -7,6 +7,7 @@ retriever are scripted so each test says exactly what the agent was given and ch
 from __future__ import annotations
 
 import csv
+import math
 import os
 from collections.abc import AsyncIterator
 from datetime import date
@@ -92,6 +93,7 @@ class Harness:
         self.path = tmp_path / "checkpoints.db"
         self.conn: aiosqlite.Connection | None = None
         self.assistant: ResidentAssistant | None = None
+        self.judge_min: float | None = None
 
     async def start(self) -> None:
         self.conn = await aiosqlite.connect(self.path)
@@ -101,6 +103,7 @@ class Harness:
             store=self.store,
             contacts=self.contacts,
             city=DEMO,
+            judge_min=self.judge_min,
         )
         graph = build_graph(deps, AsyncSqliteSaver(self.conn))
         self.assistant = ResidentAssistant(graph, self.audit, contacts=self.contacts)
@@ -125,8 +128,11 @@ def final(events: list[TurnEvent], kind: str) -> Any:
 async def make(tmp_path: Path) -> AsyncIterator[Any]:
     made: list[Harness] = []
 
-    async def factory(llm: Any = None, hits: dict[str, list[Hit]] | None = None) -> Harness:
+    async def factory(
+        llm: Any = None, hits: dict[str, list[Hit]] | None = None, judge_min: float | None = None
+    ) -> Harness:
         harness = Harness(tmp_path, llm or NullLLMClient(), ScriptedRetriever(hits or {}))
+        harness.judge_min = judge_min
         await harness.start()
         made.append(harness)
         return harness
@@ -201,6 +207,62 @@ async def test_invented_citations_fees_and_steps_are_taken_out(make: Any) -> Non
     assert "〔示例市收费办法 第二条〕" not in answer and "50元" not in answer and "面试" not in answer
     assert "〔示例市住房公积金提取管理办法 第四条〕" in answer
     assert [c["label"] for c in final(events, "citations")] == ["第四条"]
+
+
+async def test_a_case_the_answer_left_out_is_added_from_its_clause_word_for_word(make: Any) -> None:
+    """The answer gives 1500元; the clause it cites also has the 3000元 case: the resident sees both."""
+    rent = {
+        **FUND,
+        "text": "第四条 租房提取的，每月可提取额度不超过1500元；提供经登记备案的租赁合同的，"
+        "按实际月租金提取，但每月不超过3000元。本办法自2024年1月1日起施行。",
+    }
+    llm = ScriptedLLM(["租房每月最多可提取1500元〔示例市住房公积金提取管理办法 第四条〕。"])
+    h = await make(llm, {"公积金": [hit(rent)]})
+    events = await h.say("我租房子住，公积金一个月最多能取多少钱啊？")
+    answer = final(events, "answer")["text"]
+    assert answer.startswith("租房每月最多可提取1500元")
+    added = (
+        "条款还写明：〔示例市住房公积金提取管理办法 第四条〕"
+        "提供经登记备案的租赁合同的，按实际月租金提取，但每月不超过3000元。"
+    )
+    assert added in answer and "2024年" not in answer  # the date it took effect is not a case
+    streamed = "".join(e.data for e in events if e.kind == "token")
+    assert added in streamed
+    # an answer that gave both cases gets nothing added
+    both = ScriptedLLM(
+        ["每月不超过1500元；有登记备案合同的，每月不超过3000元〔示例市住房公积金提取管理办法 第四条〕。"]
+    )
+    h = await make(both, {"公积金": [hit(rent)]})
+    answer = final(await h.say("公积金一个月最多能取多少钱？"), "answer")["text"]
+    assert "条款还写明" not in answer
+
+
+async def test_the_judge_decides_whether_the_clauses_answer_before_anything_is_written(make: Any) -> None:
+    """P(是) 0.9: a later 资料未涉及 is overruled and the clause shown; P(是) 0.2: refused, no answer call."""
+    yes = [("是", math.log(0.9)), ("否", math.log(0.1))]
+    llm = ScriptedLLM([Reply("是", logprobs=yes), "资料未涉及"])
+    h = await make(llm, {"居住证": [hit(RESIDENCE)]}, judge_min=0.6)
+    events = await h.say("我刚来这边上班半年，办居住证要带啥材料？")
+    answer = final(events, "answer")["text"]
+    assert RESIDENCE["text"] in answer and TEXTS.not_covered not in answer
+    judge_prompt = llm.prompts[0][1]["content"]
+    assert judge_prompt.endswith("只回答“是”或“否”。") and "第三条" in judge_prompt
+    (record,) = list(h.audit.records())
+    assert {"tool": "judge", "p": 0.9, "zone": "answer"} in record.tool_calls
+    llm.script.check()
+
+    no = [("是", math.log(0.2)), ("否", math.log(0.8))]
+    llm = ScriptedLLM([Reply("否", logprobs=no)])
+    h = await make(llm, {"居住证": [hit(RESIDENCE)]}, judge_min=0.6)
+    events = await h.say("居住证补办的工本费是多少钱？")
+    assert final(events, "answer")["text"] == TEXTS.not_covered
+    llm.script.check()  # the judge's one call, no answer asked for
+
+    # a judge that answers neither 是 nor 否 leaves the gate's decision: the model answers
+    llm = ScriptedLLM(["好的", "申领居住证应当提交居民身份证等材料〔示例市居住证办理规定 第三条〕。"])
+    h = await make(llm, {"居住证": [hit(RESIDENCE)]}, judge_min=0.6)
+    answer = final(await h.say("办居住证要带什么？"), "answer")["text"]
+    assert answer.startswith("申领居住证应当提交居民身份证")
 
 
 async def test_without_a_model_the_best_clauses_are_shown_verbatim_with_citations(make: Any) -> None:

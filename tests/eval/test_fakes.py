@@ -4,6 +4,7 @@ the same way in process (ScriptedLLM) and over HTTP (the real client against Fak
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -82,6 +83,19 @@ async def test_chat_gives_the_reply_and_counts_one_token_a_character(make: Make)
     assert call.kind == "chat" and call.messages == ASK and call.reply == Reply("您好，请问有什么可以帮您？")
     assert call.options["temperature"] == 0.3 and call.options["max_tokens"] == 50
     script.check()
+
+
+async def test_choose_reads_the_first_tokens_probabilities_over_the_choices(make: Make) -> None:
+    """是 0.6 + 是的 0.2 against 否 0.1 (an unrelated token aside): 是 0.8/0.9; no log-probs: the token."""
+    top = [("是", math.log(0.6)), ("否", math.log(0.1)), ("是的", math.log(0.2)), ("好", math.log(0.05))]
+    script = Script([Reply("是", logprobs=top), Reply("否"), Reply("好的")])
+    llm = make(script)
+    probs = await llm.choose(ASK, ["是", "否"])
+    assert probs["是"] == pytest.approx(0.8 / 0.9) and probs["否"] == pytest.approx(0.1 / 0.9)
+    assert await llm.choose(ASK, ["是", "否"]) == {"是": 0.0, "否": 1.0}
+    with pytest.raises(LLMOutputError, match="none of"):
+        await llm.choose(ASK, ["是", "否"])
+    assert script.calls[0].options["max_tokens"] == 1
 
 
 async def test_tool_calls_are_parsed_and_bad_arguments_reported(make: Make) -> None:

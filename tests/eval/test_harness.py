@@ -53,6 +53,24 @@ def test_a_bad_line_is_reported_with_its_number_and_the_rest_loads(tmp_path: Pat
     assert "needs gold citations" in suite.errors[1] and "duplicate id 'a'" in suite.errors[3]
 
 
+def test_a_retrieval_suite_line_is_an_answerable_question(tmp_path: Path) -> None:
+    """The format of laws_retrieval.v1 and the legal consultations (no task) is qa; half a line is not."""
+    suite = load_suite(
+        write(
+            tmp_path / "consultations.jsonl",
+            {
+                "id": "c1",
+                "question": "房东不退押金怎么办",
+                "gold": [{"title": "民法典", "article": "第五百八十五条"}],
+            },
+            {"id": "c2", "question": "没有金标准"},
+        )
+    )
+    assert [(i.id, i.task) for i in suite.items] == [("c1", "qa")]
+    assert suite.items[0].data.get("answerable", True) is True
+    assert len(suite.errors) == 1 and "task must be one of" in suite.errors[0]
+
+
 def test_shipped_suites_load_cleanly_and_have_enough_unanswerable_questions() -> None:
     total = 0
     for name in ("demo_qa.v1", "laws_qa.v1"):

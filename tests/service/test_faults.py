@@ -47,7 +47,7 @@ def ask(client: httpx.Client) -> dict[str, Any]:
 def test_the_model_dying_mid_answer_then_gone_then_back(demo_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "data"
     shutil.copytree(demo_dir, data)
-    model = FakeOpenAI([Reply(ANSWER, drop_after=5)])
+    model = FakeOpenAI([Reply("是"), Reply(ANSWER, drop_after=5)])  # the judge's 是, then the answer
     model.__enter__()
     settings = load_settings(
         data_dir=data, llm={"backend": "vllm", "base_url": model.base_url, "max_retries": 0}
@@ -67,7 +67,7 @@ def test_the_model_dying_mid_answer_then_gone_then_back(demo_dir: Path, tmp_path
         assert "第六条 申请人可以通过公积金中心网站" in gone["answer"]["text"] and gone["citations"]
         assert client.get("/readyz").json()["components"]["model"]["status"] == "down"
 
-        model.script.append(Reply(ANSWER))
+        model.script.extend([Reply("是"), Reply(ANSWER)])
         with model:  # the same server back on its port
             deadline = time.monotonic() + 20
             while client.get("/readyz").json()["components"]["model"]["status"] != "ok":
@@ -126,7 +126,7 @@ def test_a_busy_model_queues_turns_in_order_and_turns_away_the_ones_that_wait_to
 ) -> None:
     data = tmp_path / "data"
     shutil.copytree(demo_dir, data)
-    with FakeOpenAI([Reply(ANSWER, delay_s=1.2)] * 6) as model:
+    with FakeOpenAI([Reply("是", delay_s=1.2), Reply(ANSWER)]) as model:  # the judge holds the one slot
         llm = {"backend": "vllm", "base_url": model.base_url, "max_retries": 0, "max_concurrent": 1,
                "queue_timeout_s": 0.5}  # fmt: skip
         settings = load_settings(data_dir=data, llm=llm, chat={"ip_per_minute": 1000})
@@ -143,8 +143,9 @@ def test_a_busy_model_queues_turns_in_order_and_turns_away_the_ones_that_wait_to
     for r in busy:  # a clear message, then the clauses verbatim: nothing is lost, nothing piles up
         assert "当前咨询人数较多" in r["error"]["message"]
         assert "第六条 申请人可以通过公积金中心网站" in r["answer"]["text"] and r["citations"]
-    # the waiting turns never reached the model: they gave up in the queue, not after an answer each
+    # the waiting turns never reached the model: they gave up in the queue (once: a judge turned away
+    # does not queue the answer again), and only the first turn's judge and answer were asked
     chats = [r for r in model.requests if "messages" in r]
-    assert len(chats) == 1
+    assert len(chats) == 2 and chats[0]["max_tokens"] == 1 and chats[1]["stream"]
     assert 'cityagent_model_turned_away_total{reason="queue_timeout"} 2.0' in metrics
     assert 'cityagent_chat_degraded_total{reason="model_busy"} 2.0' in metrics

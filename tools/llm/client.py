@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeAlias, TypeVar, cast, runtime_checkable
@@ -71,6 +72,10 @@ class LLMClient(Protocol):
         max_tokens: int | None = None,
     ) -> Structured[T]:
         """A value of ``schema``: validated, retried once with the error, else ``fallback``."""
+        ...
+
+    async def choose(self, messages: Sequence[Message], choices: Sequence[str]) -> dict[str, float]:
+        """How likely the model is to answer with each choice (summing to 1), read off its first token."""
         ...
 
     async def ping(self) -> str:
@@ -303,9 +308,61 @@ class OpenAICompatibleClient:
             ask, messages, schema, fallback=fallback, temperature=temperature, max_tokens=max_tokens
         )
 
+    async def choose(self, messages: Sequence[Message], choices: Sequence[str]) -> dict[str, float]:
+        """One token, greedy, with the top log-probabilities (vLLM and llama.cpp's server give them).
+
+        The probability of a choice is the mass of the first tokens it starts with, normalised over
+        the choices; a server that returns no log-probabilities counts its one token as certain.
+        """
+        kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": 1, "logprobs": True, "top_logprobs": 10}
+        attributes = self._span_attributes(kwargs, stream=False)
+        with telemetry.span(telemetry.CHAT, self._model, kind=SpanKind.CLIENT, attributes=attributes) as chat:
+            response = await self._create(messages, **kwargs)
+            if not response.choices:
+                raise LLMOutputError("the model server returned no choices")
+            choice = response.choices[0]
+            usage = response.usage
+            telemetry.annotate(
+                chat,
+                telemetry.usage_attributes(
+                    response.model,
+                    usage.prompt_tokens if usage else None,
+                    usage.completion_tokens if usage else None,
+                    choice.finish_reason,
+                ),
+            )
+        content = getattr(choice.logprobs, "content", None) or []
+        top = [(t.token, t.logprob) for t in (content[0].top_logprobs or [])] if content else []
+        return choice_probabilities(choices, top, choice.message.content or "")
+
     async def aclose(self) -> None:
         """Close the HTTP connection pool."""
         await self._client.close()
+
+
+def choice_probabilities(
+    choices: Sequence[str], top: Sequence[tuple[str, float]], written: str
+) -> dict[str, float]:
+    """Each choice's share of the first-token mass in ``top`` ((token, log-probability) pairs).
+
+    A token counts for the choice it begins (是 for 是的); no mass on any choice, or no
+    log-probabilities at all, falls back to the token the model wrote (certain), and a model that
+    wrote none of the choices raises :class:`LLMOutputError`.
+    """
+    mass = dict.fromkeys(choices, 0.0)
+    for token, logprob in top:
+        piece = token.strip()
+        for option in choices:
+            if piece and (option.startswith(piece) or piece.startswith(option)):
+                mass[option] += math.exp(logprob)
+                break
+    total = sum(mass.values())
+    if total > 0:
+        return {option: value / total for option, value in mass.items()}
+    chosen = [option for option in choices if written.strip() and option.startswith(written.strip()[:1])]
+    if not chosen:
+        raise LLMOutputError(f"the model answered {written[:20]!r}, none of {list(choices)}")
+    return {option: float(option == chosen[0]) for option in choices}
 
 
 def _short_error(exc: Exception) -> str:
@@ -418,6 +475,10 @@ class NullLLMClient:
         if value is None:
             raise self._error(self.reason)
         return Structured(value, "fallback", 0, self.reason)
+
+    async def choose(self, messages: Sequence[Message], choices: Sequence[str]) -> dict[str, float]:
+        """Raise the reason."""
+        raise self._error(self.reason)
 
     async def ping(self) -> str:
         """Raise the reason."""
