@@ -227,7 +227,9 @@ CUES: tuple[tuple[str, float, re.Pattern[str]], ...] = (
         re.compile(
             (
                 r"(?:输出|泄露|显示|打印|复述|重复|透露|告诉我|发给我|列出)(?:你的|你收到的|你被给予的|全部|所有)?.{0,8}(?:指令|"
-                r"设定|配置|令牌|token|环境变量|api)|(?:你的|系统的?)(?:密码|密钥)"
+                r"设定|配置|令牌|token|环境变量|api)|你的(?:密码|密钥)|"
+                # the system's password asked for, not a law's 密码工作 or its penalty for leaking one
+                r"(?:输出|显示|打印|透露|告诉我|发给我|列出).{0,6}系统的?(?:密码|密钥)"
             ),
             _I,
         ),
