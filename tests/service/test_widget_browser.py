@@ -34,10 +34,11 @@ def site(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[t
     data = tmp_path_factory.mktemp("browser") / "data"
     shutil.copytree(demo_dir, data)
     save_city(read_pack(PACK_DIR), data)  # the page and the widget speak as the demo city, as after demo load
-    with FakeOpenAI([Reply(ANSWER)]) as model:
+    with FakeOpenAI([Reply("是"), Reply(ANSWER)]) as model:  # the judge's 是, then the answer
         settings = load_settings(data_dir=data, llm={"backend": "vllm", "base_url": model.base_url})
         with ServerThread(create_app(settings)) as service:
             yield service.url, model
+        model.script.check()  # every call had its scripted reply: no test passed on a degraded answer
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +67,7 @@ def test_a_resident_asks_sees_a_cited_streamed_answer_and_files_a_report(
     card.click()
     expect(page.locator(".ca-cite blockquote").first).to_contain_text("第六条 申请人可以通过公积金中心网站")
     assert model.requests[-1]["stream"] is True  # the answer was streamed from the model
+    assert model.requests[-2]["max_tokens"] == 1 and model.requests[-2]["logprobs"]  # after the judge's 是
 
     page.get_by_role("button", name="转人工或提交诉求").click()
     expect(page.locator(".ca-bot .ca-body").last).to_have_text("请简单描述一下您要反映的问题是什么？")
@@ -118,7 +120,7 @@ def test_large_text_on_a_desktop_and_tab_stays_in_the_panel(
     site: tuple[str, FakeOpenAI], browser: object
 ) -> None:
     url, model = site
-    model.script.append(Reply(ANSWER))
+    model.script.extend([Reply("是"), Reply(ANSWER)])
     expect = playwright_api.expect
     page = browser.new_page(viewport={"width": 1280, "height": 900})  # type: ignore[attr-defined]
     page.goto(url)
@@ -210,7 +212,8 @@ def test_while_the_model_is_slow_the_resident_sees_what_is_happening(
     site: tuple[str, FakeOpenAI], browser: object
 ) -> None:
     url, model = site
-    model.script.append(Reply(ANSWER, delay_s=5))  # a busy machine: seconds before the first word
+    # a busy machine: seconds before the judge's word and the answer's first
+    model.script.extend([Reply("是", delay_s=2), Reply(ANSWER, delay_s=3)])
     expect = playwright_api.expect
     page = browser.new_page()  # type: ignore[attr-defined]
     page.goto(url)
