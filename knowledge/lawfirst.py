@@ -51,6 +51,9 @@ _PURPOSE = re.compile(r"^为了.{0,60}(制定本|根据)")  # 为了…，制定
 _DEFINITION = re.compile(r"(本(法|条例|规定|办法)所称|是指)")
 _SCOPE = re.compile(r"适用本(法|条例|规定|办法)")
 _GENERAL_OR_FINAL = re.compile(r"附则|总则")
+# (point id, law size, article, text length) -> its shape: a warm service computes each article's once
+_SHAPES: dict[tuple[str, int, str, int], list[float]] = {}
+_SHAPES_KEPT = 200_000
 
 
 def article_number(label: str) -> int:
@@ -213,7 +216,14 @@ def article_features(
         for p in PATHS:
             row += [scores[p] / tops[p], 1.0 / ranks[p]] if p in ranks else [0.0, 0.0]
         row += [law_logit.get(law, -20.0), 1.0 / law_rank.get(law, 1000)]
-        row += article_shape(payload, law_sizes.get(law, 1))
+        size = law_sizes.get(law, 1)
+        key = (pid, size, str(payload.get("article", "")), len(str(payload.get("text", ""))))
+        shape = _SHAPES.get(key)
+        if shape is None:
+            if len(_SHAPES) >= _SHAPES_KEPT:
+                _SHAPES.clear()
+            shape = _SHAPES[key] = article_shape(payload, size)
+        row += shape
         candidates.append(Candidate(pid, payload, ranks, scores, row))
     return candidates
 
