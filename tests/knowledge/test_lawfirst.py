@@ -154,3 +154,13 @@ def test_every_candidate_row_has_one_value_per_article_feature() -> None:
     assert all(len(c.features) == len(ARTICLE_FEATURES) for c in candidates)
     civil = next(c for c in candidates if c.point_id == "c1")
     assert civil.features[ARTICLE_FEATURES.index("position_in_law")] == 7 / 1260
+
+
+def test_a_changed_article_gets_its_shape_again() -> None:
+    before = {"title": CIVIL, "article": "第一条", "text": "甲"}
+    first = article_features({"bm25": [Scored("p", 1.0, before)]}, {}, {}, {})
+    later = {"title": CIVIL, "article": "第九条", "text": "为了保护，制定本法。"}
+    second = article_features({"bm25": [Scored("p", 1.0, later)]}, {}, {}, {})
+    number = ARTICLE_FEATURES.index("number_log")
+    assert first[0].features[number] != second[0].features[number]
+    assert second[0].features[ARTICLE_FEATURES.index("purpose")] == 1.0
