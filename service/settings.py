@@ -186,7 +186,11 @@ class Settings(BaseSettings):
     """Everything cityagent can be told; see the module docstring for the environment names."""
 
     model_config = SettingsConfigDict(
-        env_prefix="CITYAGENT_", env_nested_delimiter="__", extra="forbid", validate_default=True
+        env_prefix="CITYAGENT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        validate_default=True,
+        env_parse_none_str="null",  # CITYAGENT_CHAT__JUDGE_MIN=null: a setting that may be unset, unset
     )
 
     env: Literal["dev", "test", "prod"] = "dev"

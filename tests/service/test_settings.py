@@ -37,6 +37,9 @@ def test_nested_environment_variables(monkeypatch: pytest.MonkeyPatch, tmp_path:
     assert settings.embeddings.batch_size == 64
     assert settings.server.cors_origins == ["https://www.example.gov.cn"]
     assert settings.model_dir == tmp_path / "models"
+    assert settings.chat.judge_min == 0.6  # the model judges the clauses by default
+    monkeypatch.setenv("CITYAGENT_CHAT__JUDGE_MIN", "null")  # and a city can turn that off
+    assert load_settings().chat.judge_min is None
 
 
 def test_vllm_needs_a_url() -> None:
