@@ -5,9 +5,7 @@ cites, but the law that governs it shows through many of its articles at once. S
 of both paths (dense and BM25) are grouped by law, each law is scored from how its articles rank
 on each path, how well its title matches the question and a prior from the title's form and the
 law's size (a national law such as 民法典 over a specialised regulation), and then every candidate
-article is scored from its own ranks, its law's score and its shape (its number and place in the law,
-whether it states the law's purpose, a definition or the scope, its length: a purpose clause or a
-definition is seldom what a lawyer cites). The answer leads with the best articles
+article is scored from its own ranks and its law's score. The answer leads with the best articles
 and fills the rest with the best article of each next law, so the first five cover several laws.
 
 Both scores are logistic regressions over the features below; their weights are data
@@ -40,54 +38,7 @@ LAW_FEATURES = (
     *(f"{p}_{f}" for p in PATHS for f in ("best", "top3", "log_count", "rr")),
     "title_score", "title_rr", "log_articles", "national", "law", "regulation", "rule",
 )  # fmt: skip
-ARTICLE_FEATURES = (
-    *(f"{p}_{f}" for p in PATHS for f in ("score", "rr")), "law_logit", "law_rr",
-    *("number_log", "first_three", "position_in_law", "general_or_final", "purpose", "definition", "scope",
-      "length_log"),
-)  # fmt: skip
-_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")}
-_UNITS = {"十": 10, "百": 100, "千": 1000}
-_PURPOSE = re.compile(r"^为了.{0,60}(制定本|根据)")  # 为了…，制定本法: the law's purpose, rarely an answer
-_DEFINITION = re.compile(r"(本(法|条例|规定|办法)所称|是指)")
-_SCOPE = re.compile(r"适用本(法|条例|规定|办法)")
-_GENERAL_OR_FINAL = re.compile(r"附则|总则")
-# (point id, law size, article, text length) -> its shape: a warm service computes each article's once
-_SHAPES: dict[tuple[str, int, str, int], list[float]] = {}
-_SHAPES_KEPT = 200_000
-
-
-def article_number(label: str) -> int:
-    """The number of ``第一百零九条`` (109); 0 when the label is no Chinese numeral."""
-    match = re.match(r"^第?([零一二三四五六七八九十百千]+)", label)
-    total = current = 0
-    for ch in match.group(1) if match else "":
-        if ch in _DIGITS:
-            current = _DIGITS[ch]
-        else:
-            total += (current or 1) * _UNITS[ch]
-            current = 0
-    return total + current
-
-
-def article_shape(payload: Mapping[str, Any], law_size: int) -> list[float]:
-    """What an article's place and form say, before the question is read.
-
-    Its number, where it sits in its law, whether it sits under 总则/附则, whether it states the law's
-    purpose, a definition or the scope, and its length.
-    """
-    number = article_number(str(payload.get("article", "")))
-    text = str(payload.get("text", ""))
-    headings = " ".join(str(h) for h in payload.get("heading_path", None) or ())
-    return [
-        math.log1p(number),
-        float(0 < number <= 3),
-        number / max(1, law_size),
-        float(bool(_GENERAL_OR_FINAL.search(headings))),
-        float(bool(_PURPOSE.search(text))),
-        float(bool(_DEFINITION.search(text))),
-        float(bool(_SCOPE.search(text))),
-        math.log1p(len(text)),
-    ]
+ARTICLE_FEATURES = (*(f"{p}_{f}" for p in PATHS for f in ("score", "rr")), "law_logit", "law_rr")
 
 
 def law_key(payload: Mapping[str, Any]) -> str:
@@ -197,12 +148,9 @@ class Candidate:
 
 
 def article_features(
-    rankings: Mapping[str, Sequence[Scored]],
-    law_logit: Mapping[str, float],
-    law_rank: Mapping[str, int],
-    law_sizes: Mapping[str, int],
+    rankings: Mapping[str, Sequence[Scored]], law_logit: Mapping[str, float], law_rank: Mapping[str, int]
 ) -> list[Candidate]:
-    """Every article either path found: its per-path score and rank, its law's score, its shape."""
+    """Every article either path found, with its per-path score and rank and its law's score."""
     tops = {p: (r[0].score if r and r[0].score > 0 else 1.0) for p, r in rankings.items()}
     found: dict[str, tuple[dict[str, Any], dict[str, int], dict[str, float]]] = {}
     for path, results in rankings.items():
@@ -216,14 +164,6 @@ def article_features(
         for p in PATHS:
             row += [scores[p] / tops[p], 1.0 / ranks[p]] if p in ranks else [0.0, 0.0]
         row += [law_logit.get(law, -20.0), 1.0 / law_rank.get(law, 1000)]
-        size = law_sizes.get(law, 1)
-        key = (pid, size, str(payload.get("article", "")), len(str(payload.get("text", ""))))
-        shape = _SHAPES.get(key)
-        if shape is None:
-            if len(_SHAPES) >= _SHAPES_KEPT:
-                _SHAPES.clear()
-            shape = _SHAPES[key] = article_shape(payload, size)
-        row += shape
         candidates.append(Candidate(pid, payload, ranks, scores, row))
     return candidates
 
@@ -334,7 +274,7 @@ def law_first(
 ) -> list[Ranked]:
     """The ``k`` best articles, law first (see the module docstring)."""
     logits, law_rank, order = rank_laws(rankings, table, query, weights.law)
-    candidates = article_features(rankings, logits, law_rank, table.sizes)
+    candidates = article_features(rankings, logits, law_rank)
     scored = [(c, weights.article(c.features)) for c in candidates]
     return [
         Ranked(c, s, law_rank.get(law_key(c.payload), 0)) for c, s in arrange(scored, order, weights.lead, k)

@@ -65,7 +65,6 @@ class _Question:
     laws: list[str]
     law_rows: list[list[float]]
     law_labels: list[bool]
-    sizes: Mapping[str, int]
 
 
 def _gold_laws(item: RetrievalItem) -> set[str]:
@@ -85,7 +84,7 @@ def _prepare(
     for item, ranking in zip(items, rankings, strict=True):
         laws, rows = law_features(ranking, table, item.question)
         gold = _gold_laws(item)
-        out.append(_Question(item, ranking, laws, rows, [law in gold for law in laws], table.sizes))
+        out.append(_Question(item, ranking, laws, rows, [law in gold for law in laws]))
     return out
 
 
@@ -93,7 +92,7 @@ def _ranked(q: _Question, law: Linear, article: Linear | None, lead: int) -> lis
     logits = {name: law(row) for name, row in zip(q.laws, q.law_rows, strict=True)}
     order = sorted(q.laws, key=lambda name: -logits[name])
     rank = {name: i for i, name in enumerate(order, start=1)}
-    candidates = article_features(q.rankings, logits, rank, q.sizes)
+    candidates = article_features(q.rankings, logits, rank)
     if article is None:
         return [c.payload for c in candidates]
     scored = [(c, article(c.features)) for c in candidates]
@@ -110,8 +109,7 @@ def _fit(train: Sequence[_Question]) -> tuple[RankerWeights, dict[int, float]]:
     for q in train:
         logits = {name: law(row) for name, row in zip(q.laws, q.law_rows, strict=True)}
         order = sorted(q.laws, key=lambda name: -logits[name])
-        ranks = {n: i for i, n in enumerate(order, start=1)}
-        for c in article_features(q.rankings, logits, ranks, q.sizes):
+        for c in article_features(q.rankings, logits, {n: i for i, n in enumerate(order, start=1)}):
             rows.append(c.features)
             labels.append(_is_gold(c.payload, q.item))
     article = fit_logistic(np.array(rows, dtype=np.float64), np.array(labels, dtype=np.bool_))

@@ -18,9 +18,6 @@ from knowledge.lawfirst import (
     LawTable,
     Linear,
     RankerWeights,
-    article_features,
-    article_number,
-    article_shape,
     law_features,
     law_first,
     law_prior,
@@ -130,37 +127,3 @@ def test_training_scores_held_out_folds_and_learns_the_law_signal() -> None:
     assert report["cross_validated"]["article_recall_at_5"] == 1.0
     assert report["cross_validated"]["law_mrr_at_10"] == 1.0  # learned on other folds: dense first wins
     assert weights.law.coef[LAW_FEATURES.index("dense_rr")] > 0
-
-
-def test_article_numbers_read_chinese_numerals() -> None:
-    labels = ("第一条", "第十条", "第十二条", "第一百零九条", "第二百条")
-    assert [article_number(label) for label in labels] == [1, 10, 12, 109, 200]
-    assert article_number("第一千二百六十条") == 1260 and article_number("附件") == 0
-
-
-def test_the_shape_tells_a_purpose_clause_from_an_article_that_answers() -> None:
-    purpose = {"article": "第一条", "text": "为了保护劳动者，制定本法。", "heading_path": ["第一章 总则"]}
-    answer = {"article": "第四十七条", "text": "经济补偿按劳动者在本单位工作的年限，每满一年支付一个月工资。"}
-    p, a = article_shape(purpose, 98), article_shape(answer, 98)
-    names = ARTICLE_FEATURES[-len(p) :]
-    assert p[names.index("purpose")] == 1.0 and a[names.index("purpose")] == 0.0
-    assert p[names.index("first_three")] == 1.0 and p[names.index("general_or_final")] == 1.0
-    assert a[names.index("position_in_law")] == 47 / 98 and a[names.index("first_three")] == 0.0
-
-
-def test_every_candidate_row_has_one_value_per_article_feature() -> None:
-    rankings = {"bm25": [_hit("c1", CIVIL, "第七条", 4.0)], "dense": [_hit("l1", LABOUR, "第十条", 0.8)]}
-    candidates = article_features(rankings, {CIVIL: 1.0}, {CIVIL: 1}, TABLE.sizes)
-    assert all(len(c.features) == len(ARTICLE_FEATURES) for c in candidates)
-    civil = next(c for c in candidates if c.point_id == "c1")
-    assert civil.features[ARTICLE_FEATURES.index("position_in_law")] == 7 / 1260
-
-
-def test_a_changed_article_gets_its_shape_again() -> None:
-    before = {"title": CIVIL, "article": "第一条", "text": "甲"}
-    first = article_features({"bm25": [Scored("p", 1.0, before)]}, {}, {}, {})
-    later = {"title": CIVIL, "article": "第九条", "text": "为了保护，制定本法。"}
-    second = article_features({"bm25": [Scored("p", 1.0, later)]}, {}, {}, {})
-    number = ARTICLE_FEATURES.index("number_log")
-    assert first[0].features[number] != second[0].features[number]
-    assert second[0].features[ARTICLE_FEATURES.index("purpose")] == 1.0
