@@ -201,6 +201,20 @@ class OpenAICompatibleClient:
         if extra_body:
             kwargs["extra_body"] = extra_body
         started = time.perf_counter()
+        response, choice = await self._completion(messages, kwargs)
+        usage = response.usage
+        return ChatResult(
+            content=choice.message.content or "",
+            tool_calls=_parse_tool_calls(choice.message),
+            finish_reason=choice.finish_reason,
+            model=response.model or self._model,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            latency_s=time.perf_counter() - started,
+        )
+
+    async def _completion(self, messages: Sequence[Message], kwargs: dict[str, Any]) -> tuple[Any, Any]:
+        """One non-streamed completion inside its ``chat`` span (usage annotated): response, first choice."""
         attributes = self._span_attributes(kwargs, stream=False)
         with telemetry.span(telemetry.CHAT, self._model, kind=SpanKind.CLIENT, attributes=attributes) as chat:
             response = await self._create(messages, **kwargs)
@@ -217,15 +231,7 @@ class OpenAICompatibleClient:
                     choice.finish_reason,
                 ),
             )
-        return ChatResult(
-            content=choice.message.content or "",
-            tool_calls=_parse_tool_calls(choice.message),
-            finish_reason=choice.finish_reason,
-            model=response.model or self._model,
-            prompt_tokens=usage.prompt_tokens if usage else 0,
-            completion_tokens=usage.completion_tokens if usage else 0,
-            latency_s=time.perf_counter() - started,
-        )
+        return response, choice
 
     def _span_attributes(self, kwargs: dict[str, Any], *, stream: bool) -> dict[str, Any]:
         """A ``chat`` span's request attributes: model, limits, server (never the messages)."""
@@ -315,22 +321,7 @@ class OpenAICompatibleClient:
         the choices; a server that returns no log-probabilities counts its one token as certain.
         """
         kwargs: dict[str, Any] = {"temperature": 0.0, "max_tokens": 1, "logprobs": True, "top_logprobs": 10}
-        attributes = self._span_attributes(kwargs, stream=False)
-        with telemetry.span(telemetry.CHAT, self._model, kind=SpanKind.CLIENT, attributes=attributes) as chat:
-            response = await self._create(messages, **kwargs)
-            if not response.choices:
-                raise LLMOutputError("the model server returned no choices")
-            choice = response.choices[0]
-            usage = response.usage
-            telemetry.annotate(
-                chat,
-                telemetry.usage_attributes(
-                    response.model,
-                    usage.prompt_tokens if usage else None,
-                    usage.completion_tokens if usage else None,
-                    choice.finish_reason,
-                ),
-            )
+        _response, choice = await self._completion(messages, kwargs)
         content = getattr(choice.logprobs, "content", None) or []
         top = [(t.token, t.logprob) for t in (content[0].top_logprobs or [])] if content else []
         return choice_probabilities(choices, top, choice.message.content or "")
