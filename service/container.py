@@ -199,7 +199,21 @@ class Services:
             logger.error("conversation checkpoints unavailable, chat disabled: %s", exc)
             return
         contacts = PendingContacts(self.engine)
-        deps = ResidentDeps(
+        deps = self.resident_deps(contacts)
+        self.checkpointer = saver
+        graph = build_resident_graph(deps, saver)
+        self.assistant = ResidentAssistant(
+            graph,
+            self.audit,
+            describe_model=self.llm.client.describe,
+            contacts=contacts,
+            hotline=self.city.hotline,
+        )
+
+    def resident_deps(self, contacts: PendingContacts | None = None) -> ResidentDeps:
+        """What the resident assistant's nodes read: retriever, model, gate and judge as the settings say."""
+        chat = self.settings.chat
+        return ResidentDeps(
             retriever=lambda: self.retriever,
             llm=lambda: self.llm.client,
             store=self.store,
@@ -210,16 +224,7 @@ class Services:
             min_bm25_score=chat.min_bm25_score,
             gate=chat.gate_model(self.settings.embeddings.backend),
             judge_min=chat.judge_min,
-            contacts=contacts,
-        )
-        self.checkpointer = saver
-        graph = build_resident_graph(deps, saver)
-        self.assistant = ResidentAssistant(
-            graph,
-            self.audit,
-            describe_model=self.llm.client.describe,
-            contacts=contacts,
-            hotline=self.city.hotline,
+            contacts=contacts if contacts is not None else PendingContacts(self.engine),
         )
 
     async def ensure_schema(self) -> bool:

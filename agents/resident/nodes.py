@@ -11,7 +11,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal
@@ -91,7 +91,8 @@ def _omitted_cases(answer: str, clauses: list[dict[str, Any]], cited: list[int],
     return prompts.ALSO_STATED + "".join(lines)
 
 
-def _clause(hit: Hit) -> dict[str, Any]:
+def as_clause(hit: Hit) -> dict[str, Any]:
+    """A retrieved passage as the clause the prompts, the guard and the citations read."""
     text, dropped = clean_context(hit.text)
     payload = hit.payload
     return {
@@ -143,6 +144,16 @@ def _citation_card(clause: dict[str, Any]) -> dict[str, Any]:
     card = {key: clause.get(key) for key in keys}
     card["citation"] = f"〔{clause['title']} {clause['label']}〕".replace(" 〕", "〕")
     return card
+
+
+async def judge_probability(llm: LLMClient, query: str, clauses: Sequence[dict[str, Any]]) -> float:
+    """P(是): the model's reading of whether the best clauses state what is asked (``LLMError`` passes up)."""
+    messages = [
+        {"role": "system", "content": prompts.JUDGE_SYSTEM},
+        {"role": "user", "content": prompts.judge_user(query, clauses)},
+    ]
+    probs = await llm.choose(messages, prompts.JUDGE_CHOICES)
+    return round(probs[prompts.JUDGE_CHOICES[0]], 4)
 
 
 class ResidentNodes:
@@ -209,14 +220,14 @@ class ResidentNodes:
         flt = SearchFilter(category=self.deps.enterprise_category) if state["route"] == "subsidy" else None
         retriever = self.deps.retriever()
         hits = await retriever.search(query, k=self.deps.k, flt=flt)
-        gate = self._gate(query, hits)
+        gate = self.gate_reading(query, hits)
         if flt is not None and gate["zone"] == "refuse":
             hits = await retriever.search(query, k=self.deps.k)
-            gate = self._gate(query, hits)
+            gate = self.gate_reading(query, hits)
         if gate["p"] is None:  # the cut-offs decided: each passage is evidence or not
-            clauses = [_clause(h) for h in hits if self._relevant(h)]
+            clauses = [as_clause(h) for h in hits if self._relevant(h)]
         else:
-            clauses = [] if gate["zone"] == "refuse" else [_clause(h) for h in hits]
+            clauses = [] if gate["zone"] == "refuse" else [as_clause(h) for h in hits]
         calls = [*state.get("tool_calls", []), {"tool": "gate", "zone": gate["zone"], "p": gate["p"]}]
         # the gate's answer zone lies above every unanswerable question it was fitted on: no judge there
         asked = clauses and gate["zone"] != "answer"
@@ -245,18 +256,13 @@ class ResidentNodes:
         if self.deps.judge_min is None or not llm.available:
             return {}
         started = time.perf_counter()
-        messages = [
-            {"role": "system", "content": prompts.JUDGE_SYSTEM},
-            {"role": "user", "content": prompts.judge_user(query, clauses)},
-        ]
         prompt_ids = [*state.get("prompt_ids", []), prompts.JUDGE_ID]
         try:
-            probs = await llm.choose(messages, prompts.JUDGE_CHOICES)
+            p = await judge_probability(llm, query, clauses)
         except LLMError as exc:
             logger.warning("the judge did not answer, the gate decides: %s", exc)
             spent = {"prompt_ids": prompt_ids, "model_ms": state.get("model_ms", 0.0) + _ms(started)}
             return {**spent, "busy": isinstance(exc, LLMBusyError)}
-        p = round(probs[prompts.JUDGE_CHOICES[0]], 4)
         zone = "answer" if p >= self.deps.judge_min else "refuse"
         return {
             "prompt_ids": prompt_ids,
@@ -264,7 +270,7 @@ class ResidentNodes:
             "judge": {"p": p, "zone": zone},
         }
 
-    def _gate(self, query: str, hits: list[Hit]) -> dict[str, Any]:
+    def gate_reading(self, query: str, hits: list[Hit]) -> dict[str, Any]:
         """The gate's reading of the passages: probability, zone and the features it read."""
         feats = gate_features(query, hits)
         model = self.deps.gate

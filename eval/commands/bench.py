@@ -171,6 +171,60 @@ def bench_chat(
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
 
 
+@bench_app.command("judge")
+def bench_judge(
+    suite: Annotated[
+        list[Path] | None,
+        typer.Option(help="qa suite (JSONL), repeatable; default resident_qa.v1 and demo_qa.v1."),
+    ] = None,
+    rows: Annotated[
+        Path | None, typer.Option(help="Score rows written by an earlier run (no model, no index).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Write the rows here (JSONL) to score them again.")] = None,
+    balanced: Annotated[
+        bool, typer.Option(help="Per half: every unanswerable item and as many answerable ones, by seed.")
+    ] = True,
+    seed: Annotated[int, typer.Option(help="Seed of the balanced sample.")] = 0,
+    limit: Annotated[int | None, typer.Option(help="At most N items (per half when balanced).")] = None,
+    budget: Annotated[float, typer.Option(help="False refusals a cut-off may cost on dev.")] = 0.05,
+) -> None:
+    """The gate, the model's judge and both together on the same retrieval: AUC, false refusals, invented."""
+    from eval.bench.judge import load_rows, read, score, select, table, write_rows
+    from eval.harness.suites import SHIPPED_SUITES, load_suite
+
+    settings = cli_settings()
+    judge_min = settings.chat.judge_min if settings.chat.judge_min is not None else 0.6
+    if rows is not None:
+        result = guarded(lambda: score(load_rows(rows), judge_min, budget))
+        typer.echo(table(result))
+        typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+        return
+    from agents.resident.nodes import ResidentNodes
+    from service.container import build_services
+
+    paths = suite or [SHIPPED_SUITES / "resident_qa.v1.jsonl", SHIPPED_SUITES / "demo_qa.v1.jsonl"]
+    items = [item for path in paths for item in guarded(lambda p=path: load_suite(p)).items]  # type: ignore[misc]
+    chosen, follow_ups = select(items, balanced=balanced, seed=seed, limit=limit)
+    typer.echo(f"{len(chosen)} questions ({follow_ups} follow-ups left out: they need the rewrite)", err=True)
+    services = build_services(settings)
+
+    async def go() -> list[Any]:
+        await services.start()
+        try:
+            nodes = ResidentNodes(services.resident_deps())
+            return await read(nodes, chosen, progress=lambda n, t, k: typer.echo(f"[{n}/{t}] {k}", err=True))
+        finally:
+            await services.close()
+
+    found = guarded(lambda: asyncio.run(go()))
+    if out is not None:
+        write_rows(found, out)
+        typer.echo(f"rows: {out}", err=True)
+    result = score(found, judge_min, budget)
+    typer.echo(table(result))
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2))
+
+
 @bench_app.command("orders")
 def bench_orders(
     orders: Annotated[int, typer.Option(help="Orders created at once.")] = 1000,
