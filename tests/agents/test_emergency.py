@@ -333,3 +333,42 @@ def test_bench_says_which_line_of_a_suite_is_bad(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"bad.jsonl:2"):
         run_emergency_bench([suite], [suite])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a habit or the past told first, the danger now after a word of now (emround3)
+        "老是漏气的那个灶今天一股煤气味 我头晕得站不住",
+        "之前就说过这电线老化 刚才插座冒火花了 还有烟",
+        "这条路一下雨就积水 今天水到腰了 有辆车熄火了 里面还有人",
+        # someone alone not seen for days: two signs of it, whatever the time words
+        "隔壁的阿婆一个人住 四五天没见她出来了 门口的报纸一大堆",
+        "她平时每天都来我家串门 这三天都没来 敲门也没人应 电话也关机",
+        # fumes and people sick now; a friend who spoke of suicide and cannot be reached
+        "昨晚屋里生了炉子 今早我爸妈都叫不醒",
+        "我男朋友前几天一直说不想活了 现在电话打不通 人也找不到",
+        # a nuisance's fumes in one clause, a fire in another
+        "熏得眼睛都睁不开 楼下着火了 烟往我家灌",
+    ],
+)
+def test_a_danger_now_after_a_past_habitual_or_nuisance_framing_is_caught(text: str) -> None:
+    assert detect_by_rules(text)[0] is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我妈经常头晕 今天又晕了一下 现在好了",
+        "上周煤气泄漏过一次 今天燃气公司来检查了",
+        "我一个人住 好几天没出门了 想问问有没有送菜上门的服务",
+        "好多天没见人来收垃圾了 苍蝇到处飞",
+        "楼下烧烤熏得我喘不过气 能不能管管",
+        "排队等了两个小时 人都快晕倒了",
+        "办个手续跑了五趟 气得快喘不过气了",
+        "被这个政策气得冒烟",
+        "刚才停了一下电 现在已经来电了",
+    ],
+)
+def test_feelings_a_habit_over_and_the_speaker_alone_raise_no_alarm(text: str) -> None:
+    assert detect(text) is None
