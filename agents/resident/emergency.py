@@ -150,7 +150,8 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("medical", r"受伤|流血|摔伤|出血|吐血", False),
     ("symptom", r"头晕|头好晕|想吐|恶心|难受", False),
     # violence and crime
-    ("violence", r"持刀|拿刀|拿着刀|砍人|追着.{0,3}砍|捅人|捅了|打人|在打(?:他|她|我|人|孩子|老婆|老公)|"
+    ("violence", r"持刀|拿刀|拿着刀|砍人|追着.{0,3}砍|捅人|(?<!窝)(?<!窝被)捅了|打人|"
+     r"在打(?:他|她|我|人|孩子|老婆|老公)|"
      r"打架|斗殴|群殴|抢劫|抢了|抢包|被抢|小偷|撬门|撬锁|被撬|入室|闯进|砸门|要杀|杀人|杀了我|绑架|"
      r"跟踪|一直跟着我|家暴|强奸|猥亵|逼我|惨叫|被打|被人打|被(?!电).{0,3}打(?:了|伤)|打得很凶|"
      r"拿着?(?:棍|刀|枪|酒瓶|砖)|"
@@ -172,7 +173,7 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
          r"味儿?.{0,2}更(?:冲|浓|大|重)", False),
     ("fire", r"(?:冒|飘|窜|涌|往外|往上)(?:出)?.{0,4}烟|烟(?!味).{0,5}(?:冒|飘|窜|涌|往外|往上|往下|出来)|"
      r"(?:全是|都是|一片|满屋)火|火海|火.{0,3}(?:窜|蹿|冒|起来|很高|老高|好高|越来越)|好像有火|有火光|"
-     r"(?<![睡找急冻凉看摸够用接见碰点吃听挨遇])着了|烧着|噼里啪啦|噼啪", True),
+     r"(?<![睡找急冻凉看摸够用接见碰点吃听挨遇摔磕吓累伤撞扭闪])着了|烧着|噼里啪啦|噼啪", True),
     ("fire", r"(?:砰|轰|嘭|咣|哐)的一声|一声巨响|炸了一下", False),
     ("trapped", r"困.{0,2}电梯|电梯.{0,6}(?:困|拍门|喊救命|呼救)|"
          r"(?:头|手|脚|腿|身子|人|孩子|小孩).{0,3}卡(?:在|住|进)|"
@@ -255,6 +256,13 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("violence", r"不让(?:我|我们)?(?:走|出去|离开|下车|出门)|被人(?:关|锁)(?:在|起来)", True),
     ("flood", r"水.{0,3}涨得|水涨", True),
     ("medical", r"不会喘气|不喘气|不出气", True),
+    # sixth widening (development set 12): a child beaten or left alone crying, a fight by other words,
+    # a bomb, tiredness of living
+    ("violence", r"(?:用|拿)(?:皮带|棍子|衣架|鞭子|藤条|擀面杖).{0,4}(?:抽|打)|干仗|抄家伙|打群架|"
+         r"炸弹|爆炸物", True),
+    ("child", r"(?:小孩|孩子|小朋友|宝宝|娃).{0,12}哭.{0,24}(?:大人|家长|家里).{0,4}(?:不在|没在|没人)",
+     True),
+    ("self_harm", r"活着(?:太|好|真)?累|活够了", True),
 )  # fmt: skip
 _COMPILED = tuple((kind, re.compile(pattern), strong) for kind, pattern, strong in _HAZARDS)
 
@@ -291,11 +299,12 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"灭了|扑灭|修好|修复|处理完|处理了|处理好|已经好了|没事了|报过警|已经报警|没问题|来看过了|检查过了|"
         r"查过|看过|"
         r"已经散了|已经走了|已经结束|原来是|虚惊一场|误报|(?:下去|出去|过去|去)?(?:看|查|检查|问)了(?:一下|下)?(?:是|原来)|"
-        r"已经来电|来电了|恢复(?:供电|供水|正常)|现在(?:好了|没事|好多了)|缓过来了|"
+        r"已经来电|来电了|恢复(?:供电|供水|正常)|现在(?:好了|没事|好多了)|缓过来了|已经停了|"
         r"已经打了?(?:119|120|110)")),
     ("hypothetical", re.compile(
         r"如果|假如|万一|要是|假设|以防|的话|就问问|随便问问|正常吗|正常不|要不要换|能不能换|也不会|不灵|"
-        r"失灵|"
+        r"失灵|(?:总|老|就|生|最)怕|总担心|老担心|怕哪天|怕以后|"
+        r"(?:掉下去|掉进去|摔倒|摔下去|着火|触电|淹死|砸到人|出事)怎么办(?=.{0,4}(?:能不能|能否|可不可以|请|麻烦|建议))|"
         r"怕(?:会)?.{0,4}(?:掉|砸|倒|塌|着|出事|伤)|提前了解|怎么预防|如何预防|会不会|担心|容易|"
         r"隐患|以后会|怎么逃生|"
         r"应急预案|注意事项|防止|怎样才能|如何才能|怎么教|教(?:孩子|小孩|老人|他|她)|想学|学一下|"
@@ -354,7 +363,7 @@ _NEGATED = re.compile(
     r"没有?(?:砸|撞|压|烧|伤|电)(?:到|着|伤)人?|人(?:都|也)?没事"
 )
 _LIVE = re.compile(r"线还在|电线.{0,6}(?:断|掉|垂|地上)|还在冒火花|漏电的|高压线|电线")
-_ROOF = re.compile(r"楼顶|天台|阳台|栏杆|窗台|楼边|桥上|河边|电塔|铁塔|塔上|高处")
+_ROOF = re.compile(r"楼顶|天台|阳台|栏杆|窗台|楼边|桥上|河边|江边|湖边|海边|桥边|电塔|铁塔|塔上|高处")
 _PILLS = re.compile(r"药|喝了|吞|割腕|流血")
 
 
@@ -471,7 +480,10 @@ def _medical_rescue(wanted: set[Service], text: str) -> None:
 
 def services_for(kinds: set[str], text: str) -> tuple[Service, ...]:
     """The numbers the kinds of danger need, in the order the notice gives them."""
-    if "symptom" in kinds and re.search(r"好多人|好几个人|几个人|全家|一家人|都", text):
+    # several people sick, or someone sick in gas (天然气味特别冲，我现在头疼恶心): the ambulance too
+    if "symptom" in kinds and (
+        re.search(r"好多人|好几个人|几个人|全家|一家人|都", text) or kinds & {"gas", "smell"}
+    ):
         kinds = kinds | {"medical"}
     if len(kinds) > 1:  # a cry for help or a symptom only adds a number when nothing else is named
         kinds = kinds - {"distress", "symptom"} or kinds
@@ -483,7 +495,7 @@ def services_for(kinds: set[str], text: str) -> tuple[Service, ...]:
             wanted.add("119")
         if _PILLS.search(text):
             wanted.add("120")
-    if "child" in kinds and re.search(r"栏杆", text):
+    if "child" in kinds and re.search(r"栏杆|窗外|窗户外|空调外机|窗台", text):
         wanted.add("119")
     if kinds & {"collapse", "trapped", "gas", "fire"} and re.search(
         r"压着人|埋了.{0,3}人|被埋|砸|晕倒|晕过去|昏|倒了|受伤|流血|卡在车里|人还在车里|车里有人|化粪池|卷进",
