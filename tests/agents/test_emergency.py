@@ -372,3 +372,39 @@ def test_a_danger_now_after_a_past_habitual_or_nuisance_framing_is_caught(text: 
 )
 def test_feelings_a_habit_over_and_the_speaker_alone_raise_no_alarm(text: str) -> None:
     assert detect(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你个憨批 问三遍了",
+        "丢你老母 等咗成个钟",
+        "册那 侬脑子坏脱了",
+        "2b客服",
+        "狗都比你们有用",
+        "真是个智障 回答的什么玩意",
+        "信不信我砸了你们的窗口",
+        "我早晚弄死你们这帮官僚",
+        "真他妈服了你们了",
+        "蠢货一个 问什么都不会",
+    ],
+)
+def test_regional_curses_abbreviations_name_calling_and_threats_to_staff_are_abuse(text: str) -> None:
+    assert is_abuse_by_rules(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2B铅笔在哪买 考试用",
+        "昨日你们说会回电话 到现在没打",
+        "告诉我妈让她小心点 外面结冰了",
+        "楼上装修吵得我们全家不得安宁",
+        "我家老六今年上学 学籍怎么办",
+        "我们村有个泼妇天天骂街 村委会管不管",
+        "孩子老说懂个锤子 这话是哪里的方言",
+        "西瓜皮乱扔 小区能管管吗",
+    ],
+)
+def test_the_same_words_said_of_others_or_of_things_are_not_abuse(text: str) -> None:
+    assert not is_abuse(text)
