@@ -269,9 +269,9 @@ def test_the_same_words_thrown_at_the_service_are_abuse(text: str) -> None:
 
 
 def test_the_abuse_model_only_speaks_to_someone_addressed() -> None:
-    addressed = "客服是猪吗，说了八遍还不懂"  # no rule names it: the model does
+    addressed = "客服是不是没脑子，说了八遍还不懂"  # no rule names it: the model does
     assert not is_abuse_by_rules(addressed) and abuse.model_may_speak(addressed) and is_abuse(addressed)
-    nobody = "是猪吗，说了八遍还不懂"  # the same words aimed at nobody named
+    nobody = "是不是没脑子，说了八遍还不懂"  # the same words aimed at nobody named
     assert not abuse.model_may_speak(nobody) and not is_abuse(nobody)
 
 
