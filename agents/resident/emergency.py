@@ -389,8 +389,13 @@ _UNSEEN_SIGNS = tuple(
         r"门口.{0,4}(?:牛奶|报纸|快递|外卖|信件|包裹)|(?:牛奶|报纸|快递|外卖|信件|包裹).{0,6}(?:堆在门口|没拿|没取)",
         r"(?:屋里|家里|门缝|里面|门口|房间).{0,6}(?:有股?味|臭味|发臭|怪味)|苍蝇.{0,4}(?:往外|飞出|从.{0,4}(?:门|窗))",
         r"灯.{0,2}一直(?:亮|开)",
-        r"独居|一个人住|孤寡|空巢|一个人生活",
     )
+)
+# living alone is a sign only with days unseen or a phone unanswered since yesterday (not one missed call)
+_ALONE = re.compile(r"独居|一个人住|孤寡|空巢|一个人生活")
+_LONG_UNANSWERED = re.compile(
+    r"(?:昨天|昨晚|前天|一整天|好几个小时|几天|一直|到现在).{0,8}(?:没人接|打不通|不接|关机|联系不上)|"
+    r"(?:没人接|打不通|不接|关机|联系不上).{0,4}(?:一整天|好几个小时|几天|到现在)"
 )
 _SELF_UNSEEN = re.compile(r"我(?:自己)?(?:一个人住|独居|一个人生活)|我[^，]{0,6}没(?:出门|下楼|出来)")
 _BRAZIER = re.compile(
@@ -408,8 +413,11 @@ def _persistent(text: str) -> list[tuple[str, str, bool]]:
     found = []
     other = _SELF_UNSEEN.sub("，", text)  # 我一个人住，好几天没出门了: the speaker, who is writing
     signs = [m.group(0) for m in (p.search(other) for p in _UNSEEN_SIGNS) if m]
-    if len(signs) >= 2:
-        found.append(("elderly", signs[0], True))
+    alone = _ALONE.search(other)
+    if len(signs) >= 2 or (
+        alone and signs and (_UNSEEN_SIGNS[0].search(other) or _LONG_UNANSWERED.search(other))
+    ):
+        found.append(("elderly", signs[0] if signs else alone.group(0), True))
     for kind, pattern in (("gas", _BRAZIER), ("self_harm", _UNREACHABLE)):
         if match := pattern.search(text):
             found.append((kind, match.group(0), True))
@@ -438,9 +446,7 @@ def blocked_by(text: str) -> str | None:
     A block that 正在 / 还在 does not lift (the numbers, the news…) is named before one it does.
     """
     found = [
-        name
-        for name, pattern in _BLOCKS
-        if pattern.search(_USUAL.sub("", text) if name == "habitual" else text)
+        name for name, pattern in _BLOCKS if pattern.search(_unusual(text) if name == "habitual" else text)
     ]
     if _persistent(text):
         found = [n for n in found if n not in ("past", "longstanding")]
@@ -452,6 +458,15 @@ def blocked_by(text: str) -> str | None:
     return next((n for n in found if n in _NOT_LIFTED), found[0] if found else None)
 
 
+def _unusual(text: str) -> str:
+    """``text`` with what is usual blanked (平时每天都下楼遛弯), unless it is a danger (平时经常头晕)."""
+
+    def blank(usual: re.Match[str]) -> str:
+        return usual.group(0) if _hazards(usual.group(0)) else "，" * len(usual.group(0))
+
+    return _USUAL.sub(blank, text)
+
+
 def _present_tail(text: str) -> str | None:
     """What follows a word of now (今天, 现在, 这回) said after a past or habitual framing, or None.
 
@@ -459,10 +474,7 @@ def _present_tail(text: str) -> str | None:
     what is happening.
     """
     framing = [
-        m.end()
-        for name, pattern in _BLOCKS
-        if name in _FRAMED
-        for m in pattern.finditer(_USUAL.sub(lambda u: "，" * len(u.group(0)), text))
+        m.end() for name, pattern in _BLOCKS if name in _FRAMED for m in pattern.finditer(_unusual(text))
     ]
     if not framing:
         return None

@@ -368,6 +368,7 @@ def test_a_danger_now_after_a_past_habitual_or_nuisance_framing_is_caught(text: 
         "办个手续跑了五趟 气得快喘不过气了",
         "被这个政策气得冒烟",
         "刚才停了一下电 现在已经来电了",
+        "平时经常头晕 今天量了血压有点高",  # the habit is the symptom's: not a contrast to today
     ],
 )
 def test_feelings_a_habit_over_and_the_speaker_alone_raise_no_alarm(text: str) -> None:
