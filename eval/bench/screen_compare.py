@@ -93,6 +93,8 @@ def candidates() -> list[Candidate]:
     low, high, c_shipped = shipped.low, shipped.high, float(shipped.meta["C"])
     name = f"LR C={c_shipped:g} balanced, char {low}-{high}, sublinear (shipped)"
     out = [Candidate(name, chars(low, high), _lr(c_shipped), ngram=(low, high))]
+    if (low, high, c_shipped) != (1, 3, 30.0):  # the setting shipped before the dev12 round, for reference
+        out.append(Candidate("LR C=30 balanced, char 1-3", chars(1, 3), _lr(30.0)))
     for c in (3.0, 10.0, 100.0):
         out.append(Candidate(f"LR C={c:g} balanced, char 1-3", chars(1, 3), _lr(c)))
     for low, high in ((1, 2), (2, 3), (1, 4)):
