@@ -62,12 +62,26 @@ _NOISE = re.compile(
     r"(?:按|摁|点|拧|开|关)(?:了|一下|半天|几下)?.{0,2}没有?反应|"
     r"(?:表|卡|机|灯|屏|键|钮|充值|刷卡|插卡|系统|网页|app)(?:了|上)?.{0,4}没有?反应|"
     # a feeling put strongly (等得都快晕倒了, 气得要死), a hotline called so often it is busy (被打爆了)
-    r"(?:等|气|累|饿|忙|烦|急|热|冷|困)得.{0,3}(?:快|要)?(?:晕倒|晕过去|晕了|死|吐血|疯)|被?打爆了?|"
+    r"(?:等|气|累|饿|忙|烦|急|热|冷|困|排|挤|吵)得.{0,3}(?:快|要)?(?:晕倒|晕过去|晕了|死|吐血|疯)|被?打爆了?|"
     # a thing lost, not a child: 孩子的疫苗本丢了
-    r"(?:本|证|卡|书包|手机|钥匙|作业|东西|衣服|钱包|文件|材料|票|表)(?:子)?(?:弄|搞)?丢了"
+    r"(?:本|证|卡|书包|手机|钥匙|作业|东西|衣服|钱包|文件|材料|票|表)(?:子)?(?:弄|搞)?丢了|"
+    # anger put as smoke: 气得冒烟, 七窍生烟
+    r"气得.{0,4}(?:冒烟|冒火)|七窍生烟|头顶冒烟"
 )
+# a feeling put in danger words (人都快晕过去了, 差点晕倒) in a complaint about a queue, a bill, a rule;
+# blanked only where the message is a grievance and nothing says it is happening now
+_HYPERBOLE = re.compile(
+    r"(?:快|差点|差一点|都要|简直)(?:要)?(?:晕倒|晕过去|晕死过去|晕了|窒息|断气|吐血|喘不过气|喘不上气)(?:了|来)?"
+)
+_GRIEVANCE = re.compile(
+    r"排队|排号|排了|排得|挤得|窗口|账单|水费|电费|燃气费|物业费|政策|流程|手续|加班|挤地铁|挤公交|等你们|回复|办个|办事|"
+    r"气得|气死|看到.{0,4}(?:单|价|通知)"
+)
+_HURRY = re.compile(r"救命|快来|快点|赶紧|马上|突然|叫不醒|没反应")
 
 
+# a kitchen's fumes or an exhaust vent: a nuisance, which the model must not read as smoke
+_FUMES = re.compile(r"油烟|排风口|排烟口|排气口|抽油烟机")
 _TOBACCO = re.compile(r"抽烟|吸烟|香烟|烟头|二手烟|烟民")
 
 
@@ -79,6 +93,8 @@ def normalise(text: str) -> str:
     if _TOBACCO.search(out):
         out = out.replace("烟味", "")  # the smell of someone smoking
     out = _NOISE.sub("", out)
+    if _GRIEVANCE.search(out) and not _HURRY.search(out):
+        out = _HYPERBOLE.sub("", out)
     out = re.sub(r"[\s,，。、;；~～…]+", "，", out)
     return out.strip("，")
 
@@ -134,7 +150,8 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("medical", r"受伤|流血|摔伤|出血|吐血", False),
     ("symptom", r"头晕|头好晕|想吐|恶心|难受", False),
     # violence and crime
-    ("violence", r"持刀|拿刀|拿着刀|砍人|追着.{0,3}砍|捅人|捅了|打人|在打(?:他|她|我|人|孩子|老婆|老公)|"
+    ("violence", r"持刀|拿刀|拿着刀|砍人|追着.{0,3}砍|捅人|(?<!窝)(?<!窝被)捅了|打人|"
+     r"在打(?:他|她|我|人|孩子|老婆|老公)|"
      r"打架|斗殴|群殴|抢劫|抢了|抢包|被抢|小偷|撬门|撬锁|被撬|入室|闯进|砸门|要杀|杀人|杀了我|绑架|"
      r"跟踪|一直跟着我|家暴|强奸|猥亵|逼我|惨叫|被打|被人打|被(?!电).{0,3}打(?:了|伤)|打得很凶|"
      r"拿着?(?:棍|刀|枪|酒瓶|砖)|"
@@ -152,10 +169,11 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("gas", r"臭鸡蛋|(?:嘶嘶|呲呲|滋滋|哧哧|咝咝|丝丝).{0,8}(?:响|声|味|气)|"
          r"(?:灶|管子|阀门|气管|软管).{0,8}(?:掉了|断了|裂|脱落|松了)|"
      r"气.{0,3}(?:呼呼|一直|哗哗|嗤嗤).{0,3}(?:往外|跑|冒|喷|漏)", True),
-    ("smell", r"怪味|刺鼻|很呛|好呛|呛人|呛得|冲鼻|化学味|药水味|臭味|味道.{0,3}(?:很冲|好冲|冲|大)", False),
+    ("smell", r"怪味|刺鼻|很呛|好呛|呛人|呛得|冲鼻|化学味|药水味|臭味|味道.{0,3}(?:很冲|好冲|冲|大)|"
+         r"味儿?.{0,2}更(?:冲|浓|大|重)", False),
     ("fire", r"(?:冒|飘|窜|涌|往外|往上)(?:出)?.{0,4}烟|烟(?!味).{0,5}(?:冒|飘|窜|涌|往外|往上|往下|出来)|"
      r"(?:全是|都是|一片|满屋)火|火海|火.{0,3}(?:窜|蹿|冒|起来|很高|老高|好高|越来越)|好像有火|有火光|"
-     r"(?<![睡找急冻凉看摸够用接见碰点吃听挨遇])着了|烧着|噼里啪啦|噼啪", True),
+     r"(?<![睡找急冻凉看摸够用接见碰点吃听挨遇摔磕吓累伤撞扭闪])着了|烧着|噼里啪啦|噼啪", True),
     ("fire", r"(?:砰|轰|嘭|咣|哐)的一声|一声巨响|炸了一下", False),
     ("trapped", r"困.{0,2}电梯|电梯.{0,6}(?:困|拍门|喊救命|呼救)|"
          r"(?:头|手|脚|腿|身子|人|孩子|小孩).{0,3}卡(?:在|住|进)|"
@@ -178,7 +196,8 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("gas", r"(?:燃气|煤气|天然气|液化气|气管|软管|灶).{0,10}(?:咬破|破了|裂了|裂开|没关|松了)", False),
     ("gas", r"闻到|气味|有味|味道", False),
     ("fire", r"爆裂|爆了|炸了|炸开", False),
-    ("flood", r"河堤|决口|开了个?口子|被水围|水围|被水堵|水堵住|水.{0,4}(?:灌|涌|冲)(?:进|到)?|"
+    ("flood", r"河堤.{0,8}(?:决|塌|垮|漫|破|冲开|口子|管涌|溃)|决口|"
+         r"开了个?口子|被水围|水围|被水堵|水堵住|水.{0,4}(?:灌|涌|冲)(?:进|到)?|"
          r"水往.{0,6}灌", True),
     ("trapped", r"夹进|夹着|夹到|电梯里.{0,3}关着|关着.{0,3}(?:人|老人|孩子|小孩)", True),
     ("flood", r"(?:四周|周围|到处|外面)(?:全|都)是水", True),
@@ -237,19 +256,28 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("violence", r"不让(?:我|我们)?(?:走|出去|离开|下车|出门)|被人(?:关|锁)(?:在|起来)", True),
     ("flood", r"水.{0,3}涨得|水涨", True),
     ("medical", r"不会喘气|不喘气|不出气", True),
+    # sixth widening (development set 12): a child beaten or left alone crying, a fight by other words,
+    # a bomb, tiredness of living
+    ("violence", r"(?:用|拿)(?:皮带|棍子|衣架|鞭子|藤条|擀面杖).{0,4}(?:抽|打)|干仗|抄家伙|打群架|"
+         r"炸弹|爆炸物", True),
+    ("child", r"(?:小孩|孩子|小朋友|宝宝|娃).{0,12}哭.{0,24}(?:大人|家长|家里).{0,4}(?:不在|没在|没人)",
+     True),
+    ("self_harm", r"活着(?:太|好|真)?累|活够了", True),
 )  # fmt: skip
 _COMPILED = tuple((kind, re.compile(pattern), strong) for kind, pattern, strong in _HAZARDS)
 
 # signs that it is happening now and is serious: they make a weak hazard an emergency
 _URGENT_WORDS = (
     r"救命|快来|快点|赶紧|马上|正在|还在|越来越|特别|非常|很重|老重|好重|太重|很浓|好浓|很冲|很大|好大|很深|"
-    r"到处|一直在|突然|头晕|头好晕|!!|！！|哭|喊|一米|到腰|到膝盖|怕|咳|喘|好几个人|晕|跑出来|逃出来|往外跑|"
+    r"到处|一直在|突然|更(?:冲|浓|大|重|厉害|多)|头晕|头好晕|!!|！！|哭|喊|一米|到腰|到膝盖|怕|咳|喘|好几个人|晕|跑出来|逃出来|往外跑|"
 )
 # signs of severity that are not just a person being named
 _URGENT = re.compile(_URGENT_WORDS + r"孕妇")
 _SEVERE = re.compile(_URGENT_WORDS + r"孕妇|" + _P)
 # a weak sign said to be slight (有点头晕, 一点烟味) is not an emergency by itself
-_MILD = re.compile(r"有点|有一点|一点点|稍微|轻微|有些")
+_MILD = re.compile(
+    r"有点|有一点|一点点|稍微|轻微|有些|(?<!下午)(?<!上午)(?<!中午)(?<!晚上)一点(?:焦|糊|烟|味|气味)"
+)
 # it is happening right now: this lifts a past / hypothetical block
 _NOW = re.compile(
     r"救命|快来|快点|赶紧|马上|正在|还在|现在.{0,2}(?:还在|又|正)|越来越|刚刚|刚才.{0,4}(?:突然|开始)|一直有|"
@@ -270,11 +298,13 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("over", re.compile(
         r"灭了|扑灭|修好|修复|处理完|处理了|处理好|已经好了|没事了|报过警|已经报警|没问题|来看过了|检查过了|"
         r"查过|看过|"
-        r"已经散了|已经走了|已经结束|原来是|虚惊一场|误报|(?:下去|出去|过去|去)?看了(?:一下|下)?(?:是|原来)|"
+        r"已经散了|已经走了|已经结束|原来是|虚惊一场|误报|(?:下去|出去|过去|去)?(?:看|查|检查|问)了(?:一下|下)?(?:是|原来)|"
+        r"已经来电|来电了|恢复(?:供电|供水|正常)|现在(?:好了|没事|好多了)|缓过来了|已经停了|"
         r"已经打了?(?:119|120|110)")),
     ("hypothetical", re.compile(
         r"如果|假如|万一|要是|假设|以防|的话|就问问|随便问问|正常吗|正常不|要不要换|能不能换|也不会|不灵|"
-        r"失灵|"
+        r"失灵|(?:总|老|就|生|最)怕|总担心|老担心|怕哪天|怕以后|"
+        r"(?:掉下去|掉进去|摔倒|摔下去|着火|触电|淹死|砸到人|出事)怎么办(?=.{0,4}(?:能不能|能否|可不可以|请|麻烦|建议))|"
         r"怕(?:会)?.{0,4}(?:掉|砸|倒|塌|着|出事|伤)|提前了解|怎么预防|如何预防|会不会|担心|容易|"
         r"隐患|以后会|怎么逃生|"
         r"应急预案|注意事项|防止|怎样才能|如何才能|怎么教|教(?:孩子|小孩|老人|他|她)|想学|学一下|"
@@ -300,11 +330,19 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
 )  # fmt: skip
 # blocks that 正在 / 还在 does not lift: the numbers, the news, a claim, a stall to close
 _NOT_LIFTED = ("numbers", "media", "claim", "enforcement")
+# blocks that a story's framing sets (老是, 之前, 好多天), which a later word of now reopens
+_FRAMED = ("past", "habitual", "longstanding")
+_PRESENT = re.compile(r"现在|今天|今早|今晚|今儿|这回|这次|这会儿?|刚才|刚刚|此刻|眼下")
+# what is usual, told as the contrast to today (平时每天都下楼遛弯): not a habit of the danger
+_USUAL = re.compile(r"(?:平时|平常|平日|往常|以往|一向)[^，]*")
+# the clause of a nuisance's fumes (熏得头晕)
+_FUMED = re.compile(r"熏得|熏到")
+_FLAMES = re.compile(r"着火|起火|失火|火灾|烧起来|火苗|明火|大火")
 # administrative topics: a weak hazard word in these is not an emergency
 _ADMIN = re.compile(
     r"费|缴|交钱|充值|开户|销户|过户|申请|办理|材料|多少钱|价格|收费|年检|安检|检查|检测|演习|演练|培训|"
     r"宣传|教育|户口|落户|社保|医保|身份证|居住证|学籍|入学|押金|房租|租金|工资|欠薪|退款|退钱|几点开门|开门吗|挂号|预约|产检|体检|"
-    r"许可|验收|改造|安装|规定|政策|标准|怎么领|去哪领|报名|资料|鉴定|门诊|疫苗|复位|跳闸|维修|整改"
+    r"许可|验收|改造|安装|规定|政策|标准|怎么领|去哪领|报名|资料|鉴定|门诊|疫苗|复位|跳闸|维修|整改|加固"
 )
 _ANIMAL = re.compile(
     r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?.{0,4}(?:被困|困在|卡在|卡住|下不来|被锁|锁在|掉进|掉到|出不来|从.{0,8}(?:掉|摔)下)"
@@ -325,7 +363,7 @@ _NEGATED = re.compile(
     r"没有?(?:砸|撞|压|烧|伤|电)(?:到|着|伤)人?|人(?:都|也)?没事"
 )
 _LIVE = re.compile(r"线还在|电线.{0,6}(?:断|掉|垂|地上)|还在冒火花|漏电的|高压线|电线")
-_ROOF = re.compile(r"楼顶|天台|阳台|栏杆|窗台|楼边|桥上|河边|电塔|铁塔|塔上|高处")
+_ROOF = re.compile(r"楼顶|天台|阳台|栏杆|窗台|楼边|桥上|河边|江边|湖边|海边|桥边|电塔|铁塔|塔上|高处")
 _PILLS = re.compile(r"药|喝了|吞|割腕|流血")
 
 
@@ -338,6 +376,54 @@ class Emergency:
     cue: str
 
 
+# Dangers that lie in time itself, so a past or long-standing word does not make them over:
+# someone living alone not seen for days (two signs of it), fumes from a brazier and people sick now,
+# a friend who spoke of suicide and cannot be reached.
+_UNSEEN_SIGNS = tuple(
+    re.compile(p)
+    for p in (
+        r"(?:好几|好多|几|两|三|四|五|[0-9]+|一两|两三|三四|多)天(?:都|了|也)?没(?:见|看到|看见|露面|出门|下楼|动静|人影|开门|出来)"
+        r"(?![^，]{0,3}来)|没见.{0,8}(?:出门|下楼|露面|出来)|没露面|不见人影",
+        r"敲门.{0,4}(?:不应|没人应|没人开|没反应|没动静|不开|没人理)|叫门.{0,3}不应",
+        r"电话.{0,6}(?:没人接|打不通|不接|关机|没人听)|联系不上",
+        r"门口.{0,4}(?:牛奶|报纸|快递|外卖|信件|包裹)|(?:牛奶|报纸|快递|外卖|信件|包裹).{0,6}(?:堆在门口|没拿|没取)",
+        r"(?:屋里|家里|门缝|里面|门口|房间).{0,6}(?:有股?味|臭味|发臭|怪味)|苍蝇.{0,4}(?:往外|飞出|从.{0,4}(?:门|窗))",
+        r"灯.{0,2}一直(?:亮|开)",
+    )
+)
+# living alone is a sign only with days unseen or a phone unanswered since yesterday (not one missed call)
+_ALONE = re.compile(r"独居|一个人住|孤寡|空巢|一个人生活")
+_LONG_UNANSWERED = re.compile(
+    r"(?:昨天|昨晚|前天|一整天|好几个小时|几天|一直|到现在).{0,8}(?:没人接|打不通|不接|关机|联系不上)|"
+    r"(?:没人接|打不通|不接|关机|联系不上).{0,4}(?:一整天|好几个小时|几天|到现在)"
+)
+_SELF_UNSEEN = re.compile(r"我(?:自己)?(?:一个人住|独居|一个人生活)|我[^，]{0,6}没(?:出门|下楼|出来)")
+_BRAZIER = re.compile(
+    r"(?:炭盆|炭火|烧炭|木炭|煤炉|炉子|蜂窝煤|煤球|火盆|烤火|火炉).{0,24}(?:头晕|想吐|恶心|叫不醒|晕|昏|吐)|"
+    r"(?:头晕|想吐|恶心|叫不醒|晕|昏|吐).{0,24}(?:炭盆|炭火|烧炭|木炭|煤炉|炉子|蜂窝煤|煤球|火盆|烤火|火炉)"
+)
+_UNREACHABLE = re.compile(
+    r"(?:自杀|轻生|不想活|寻死|割腕|想死|告别|遗书|遗言).{0,24}(?:关机|联系不上|打不通|找不到|不回)|"
+    r"(?:关机|联系不上|打不通|找不到人|不回).{0,24}(?:自杀|轻生|不想活|寻死|割腕|想死|遗书)"
+)
+
+
+def _persistent(text: str) -> list[tuple[str, str, bool]]:
+    """The dangers that a past or long-standing word does not end (see above)."""
+    found = []
+    other = _SELF_UNSEEN.sub("，", text)  # 我一个人住，好几天没出门了: the speaker, who is writing
+    signs = [m.group(0) for m in (p.search(other) for p in _UNSEEN_SIGNS) if m]
+    alone = _ALONE.search(other)
+    if len(signs) >= 2 or (
+        alone and signs and (_UNSEEN_SIGNS[0].search(other) or _LONG_UNANSWERED.search(other))
+    ):
+        found.append(("elderly", signs[0] if signs else alone.group(0), True))
+    for kind, pattern in (("gas", _BRAZIER), ("self_harm", _UNREACHABLE)):
+        if match := pattern.search(text):
+            found.append((kind, match.group(0), True))
+    return found
+
+
 def _hazards(text: str) -> list[tuple[str, str, bool]]:
     found = []
     for kind, pattern, strong in _COMPILED:
@@ -345,7 +431,7 @@ def _hazards(text: str) -> list[tuple[str, str, bool]]:
             found.append((kind, match.group(0), strong))
             if strong:
                 break
-    return found
+    return found + _persistent(text)
 
 
 def _distinct(weak: list[tuple[str, str, bool]]) -> int:
@@ -359,8 +445,41 @@ def blocked_by(text: str) -> str | None:
 
     A block that 正在 / 还在 does not lift (the numbers, the news…) is named before one it does.
     """
-    found = [name for name, pattern in _BLOCKS if pattern.search(text)]
+    found = [
+        name for name, pattern in _BLOCKS if pattern.search(_unusual(text) if name == "habitual" else text)
+    ]
+    if _persistent(text):
+        found = [n for n in found if n not in ("past", "longstanding")]
+    if "nuisance" in found and not {"habitual", "longstanding"} & set(found):
+        # the fumes are a nuisance, but someone gasping or collapsing in another clause is not
+        others = "，".join(c for c in text.split("，") if not _FUMED.search(c))
+        if _FLAMES.search(others) or any(k == "medical" and strong for k, _, strong in _hazards(others)):
+            found.remove("nuisance")
     return next((n for n in found if n in _NOT_LIFTED), found[0] if found else None)
+
+
+def _unusual(text: str) -> str:
+    """``text`` with what is usual blanked (平时每天都下楼遛弯), unless it is a danger (平时经常头晕)."""
+
+    def blank(usual: re.Match[str]) -> str:
+        return usual.group(0) if _hazards(usual.group(0)) else "，" * len(usual.group(0))
+
+    return _USUAL.sub(blank, text)
+
+
+def _present_tail(text: str) -> str | None:
+    """What follows a word of now (今天, 现在, 这回) said after a past or habitual framing, or None.
+
+    老是出毛病的那个电梯今天又停了 / 之前说过的漏水，现在灯在冒火花: the framing tells the story, the tail
+    what is happening.
+    """
+    framing = [
+        m.end() for name, pattern in _BLOCKS if name in _FRAMED for m in pattern.finditer(_unusual(text))
+    ]
+    if not framing:
+        return None
+    now = _PRESENT.search(text, max(framing))
+    return text[now.start() :] if now else None
 
 
 def _medical_rescue(wanted: set[Service], text: str) -> None:
@@ -373,7 +492,10 @@ def _medical_rescue(wanted: set[Service], text: str) -> None:
 
 def services_for(kinds: set[str], text: str) -> tuple[Service, ...]:
     """The numbers the kinds of danger need, in the order the notice gives them."""
-    if "symptom" in kinds and re.search(r"好多人|好几个人|几个人|全家|一家人|都", text):
+    # several people sick, or someone sick in gas (天然气味特别冲，我现在头疼恶心): the ambulance too
+    if "symptom" in kinds and (
+        re.search(r"好多人|好几个人|几个人|全家|一家人|都", text) or kinds & {"gas", "smell"}
+    ):
         kinds = kinds | {"medical"}
     if len(kinds) > 1:  # a cry for help or a symptom only adds a number when nothing else is named
         kinds = kinds - {"distress", "symptom"} or kinds
@@ -385,7 +507,7 @@ def services_for(kinds: set[str], text: str) -> tuple[Service, ...]:
             wanted.add("119")
         if _PILLS.search(text):
             wanted.add("120")
-    if "child" in kinds and re.search(r"栏杆", text):
+    if "child" in kinds and re.search(r"栏杆|窗外|窗户外|空调外机|窗台", text):
         wanted.add("119")
     if kinds & {"collapse", "trapped", "gas", "fire"} and re.search(
         r"压着人|埋了.{0,3}人|被埋|砸|晕倒|晕过去|昏|倒了|受伤|流血|卡在车里|人还在车里|车里有人|化粪池|卷进",
@@ -402,9 +524,23 @@ def services_for(kinds: set[str], text: str) -> tuple[Service, ...]:
 
 
 def detect_by_rules(text: str) -> tuple[Emergency | None, str | None]:
-    """The rules' reading: (emergency, None), (None, why it is a near miss), or (None, None)."""
+    """The rules' reading: (emergency, None), (None, why it is a near miss), or (None, None).
+
+    A message blocked as past, habitual or long-standing is read again from the word of now that
+    follows the framing (``_present_tail``): if that part alone is an emergency, the message is.
+    """
     norm = normalise(text)
     clean = _NEGATED.sub("，", norm)
+    found, why = _read(clean, norm)
+    if found is None and why in _FRAMED and (tail := _present_tail(clean)):
+        now_found, _ = _read(tail, tail)
+        if now_found is not None:
+            kinds = now_found.kinds
+            return Emergency(kinds, services_for(set(kinds), clean), now_found.cue), None
+    return found, why
+
+
+def _read(clean: str, norm: str) -> tuple[Emergency | None, str | None]:
     found = _hazards(clean)
     if _ANIMAL.search(clean) or _LOCKED_OUT.search(clean):
         found = [h for h in found if h[0] != "trapped"]
@@ -433,20 +569,31 @@ def detect_by_rules(text: str) -> tuple[Emergency | None, str | None]:
     return Emergency(kinds, services_for(set(kinds), clean), chosen[0][1]), None
 
 
+def _blanked_feeling(text: str) -> str | None:
+    """A kitchen's fumes or a feeling in danger words, which ``normalise`` blanks, or None."""
+    raw = unicodedata.normalize("NFKC", text)
+    if _FUMES.search(raw):
+        return "nuisance"  # 排风口正对我家窗户，一股油烟味
+    if _GRIEVANCE.search(raw) and _HYPERBOLE.search(raw) and not _HURRY.search(raw):
+        return "feeling"  # 排队排得人都快晕倒了: what is left is a complaint
+    return None
+
+
 def counter_cue(text: str) -> str | None:
     """Why a message the rules found no danger in must not be read as one by the model, or None.
 
     The rules' near-miss blocks (a claim, the past, a hypothetical, the numbers, the news…) unless it is
-    happening now, a negation, an administrative topic (a fee, an inspection, an application), a trapped
-    or hurt animal, someone locked out, or a message too short to read (under ``_SHORTEST`` characters).
+    happening now, a negation, a kitchen's fumes or a feeling in danger words, an administrative topic
+    (a fee, an inspection, an application), a trapped or hurt animal, someone locked out, or a message
+    too short to read (under ``_SHORTEST`` characters).
     """
     norm = normalise(text)
     clean = _NEGATED.sub("，", norm)
     block = blocked_by(clean)
     if block and not (_NOW.search(clean) and block not in _NOT_LIFTED):
         return block
-    if clean != norm:
-        return "negated"
+    if why := "negated" if clean != norm else _blanked_feeling(text):
+        return why
     if _ADMIN.search(clean):
         return "admin"
     if _ANIMAL.search(clean) or _LOCKED_OUT.search(clean) or _ANIMAL_HURT.search(clean):

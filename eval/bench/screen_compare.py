@@ -33,7 +33,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.svm import LinearSVC
 
-from agents.resident import emergency
+from agents.resident import emergency, textscore
 from agents.resident.textscore import char_grams
 from eval.bench.screen_training import FALSE_ALARM_BUDGET, emergency_data, threshold_for
 
@@ -88,8 +88,13 @@ def _svc(c: float, loss: str = "squared_hinge", weight: str | None = None) -> Ca
 
 
 def candidates() -> list[Candidate]:
-    """The settings compared (the shipped one first)."""
-    out = [Candidate("LR C=30 balanced, char 1-3, sublinear (shipped)", chars(1, 3), _lr(30.0))]
+    """The settings compared (the shipped one first, read from the shipped model's file)."""
+    shipped = textscore.load("emergency")
+    low, high, c_shipped = shipped.low, shipped.high, float(shipped.meta["C"])
+    name = f"LR C={c_shipped:g} balanced, char {low}-{high}, sublinear (shipped)"
+    out = [Candidate(name, chars(low, high), _lr(c_shipped), ngram=(low, high))]
+    if (low, high, c_shipped) != (1, 3, 30.0):  # the setting shipped before the dev12 round, for reference
+        out.append(Candidate("LR C=30 balanced, char 1-3", chars(1, 3), _lr(30.0)))
     for c in (3.0, 10.0, 100.0):
         out.append(Candidate(f"LR C={c:g} balanced, char 1-3", chars(1, 3), _lr(c)))
     for low, high in ((1, 2), (2, 3), (1, 4)):

@@ -269,9 +269,9 @@ def test_the_same_words_thrown_at_the_service_are_abuse(text: str) -> None:
 
 
 def test_the_abuse_model_only_speaks_to_someone_addressed() -> None:
-    addressed = "客服是猪吗，说了八遍还不懂"  # no rule names it: the model does
+    addressed = "客服是不是没脑子，说了八遍还不懂"  # no rule names it: the model does
     assert not is_abuse_by_rules(addressed) and abuse.model_may_speak(addressed) and is_abuse(addressed)
-    nobody = "是猪吗，说了八遍还不懂"  # the same words aimed at nobody named
+    nobody = "是不是没脑子，说了八遍还不懂"  # the same words aimed at nobody named
     assert not abuse.model_may_speak(nobody) and not is_abuse(nobody)
 
 
@@ -333,3 +333,79 @@ def test_bench_says_which_line_of_a_suite_is_bad(tmp_path: Path) -> None:
     )
     with pytest.raises(ValueError, match=r"bad.jsonl:2"):
         run_emergency_bench([suite], [suite])
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # a habit or the past told first, the danger now after a word of now (emround3)
+        "老是漏气的那个灶今天一股煤气味 我头晕得站不住",
+        "之前就说过这电线老化 刚才插座冒火花了 还有烟",
+        "这条路一下雨就积水 今天水到腰了 有辆车熄火了 里面还有人",
+        # someone alone not seen for days: two signs of it, whatever the time words
+        "隔壁的阿婆一个人住 四五天没见她出来了 门口的报纸一大堆",
+        "她平时每天都来我家串门 这三天都没来 敲门也没人应 电话也关机",
+        # fumes and people sick now; a friend who spoke of suicide and cannot be reached
+        "昨晚屋里生了炉子 今早我爸妈都叫不醒",
+        "我男朋友前几天一直说不想活了 现在电话打不通 人也找不到",
+        # a nuisance's fumes in one clause, a fire in another
+        "熏得眼睛都睁不开 楼下着火了 烟往我家灌",
+    ],
+)
+def test_a_danger_now_after_a_past_habitual_or_nuisance_framing_is_caught(text: str) -> None:
+    assert detect_by_rules(text)[0] is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我妈经常头晕 今天又晕了一下 现在好了",
+        "上周煤气泄漏过一次 今天燃气公司来检查了",
+        "我一个人住 好几天没出门了 想问问有没有送菜上门的服务",
+        "好多天没见人来收垃圾了 苍蝇到处飞",
+        "楼下烧烤熏得我喘不过气 能不能管管",
+        "排队等了两个小时 人都快晕倒了",
+        "办个手续跑了五趟 气得快喘不过气了",
+        "被这个政策气得冒烟",
+        "刚才停了一下电 现在已经来电了",
+        "平时经常头晕 今天量了血压有点高",  # the habit is the symptom's: not a contrast to today
+    ],
+)
+def test_feelings_a_habit_over_and_the_speaker_alone_raise_no_alarm(text: str) -> None:
+    assert detect(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你个憨批 问三遍了",
+        "丢你老母 等咗成个钟",
+        "册那 侬脑子坏脱了",
+        "2b客服",
+        "狗都比你们有用",
+        "真是个智障 回答的什么玩意",
+        "信不信我砸了你们的窗口",
+        "我早晚弄死你们这帮官僚",
+        "真他妈服了你们了",
+        "蠢货一个 问什么都不会",
+    ],
+)
+def test_regional_curses_abbreviations_name_calling_and_threats_to_staff_are_abuse(text: str) -> None:
+    assert is_abuse_by_rules(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2B铅笔在哪买 考试用",
+        "昨日你们说会回电话 到现在没打",
+        "告诉我妈让她小心点 外面结冰了",
+        "楼上装修吵得我们全家不得安宁",
+        "我家老六今年上学 学籍怎么办",
+        "我们村有个泼妇天天骂街 村委会管不管",
+        "孩子老说懂个锤子 这话是哪里的方言",
+        "西瓜皮乱扔 小区能管管吗",
+    ],
+)
+def test_the_same_words_said_of_others_or_of_things_are_not_abuse(text: str) -> None:
+    assert not is_abuse(text)
