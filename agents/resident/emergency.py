@@ -417,7 +417,7 @@ def _persistent(text: str) -> list[tuple[str, str, bool]]:
     if len(signs) >= 2 or (
         alone and signs and (_UNSEEN_SIGNS[0].search(other) or _LONG_UNANSWERED.search(other))
     ):
-        found.append(("elderly", signs[0] if signs else alone.group(0), True))
+        found.append(("elderly", signs[0], True))
     for kind, pattern in (("gas", _BRAZIER), ("self_harm", _UNREACHABLE)):
         if match := pattern.search(text):
             found.append((kind, match.group(0), True))

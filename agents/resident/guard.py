@@ -35,6 +35,12 @@ _MONEY = re.compile(r"\d+(?:\.\d+)?\s*(?:万元|元|块钱|块)")
 _LIMIT = re.compile(r"\d+\s*个?(?:工作日|日内|天内|个月内|小时内|年内)")
 REMOVED = "（此处内容未在文件中找到，已删除）"
 MIN_SUPPORT = 0.4
+# the share of a sentence's character pairs its cited clause alone must hold when it says yes or no,
+# and how much better another retrieved clause must hold it to take the citation
+MIN_CLAUSE_SUPPORT = 0.25
+MOVE_MARGIN = 0.2
+# pairs of the answer's own framing, not of any rule ("根据", "规定", "是的")
+_STOCK_PAIRS = {"根据", "据资", "资料", "规定", "是的", "条款", "文件", "办法", "您的", "需要", "可以"}
 _ANSWER_SENTENCE = re.compile(r"[^。！？!?\n]+[。！？!?]?")
 _CJK = re.compile(r"[\u4e00-\u9fff0-9]+")
 
@@ -167,6 +173,7 @@ class _Claims:
     ) -> None:
         self.texts = [str(c.get("text", "")) for c in clauses]
         self.figures = [claims.figures(t) for t in self.texts]
+        self.pairs = [_pairs(t) for t in self.texts]
         self.labels = labels
         self.cited = cited
         self.question = question
@@ -184,18 +191,77 @@ class _Claims:
             home = [
                 i for i, found in enumerate(self.figures) if all(claims.supported(f, found) for f in stated)
             ]
-            if not home or not own:  # nowhere, or nowhere this sentence could be re-cited from
+            if not home:
                 return None, f"{sentence.strip()}（数字不见于所引条款：{'、'.join(f.text for f in missing)}）"
-            title, article = self.labels[home[0]]
-            moved = _CITATION.sub("", sentence)
-            citation = f"〔{title} {article}〕".replace(" 〕", "〕")
-            end = re.search(r"[。！？!?]$", moved)
-            sentence = f"{moved[: end.start()]}{citation}{end.group(0)}" if end else moved + citation
-            scope = [home[0]]
+            # another retrieved clause holds them: the sentence is cited to that one instead
+            sentence, scope = self._cite(sentence, home[0]), [home[0]]
+        elif stated and not own and not self.cited:
+            # an answer citing nothing: the sentence's figures are cited to the clause that holds them,
+            # so the citation shown points at that clause, not at the first one retrieved
+            home = [
+                i for i, found in enumerate(self.figures) if all(claims.supported(f, found) for f in stated)
+            ]
+            if home:
+                sentence, scope = self._cite(sentence, home[0]), [home[0]]
+        sentence, scope = self._better_home(sentence, own, scope, stated)
         for i in scope:
             if part := claims.contradicts(sentence, self.texts[i], self.question):
                 return None, f"{sentence.strip()}（与所引条款相反：{part}）"
+        if self._barely_held(sentence, scope):
+            return None, f"{sentence.strip()}（所引条款没有这样写）"
         return sentence, ""
+
+    def _share(self, sentence: str) -> list[float] | None:
+        pairs = _pairs(_CITATION.sub("", sentence)) - _STOCK_PAIRS
+        if len(pairs) < 6:
+            return None
+        return [len(pairs & p) / len(pairs) for p in self.pairs]
+
+    def _better_home(
+        self, sentence: str, own: list[int], scope: list[int], stated: list[claims.Figure]
+    ) -> tuple[str, list[int]]:
+        """The clause's words, not the question's, must carry the sentence; the citation goes where they do.
+
+        The sentence-level support check counts the question's words as evidence, so a yes that only
+        restates the question ("是的，残疾人坐公交是免费的" under a parking clause) passes it. Here only
+        the clauses count: a sentence taking a side (免费/收费, 可以/不得, 需要/无需) that its clause's
+        words barely hold is withheld; a sentence another retrieved clause holds much better (and holds
+        its figures) is cited to that clause.
+        """
+        share = self._share(sentence)
+        if share is None or (not own and self.cited):
+            return sentence, scope  # too short to tell, or it speaks under the answer's citations
+        mine = max(share[i] for i in scope)
+        best = max(range(len(share)), key=lambda i: (share[i], -i))
+        if (
+            best not in scope
+            and share[best] >= mine + MOVE_MARGIN
+            and all(claims.supported(f, self.figures[best]) for f in stated)
+            and not claims.contradicts(sentence, self.texts[best], self.question)
+        ):
+            return self._cite(sentence, best), [best]
+        return sentence, scope
+
+    def _barely_held(self, sentence: str, scope: list[int]) -> bool:
+        share = self._share(sentence)
+        if share is None or max(share[i] for i in scope) >= MIN_CLAUSE_SUPPORT:
+            return False
+        return _takes_a_side(sentence)
+
+    def _cite(self, sentence: str, index: int) -> str:
+        """The sentence with its citations replaced by clause ``index``'s, before its final stop."""
+        title, article = self.labels[index]
+        bare = _CITATION.sub("", sentence)
+        citation = f"〔{title} {article}〕".replace(" 〕", "〕")
+        end = re.search(r"[。！？!?]$", bare)
+        return f"{bare[: end.start()]}{citation}{end.group(0)}" if end else bare + citation
+
+
+def _takes_a_side(sentence: str) -> bool:
+    plain = _CITATION.sub("", sentence)
+    return bool(re.match(r"\s*(?:是的|对的|对，|不是|可以|不可以|不能|能，|会|不会)", plain)) or any(
+        claims.side(plain, name) for name in ("fee", "allowed", "required")
+    )
 
 
 def has_content(text: str) -> bool:

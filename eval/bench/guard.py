@@ -5,7 +5,10 @@
 * **kept**: every sentence of every article, cited to its own article, must come through unchanged
   (a verbatim quote is the easiest correct answer; anything withheld is a false alarm);
 * **caught**: each sentence holding a figure, with that one figure changed (15 -> 16, 三分之二 ->
-  四分之三, 三年 -> 四年), cited to its own article, must not come through unchanged.
+  四分之三, 三年 -> 四年), cited to its own article, must not come through unchanged;
+* **whole document**: each sentence with all its document's articles given, cited to its own
+  article (must stay) and cited to the next article (should be moved back to its own; see
+  :func:`miscited`).
 
 Both run the guard with and without :mod:`agents.resident.claims` (``check_claims``), so the
 figure for the old guard is printed in the same run.
@@ -41,13 +44,54 @@ def mutate(sentence: str) -> str | None:
 
 
 def _cases(documents: Path) -> list[tuple[dict[str, str], str]]:
-    cases = []
+    return [(clause, s) for clauses in _documents(documents) for clause, s in _quotes(clauses)]
+
+
+def _documents(documents: Path) -> list[list[dict[str, str]]]:
+    """Each document's articles as clauses (title, label, text)."""
+    out = []
     for doc in sorted(documents.glob("*.md")):
         title = doc.stem.split("-", 1)[-1]
-        for label, body in _ARTICLE.findall(doc.read_text(encoding="utf-8")):
-            clause = {"title": title, "label": label, "text": f"{label} {body}"}
-            cases += [(clause, s) for s in _SENTENCE.findall(body) if len(s) >= 6]
-    return cases
+        articles = _ARTICLE.findall(doc.read_text(encoding="utf-8"))
+        out.append([{"title": title, "label": label, "text": f"{label} {body}"} for label, body in articles])
+    return out
+
+
+def _quotes(clauses: list[dict[str, str]]) -> list[tuple[dict[str, str], str]]:
+    return [(c, s) for c in clauses for s in _SENTENCE.findall(c["text"].split(" ", 1)[1]) if len(s) >= 6]
+
+
+def _cite(sentence: str, clause: dict[str, str]) -> str:
+    return sentence.rstrip("。；") + f"〔{clause['title']} {clause['label']}〕。"
+
+
+def miscited(documents: Path, *, check_claims: bool = True) -> dict[str, int]:
+    """Quotes given all their document's articles, cited right and cited to the next article.
+
+    * ``right_kept``: cited to its own article, it comes through unchanged (a move here is a false move);
+    * of those cited to the next article instead: ``moved_back`` (now cited to its own), ``left_wrong``
+      (shown under the wrong one), ``withheld`` (taken out).
+    """
+    counts = {"quotes": 0, "right_kept": 0, "miscited": 0, "moved_back": 0, "left_wrong": 0, "withheld": 0}
+    for clauses in _documents(documents):
+        if len(clauses) < 2:
+            continue
+        for clause, sentence in _quotes(clauses):
+            counts["quotes"] += 1
+            right = _cite(sentence, clause)
+            counts["right_kept"] += verify_answer(right, clauses, check_claims=check_claims).text == right
+            other = clauses[(clauses.index(clause) + 1) % len(clauses)]
+            if other["text"] == clause["text"]:
+                continue
+            counts["miscited"] += 1
+            shown = verify_answer(_cite(sentence, other), clauses, check_claims=check_claims).text
+            if shown == right:
+                counts["moved_back"] += 1
+            elif sentence.rstrip("。；") in shown:
+                counts["left_wrong"] += 1
+            else:
+                counts["withheld"] += 1
+    return counts
 
 
 def run(documents: Path = DOCUMENTS) -> dict[str, Any]:
@@ -65,11 +109,13 @@ def run(documents: Path = DOCUMENTS) -> dict[str, Any]:
                 wrong = changed.rstrip("。；") + cite + "。"
                 mutants += 1
                 caught += verify_answer(wrong, [clause], check_claims=claims).text != wrong
+        ms = round((time.perf_counter() - started) * 1000 / max(1, len(cases)), 3)
         report[name] = {
             "quotes_kept": kept,
             "changed_figures": mutants,
             "changed_figures_caught": caught,
-            "ms_per_sentence": round((time.perf_counter() - started) * 1000 / max(1, len(cases)), 3),
+            "ms_per_sentence": ms,
+            "whole_document": miscited(documents, check_claims=claims),
         }
     return report
 
