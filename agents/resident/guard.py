@@ -51,7 +51,7 @@ def _pairs(text: str) -> set[str]:
 
 def support(sentence: str, evidence_pairs: set[str]) -> float:
     """The share of the sentence's character pairs found in the evidence (1.0 for very short sentences)."""
-    pairs = _pairs(_CITATION.sub("", sentence))
+    pairs = _pairs(_CITATION.sub("", sentence).replace(REMOVED, "，"))  # the guard's own mark is no claim
     if len(pairs) < 6:
         return 1.0
     return len(pairs & evidence_pairs) / len(pairs)
@@ -212,7 +212,7 @@ class _Claims:
         return sentence, ""
 
     def _share(self, sentence: str) -> list[float] | None:
-        pairs = _pairs(_CITATION.sub("", sentence)) - _STOCK_PAIRS
+        pairs = _pairs(_CITATION.sub("", sentence).replace(REMOVED, "，")) - _STOCK_PAIRS
         if len(pairs) < 6:
             return None
         return [len(pairs & p) / len(pairs) for p in self.pairs]

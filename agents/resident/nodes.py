@@ -22,7 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from agents.resident import intents, prompts
 from agents.resident import report as drafts
-from agents.resident.guard import clean_context, has_content, omissions, verify_answer
+from agents.resident.guard import Verified, clean_context, has_content, omissions, verify_answer
 from agents.resident.state import ChatMessage, ResidentState
 from knowledge.gate import GateModel
 from knowledge.gate import features as gate_features
@@ -79,9 +79,57 @@ class ResidentDeps:
         return self.today() if self.today else datetime.now(ZoneInfo(self.city.timezone)).date()
 
 
-def _omitted_cases(answer: str, clauses: list[dict[str, Any]], cited: list[int], state: ResidentState) -> str:
+@dataclass(frozen=True)
+class CheckedReply:
+    """The model's answer after the guard: what the resident reads, which clauses it cites, what was added."""
+
+    checked: Verified
+    unsupported: bool  # nothing the clauses support is left: the clauses are shown instead
+    reply: str = ""
+    cited: list[dict[str, Any]] = field(default_factory=list)
+    added: str = ""  # the cited clauses' cases the answer left out, word for word
+
+
+def checked_reply(
+    raw: str,
+    clauses: list[dict[str, Any]],
+    question: str,
+    hotline: str,
+    verify: Callable[..., Verified] = verify_answer,
+) -> CheckedReply:
+    """The guard's reading of a model answer, and the reply made of it (no streaming, no state).
+
+    The answer node streams from this, and ``eval.bench.reguard`` re-runs it on the model answers a
+    run recorded (``verify``: another version of the guard), so a change to the guard is measured on
+    real model output without the model.
+    """
+    checked = verify(raw, clauses, question, hotline)
+    if not has_content(checked.text):
+        return CheckedReply(checked, unsupported=True)
+    cited = [clauses[i] for i in checked.cited] or clauses[:1]
+    reply = checked.text
+    if not checked.cited:
+        reply += "\n依据：" + "".join(_citation_card(c)["citation"] for c in cited)
+    added = _omitted_cases(checked.text, clauses, checked.cited or [0], question)
+    if added:
+        reply += "\n" + added
+    return CheckedReply(checked, unsupported=False, reply=reply, cited=cited, added=added)
+
+
+def unsupported_shows_clauses(gate: dict[str, Any], removed: Sequence[str]) -> bool:
+    """An answer with nothing left after the guard: show the clauses, or say "not covered"?
+
+    Where the guard took out what the model claimed (figures, sentences the clauses do not hold), the
+    model answered something they do not say: "not covered", unless the gate (or the judge) is sure
+    the clauses answer. An answer that was merely empty ("可以。") shows the clauses.
+    """
+    invented = any(not r.startswith("〔") for r in removed)
+    return gate.get("zone") == "answer" or not invented
+
+
+def _omitted_cases(answer: str, clauses: list[dict[str, Any]], cited: list[int], question: str) -> str:
     """The cited clauses' figures of the kind the answer gives that it left out, word for word (or "")."""
-    parts = omissions(answer, clauses, cited, state.get("query") or state["text"])[:_MAX_ADDED]
+    parts = omissions(answer, clauses, cited, question)[:_MAX_ADDED]
     if not parts:
         return ""
     lines = [
@@ -176,7 +224,7 @@ class ResidentNodes:
             "text": text,
             "route": reading.route, "notice": "", "query": "", "clauses": [], "reply": "", "citations": [],
             "ticket": "", "prompt_ids": [], "tool_calls": [], "model": "", "model_ms": 0.0, "error": "",
-            "facts": {}, "gate": {}, "validity": [],
+            "facts": {}, "gate": {}, "validity": [], "model_answer": "",
         }  # fmt: skip
         pending = state.get("subsidy_pending")
         if pending and reading.route not in ("abuse", "privacy") and not reading.emergency:
@@ -370,23 +418,31 @@ class ResidentNodes:
                 "model_ms": state.get("model_ms", 0.0) + _ms(started),
             }
         model_ms = state.get("model_ms", 0.0) + _ms(started)
-        common: ResidentState = {"prompt_ids": prompt_ids, "model_ms": model_ms, "model": llm.describe}
+        common: ResidentState = {
+            "prompt_ids": prompt_ids, "model_ms": model_ms, "model": llm.describe,
+            "model_answer": mask_pii(raw),
+        }  # fmt: skip
         if not raw or raw.startswith(prompts.NOT_COVERED_MARK):
             return {**common, **self._model_declined(state, write, shown=shown)}
-        checked = verify_answer(raw, clauses, state.get("query") or state["text"], self.deps.city.hotline)
-        if not has_content(checked.text):  # nothing the clauses support: show them instead
-            error = {"code": "answer_unsupported", "message": "回答未能通过文件核对，改为展示条款原文。"}
-            write({"error": error})
-            verbatim = self._verbatim(clauses, write, error="answer not supported by the clauses")
-            removed = [{"guard": r} for r in checked.removed]
-            return {**common, **verbatim, "tool_calls": [*state.get("tool_calls", []), *removed]}
-        cited = [clauses[i] for i in checked.cited] or clauses[:1]
-        reply = checked.text
-        if not checked.cited:
-            reply += "\n依据：" + "".join(_citation_card(c)["citation"] for c in cited)
-        if added := _omitted_cases(checked.text, clauses, checked.cited or [0], state):
-            write({"token": "\n" + added})
-            reply += "\n" + added
+        final = checked_reply(raw, clauses, state.get("query") or state["text"], self.deps.city.hotline)
+        checked = final.checked
+        if final.unsupported:
+            # nothing the clauses support is left of the answer: the model answered something they do
+            # not say. Where the gate is sure they answer, they are shown; else it is "not covered".
+            removed = [*state.get("tool_calls", []), *({"guard": r} for r in checked.removed)]
+            if unsupported_shows_clauses(state.get("gate", {}), checked.removed):
+                error = {"code": "answer_unsupported", "message": "回答未能通过文件核对，改为展示条款原文。"}
+                write({"error": error})
+                verbatim = self._verbatim(
+                    clauses, write, error="answer not supported by the clauses", lead=prompts.CLAUSES_LEAD
+                )
+                return {**common, **verbatim, "tool_calls": removed}
+            write({"error": {"code": "answer_unsupported", "message": "回答未能通过文件核对。"}})
+            write({"token": self.texts.not_covered})
+            return {**common, "reply": self.texts.not_covered, "route": "out_of_scope", "tool_calls": removed}
+        cited, reply = final.cited, final.reply
+        if final.added:
+            write({"token": "\n" + final.added})
         if state["route"] == "subsidy":
             reply += "\n" + prompts.SUBSIDY_NOTE
         notes = validity_notes(cited, self.deps.local_today(), self.deps.city.hotline_name)

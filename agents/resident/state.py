@@ -39,6 +39,7 @@ class ResidentState(TypedDict, total=False):
     clauses: list[dict[str, Any]]
     gate: dict[str, Any]  # {"p", "zone", "features"}: whether the passages answer (knowledge.gate)
     reply: str
+    model_answer: str  # the model's text before the guard, masked (evaluators re-check the guard on it)
     validity: list[str]  # the validity notes of the cited documents (expired, in force until …)
     citations: list[dict[str, Any]]
     ticket: str

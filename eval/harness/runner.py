@@ -245,6 +245,7 @@ class Runner:
         result["hotline"] = self.services.city.hotline  # a reply may name it without a clause saying so
         result["gate"] = state.get("gate", {})
         result["validity"] = state.get("validity", [])  # notes made from the documents' dates
+        result["model_answer"] = state.get("model_answer", "")  # before the guard: `eval.bench.reguard`
         del result["events"]
         return result
 

@@ -543,3 +543,29 @@ async def test_missing_facts_are_asked_for_and_the_answer_reruns_the_matcher(mak
     assert llm.prompts == []  # decisions come from the matcher, never from the model
     fourth = final(await h.say("上年裁员人数 是", viewer=me), "answer")["text"]
     assert fourth.startswith("您提供的信息无法使用（上年裁员人数: 是 is not a valid value）")
+
+
+async def test_an_answer_the_guard_empties_is_not_covered_where_the_gate_was_unsure(make: Any) -> None:
+    # the model answers what the residence clause does not say: nothing of it survives the guard
+    invented = "是的，残疾人坐公交地铁都是免费的〔示例市居住证办理规定 第三条〕。"
+    h = await make(ScriptedLLM([invented]), {"居住证": [hit(RESIDENCE)]})
+    events = await h.say("我有居住证，残疾人坐公交地铁是不是免费的？")
+    assert h.assistant is not None
+    state = await h.assistant.last_turn("web:t1")
+    assert state["gate"]["zone"] == "ask"  # the model decided, and what it said the clause does not hold
+    assert any(e.kind == "error" and e.data["code"] == "answer_unsupported" for e in events)
+    assert final(events, "answer")["text"] == TEXTS.not_covered and final(events, "citations") == []
+    assert state["model_answer"] == invented  # kept (masked) for evaluators re-checking the guard
+
+
+async def test_an_answer_the_guard_empties_shows_the_clauses_where_the_judge_said_they_answer(
+    make: Any,
+) -> None:
+    yes = [("是", math.log(0.9)), ("否", math.log(0.1))]
+    invented = "是的，残疾人坐公交地铁都是免费的〔示例市居住证办理规定 第三条〕。"
+    h = await make(
+        ScriptedLLM([Reply("是", logprobs=yes), invented]), {"居住证": [hit(RESIDENCE)]}, judge_min=0.6
+    )
+    events = await h.say("申领居住证需要提交什么材料？")
+    answer = final(events, "answer")["text"]
+    assert answer.startswith(prompts.CLAUSES_LEAD) and RESIDENCE["text"] in answer and "公交" not in answer
