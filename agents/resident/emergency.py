@@ -69,7 +69,7 @@ _NOISE = re.compile(
     r"气得.{0,4}(?:冒烟|冒火)|七窍生烟|头顶冒烟|火冒三丈|"
     # a heart attack said of a rent rise (心脏病都要犯了), a fire that was not (还以为着火了), a drill's
     # smoke grenade, a lost-child wristband (防丢手环, 走失预防)
-    r"心脏病都(?:要|快)(?:犯|发作)了?|还以为.{0,3}(?:着火|起火|失火|出事|爆炸)了?|烟雾弹|防丢|"
+    r"心脏病都(?:要|快)(?:犯|发作)了?|(?:像要|像|快要)炸开(?:一样|似的)?|还以为.{0,3}(?:着火|起火|失火|出事|爆炸)了?|烟雾弹|防丢|"
     r"(?:走失|走丢)(?=防|预防|手环|定位|讲座|宣传)|"
     # a step or a paving stone with a corner gone (台阶塌了一角): a repair
     r"(?:台阶|地砖|路面|路牙|人行道|花坛|墙角|墙皮|围墙)[^，]{0,4}塌了(?:一角|一块|一点|一小块|个角)"
@@ -276,6 +276,9 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("self_harm", r"活着(?:太|好|真)?累|活够了", True),
     # seventh widening (development set 13): a seizure, a person (not the dog) in the water
     ("fire", r"火.{0,4}烧(?:到|着|过来|上来)", True),
+    ("violence", r"掐(?:住|着)?(?:我|她|他|孩子|人)?的?脖子|(?:收走|抢走|没收)了?我的手机|"
+     r"被(?:他们|坏人|他|她)关(?:在|起来)|(?:他们|他|她)把我(?:关|锁)(?:在|起来)|小黑屋", True),
+    ("medical", r"(?:这辈子|从来|从没|从未)没?(?:这么|那么)疼过|头疼得.{0,8}(?:看不清|看不见|炸开)", True),
     ("medical", r"癫痫.{0,4}(?:发作|犯了)|(?:发作|抽).{0,8}(?:还没停|停不下来|不停)", True),
     ("flood", r"(?:小孩|孩子|人|老人|小朋友|儿子|女儿)[^，]{0,12}(?:冲走|掉进去|掉水里)", True),
 )  # fmt: skip
@@ -510,7 +513,7 @@ def _present_tail(text: str) -> str | None:
 
 def _medical_rescue(wanted: set[Service], text: str) -> None:
     """Someone hurt and still held (车里有人, 压着, 化粪池) needs 119 too; one already out does not."""
-    if re.search(r"车里有人|压|卡在|化粪池", text):
+    if re.search(r"车里有人|(?<!降)(?<!血)压(?!了块|着一块|力)|卡在|化粪池", text):
         wanted.add("119")
     if re.search(r"(?:救|捞|拉|抬|拖)(?:上来|出来)", text):
         wanted.discard("119")  # out of the water or the wreck already: the ambulance
