@@ -66,7 +66,13 @@ _NOISE = re.compile(
     # a thing lost, not a child: 孩子的疫苗本丢了
     r"(?:本|证|卡|书包|手机|钥匙|作业|东西|衣服|钱包|文件|材料|票|表)(?:子)?(?:弄|搞)?丢了|"
     # anger put as smoke: 气得冒烟, 七窍生烟
-    r"气得.{0,4}(?:冒烟|冒火)|七窍生烟|头顶冒烟"
+    r"气得.{0,4}(?:冒烟|冒火)|七窍生烟|头顶冒烟|火冒三丈|"
+    # a heart attack said of a rent rise (心脏病都要犯了), a fire that was not (还以为着火了), a drill's
+    # smoke grenade, a lost-child wristband (防丢手环, 走失预防)
+    r"心脏病都(?:要|快)(?:犯|发作)了?|(?:像要|像|快要)炸开(?:一样|似的)?|还以为.{0,3}(?:着火|起火|失火|出事|爆炸)了?|烟雾弹|防丢|"
+    r"(?:走失|走丢)(?=防|预防|手环|定位|讲座|宣传)|"
+    # a step or a paving stone with a corner gone (台阶塌了一角): a repair
+    r"(?:台阶|地砖|路面|路牙|人行道|花坛|墙角|墙皮|围墙)[^，]{0,4}塌了(?:一角|一块|一点|一小块|个角)"
 )
 # a feeling put in danger words (人都快晕过去了, 差点晕倒) in a complaint about a queue, a bill, a rule;
 # blanked only where the message is a grievance and nothing says it is happening now
@@ -75,6 +81,7 @@ _HYPERBOLE = re.compile(
 )
 _GRIEVANCE = re.compile(
     r"排队|排号|排了|排得|挤得|窗口|账单|水费|电费|燃气费|物业费|政策|流程|手续|加班|挤地铁|挤公交|等你们|回复|办个|办事|"
+    r"工资|扣了|个税|交税|涨租|涨价|房租|罚单|快递|"
     r"气得|气死|看到.{0,4}(?:单|价|通知)"
 )
 _HURRY = re.compile(r"救命|快来|快点|赶紧|马上|突然|叫不醒|没反应")
@@ -82,6 +89,8 @@ _HURRY = re.compile(r"救命|快来|快点|赶紧|马上|突然|叫不醒|没反
 
 # a kitchen's fumes or an exhaust vent: a nuisance, which the model must not read as smoke
 _FUMES = re.compile(r"油烟|排风口|排烟口|排气口|抽油烟机")
+# noise complained of (吵死了, 吵得睡不着): a nuisance, which the model must not read as a fight
+_NOISY = re.compile(r"吵死|吵得(?:要命|睡不着|受不了|要死|要崩溃|没法)|太吵|噪音|音响太大")
 _TOBACCO = re.compile(r"抽烟|吸烟|香烟|烟头|二手烟|烟民")
 
 
@@ -116,7 +125,9 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("fire", r"烟味|糊味|焦味|烧焦|报警器.{0,6}(?:响|叫)", False),
     ("fire", r"爆炸|爆燃|炸开|巨响", True),
     # electricity
-    ("live_wire", r"(?:电线|电缆|高压线|线路).{0,8}(?:断|掉|垂|打火|冒火|冒烟|起火|着火|火花|烧)|"
+    # a wire that hangs a little low (垂得有点低, 垂下来一点) is a repair
+    ("live_wire", r"(?:电线|电缆|高压线|线路).{0,8}"
+     r"(?:断|掉|垂(?![^，]{0,6}(?:有点|一点|低))|打火|冒火|冒烟|起火|着火|火花|烧)|"
      r"(?:配电箱|电箱|电表箱|插座|插线板|插排|插头|电闸|开关|变压器).{0,8}(?:冒火|打火|冒烟|火花|着火|起火|烧|炸)|"
      r"(?:电|线|闸|插|开关|箱).{0,4}打火|火花", True),
     ("shock", r"触电|被电(?:倒|到|着|了|击|打)|电倒|电击|电晕|电打", True),
@@ -263,6 +274,13 @@ _HAZARDS: tuple[tuple[str, str, bool], ...] = (
     ("child", r"(?:小孩|孩子|小朋友|宝宝|娃).{0,12}哭.{0,24}(?:大人|家长|家里).{0,4}(?:不在|没在|没人)",
      True),
     ("self_harm", r"活着(?:太|好|真)?累|活够了", True),
+    # seventh widening (development set 13): a seizure, a person (not the dog) in the water
+    ("fire", r"火.{0,4}烧(?:到|着|过来|上来)", True),
+    ("violence", r"掐(?:住|着)?(?:我|她|他|孩子|人)?的?脖子|(?:收走|抢走|没收)了?我的手机|"
+     r"被(?:他们|坏人|他|她)关(?:在|起来)|(?:他们|他|她)把我(?:关|锁)(?:在|起来)|小黑屋", True),
+    ("medical", r"(?:这辈子|从来|从没|从未)没?(?:这么|那么)疼过|头疼得.{0,8}(?:看不清|看不见|炸开)", True),
+    ("medical", r"癫痫.{0,4}(?:发作|犯了)|(?:发作|抽).{0,8}(?:还没停|停不下来|不停)", True),
+    ("flood", r"(?:小孩|孩子|人|老人|小朋友|儿子|女儿)[^，]{0,12}(?:冲走|掉进去|掉水里)", True),
 )  # fmt: skip
 _COMPILED = tuple((kind, re.compile(pattern), strong) for kind, pattern, strong in _HAZARDS)
 
@@ -282,7 +300,7 @@ _MILD = re.compile(
 _NOW = re.compile(
     r"救命|快来|快点|赶紧|马上|正在|还在|现在.{0,2}(?:还在|又|正)|越来越|刚刚|刚才.{0,4}(?:突然|开始)|一直有|"
     r"到现在还(?!没(?:人|给|处理|修|解决|回复|说法))|到现在(?:都|也)?没(?:回|见|找到|联系上|消息)|"
-    r"敲门(?:也)?没人(?:应|开)"
+    r"敲门(?:也)?没人(?:应|开)|还没停|停不下来"
 )
 
 # not an emergency, whatever the hazard word: each says why
@@ -300,7 +318,7 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"查过|看过|"
         r"已经散了|已经走了|已经结束|原来是|虚惊一场|误报|(?:下去|出去|过去|去)?(?:看|查|检查|问)了(?:一下|下)?(?:是|原来)|"
         r"已经来电|来电了|恢复(?:供电|供水|正常)|现在(?:好了|没事|好多了)|缓过来了|已经停了|"
-        r"已经打了?(?:119|120|110)")),
+        r"已经打了?(?:119|120|110)|已经关(?:了)?火|关火开窗")),
     ("hypothetical", re.compile(
         r"如果|假如|万一|要是|假设|以防|的话|就问问|随便问问|正常吗|正常不|要不要换|能不能换|也不会|不灵|"
         r"失灵|(?:总|老|就|生|最)怕|总担心|老担心|怕哪天|怕以后|"
@@ -313,13 +331,16 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("numbers", re.compile(
         r"(?:119|120|110|火警|急救|报警)(?:电话)?.{0,6}(?:是多少|多少|区别|收费|标准|太慢|来得|投诉)")),
     ("habitual", re.compile(
-        r"经常|常常|老是|老有|老在|总是|总有|频繁|每次|时常|(?<!一)动不动|天天|每天|整天|成天")),
+        r"经常|常常|老是|老有|老在|总是|总有|频繁|每次|时常|(?<!一)动不动|(?<!今)天天|每天|整天|成天")),
     ("longstanding", re.compile(r"好几天|好多天|几个月|很久了|好久了|一直没人管|半年|一年了")),
     ("nuisance", re.compile(
         r"熏得|熏到|开不了窗|污染|扰民|演习|演练|垃圾(?:站|桶|房|堆|车).{0,4}(?:味|臭)|挪(?:远|走)")),
     ("media", re.compile(r"电视上|新闻|听说|视频|电影|游戏里|小说|梦见|梦到|剧里|朋友圈|抖音|快手|微博|"
          r"刷到|(?:都在|网上|群里)(?:传|说)|真的假的|是真的吗|是不是真的|帖子|"
-         r"听(?:人|别人|邻居|朋友|同事|我妈|我爸|家里人|老人)(?:讲|说)")),
+         r"听(?:人|别人|邻居|朋友|同事|我妈|我爸|家里人|老人)(?:讲|说)|灾难片|"
+         r"(?:片|片子|电视剧|动画片|纪录片)里")),
+    # said in jest: 开玩笑的, 哈哈 (nobody in danger laughs)
+    ("joke", re.compile(r"(?<!不是)(?<!没)(?<!没有)开(?:个)?玩笑(?:的|呢|啦)|说着玩的|逗你的|哈哈")),
     # asking for a business or a stall to be dealt with, not for help now
     ("enforcement", re.compile(r"取缔|整治|罚款|执法")),
     # asking how a danger is handled, not living through one
@@ -329,9 +350,14 @@ _BLOCKS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"找哪个部门|请家长|这(?:事|种事|个事)(?:你们)?(?:管|归)|想问(?:问|一下|下)?(?:该|要)?(?:怎么|如何)处理")),
 )  # fmt: skip
 # blocks that 正在 / 还在 does not lift: the numbers, the news, a claim, a stall to close
-_NOT_LIFTED = ("numbers", "media", "claim", "enforcement")
+_NOT_LIFTED = ("numbers", "media", "claim", "enforcement", "joke")
 # blocks that a story's framing sets (老是, 之前, 好多天), which a later word of now reopens
 _FRAMED = ("past", "habitual", "longstanding")
+# the news told, then what is happening here now (新闻里说的那种燃气爆炸，我们这刚刚就炸了一声)
+_HERE_NOW = re.compile(
+    r"(?:刚刚|刚才|现在|此刻|这会儿?)(?=[^，]{0,6}(?:我们|我家|楼|小区|家里|这边|这里|这儿))|"
+    r"(?:我们|我家|楼|小区|家里|这边|这里|这儿)[^，]{0,4}(?:刚刚|刚才|现在|此刻)"
+)
 _PRESENT = re.compile(r"现在|今天|今早|今晚|今儿|这回|这次|这会儿?|刚才|刚刚|此刻|眼下")
 # what is usual, told as the contrast to today (平时每天都下楼遛弯): not a habit of the danger
 _USUAL = re.compile(r"(?:平时|平常|平日|往常|以往|一向)[^，]*")
@@ -342,7 +368,9 @@ _FLAMES = re.compile(r"着火|起火|失火|火灾|烧起来|火苗|明火|大�
 _ADMIN = re.compile(
     r"费|缴|交钱|充值|开户|销户|过户|申请|办理|材料|多少钱|价格|收费|年检|安检|检查|检测|演习|演练|培训|"
     r"宣传|教育|户口|落户|社保|医保|身份证|居住证|学籍|入学|押金|房租|租金|工资|欠薪|退款|退钱|几点开门|开门吗|挂号|预约|产检|体检|"
-    r"许可|验收|改造|安装|规定|政策|标准|怎么领|去哪领|报名|资料|鉴定|门诊|疫苗|复位|跳闸|维修|整改|加固"
+    r"许可|验收|改造|安装|规定|政策|标准|怎么领|去哪领|哪里?领|报名|资料|鉴定|门诊|疫苗|复位|跳闸|维修|整改|加固|"
+    # equipment asked about: where to buy it, whether to fit it, how to use it
+    r"哪里?买|哪儿买|哪里有卖|要不要装|装在|装哪|怎么用|怎么换|水枪头|消火栓"
 )
 _ANIMAL = re.compile(
     r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?.{0,4}(?:被困|困在|卡在|卡住|下不来|被锁|锁在|掉进|掉到|出不来|从.{0,8}(?:掉|摔)下)"
@@ -359,8 +387,9 @@ _SHORTEST = 5
 _WORD = re.compile(r"[\u4e00-\u9fa5a-z0-9]")
 _LOCKED_OUT = re.compile(r"锁在门外|关在门外|进不去|钥匙.{0,6}(?:锁|丢|忘)")
 _NEGATED = re.compile(
-    r"(?:没有|没|并没有|不是|无)(?:人)?(?:员)?(?:着火|起火|受伤|被困|晕倒|泄漏|漏气|冒烟|危险|事)|"
-    r"没有?(?:砸|撞|压|烧|伤|电)(?:到|着|伤)人?|人(?:都|也)?没事"
+    # 没事了 is left for the "over" block to read (现在没事了), not blanked as a negation
+    r"(?:没有|没|并没有|不是|无)(?:人)?(?:员)?(?:着火|起火|受伤|被困|晕倒|泄漏|漏气|冒烟|危险|事(?!了))|"
+    r"没有?(?:砸|撞|压|烧|伤|电)(?:到|着|伤)人?|人(?:都|也)?没事(?!了)"
 )
 _LIVE = re.compile(r"线还在|电线.{0,6}(?:断|掉|垂|地上)|还在冒火花|漏电的|高压线|电线")
 _ROOF = re.compile(r"楼顶|天台|阳台|栏杆|窗台|楼边|桥上|河边|江边|湖边|海边|桥边|电塔|铁塔|塔上|高处")
@@ -484,7 +513,7 @@ def _present_tail(text: str) -> str | None:
 
 def _medical_rescue(wanted: set[Service], text: str) -> None:
     """Someone hurt and still held (车里有人, 压着, 化粪池) needs 119 too; one already out does not."""
-    if re.search(r"车里有人|压|卡在|化粪池", text):
+    if re.search(r"车里有人|(?<!降)(?<!血)压(?!了块|着一块|力)|卡在|化粪池", text):
         wanted.add("119")
     if re.search(r"(?:救|捞|拉|抬|拖)(?:上来|出来)", text):
         wanted.discard("119")  # out of the water or the wreck already: the ambulance
@@ -537,7 +566,18 @@ def detect_by_rules(text: str) -> tuple[Emergency | None, str | None]:
         if now_found is not None:
             kinds = now_found.kinds
             return Emergency(kinds, services_for(set(kinds), clean), now_found.cue), None
+    if found is None and why == "media" and (tail := _here_now_tail(clean)):
+        now_found, _ = _read(tail, tail)
+        if now_found is not None:
+            return Emergency(now_found.kinds, services_for(set(now_found.kinds), clean), now_found.cue), None
     return found, why
+
+
+def _here_now_tail(text: str) -> str | None:
+    """What follows the news once the message turns to here and now (我们这刚刚…), or None."""
+    media = [m.end() for m in dict(_BLOCKS)["media"].finditer(text)]
+    here = _HERE_NOW.search(text, max(media)) if media else None
+    return text[here.start() :] if here else None
 
 
 def _read(clean: str, norm: str) -> tuple[Emergency | None, str | None]:
@@ -574,6 +614,8 @@ def _blanked_feeling(text: str) -> str | None:
     raw = unicodedata.normalize("NFKC", text)
     if _FUMES.search(raw):
         return "nuisance"  # 排风口正对我家窗户，一股油烟味
+    if _NOISY.search(raw) and not _HURRY.search(raw):
+        return "nuisance"  # 凌晨三点还有人在楼下唱歌，吵死了
     if _GRIEVANCE.search(raw) and _HYPERBOLE.search(raw) and not _HURRY.search(raw):
         return "feeling"  # 排队排得人都快晕倒了: what is left is a complaint
     return None

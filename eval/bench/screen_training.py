@@ -11,9 +11,10 @@ counter-cue, see ``agents.resident.emergency``):
   before the rules were widened on it, so a held-out file is the nearest thing to new wording). For each
   n-gram range and C, the held-out probabilities of all files are pooled; the threshold is the lowest
   one at which at most ``FALSE_ALARM_BUDGET`` of the held-out ordinary messages *the rules leave open*
-  (no emergency found, no counter-cue) would alarm, and the setting with the highest held-out recall at
-  its threshold wins; settings within ``RECALL_TOLERANCE`` of it count as equal, and then the smallest
-  vocabulary and the strongest regularisation win.
+  (no emergency found, no counter-cue) would alarm. Among the settings that catch the most held-out
+  emergencies the rules leave open (what the model adds to the detector), the one with the highest
+  held-out recall over all emergencies at its threshold wins; settings within ``RECALL_TOLERANCE`` of it
+  count as equal, and then the smallest vocabulary and the strongest regularisation win.
 - **Abuse**: the same with stratified 5-fold cross-validation (two small files), budget
   ``ABUSE_FALSE_POSITIVE_BUDGET``: a family word taken for an insult costs a resident their answer.
 """
@@ -39,7 +40,9 @@ from agents.resident.textscore import DATA, CharGramModel, char_grams
 DEV = Path(__file__).resolve().parents[2] / "tests" / "agents" / "data"
 NGRAM_RANGES: tuple[tuple[int, int], ...] = ((1, 2), (1, 3), (2, 3), (1, 4))
 CS: tuple[float, ...] = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
-FALSE_ALARM_BUDGET = 0.02
+# 1 %: on the thirteen files, leave-one-file-out, the detector still catches every emergency the rules
+# leave open at 1 % (as at 2 %), with half the false alarms (4 of 1217 ordinary messages, against 8)
+FALSE_ALARM_BUDGET = 0.01
 ABUSE_FALSE_POSITIVE_BUDGET = 0.0
 RECALL_TOLERANCE = 0.005  # held-out recall differences below this are noise: the simpler setting wins
 SERVICES = ("119", "120", "110")
@@ -134,13 +137,14 @@ class Choice:
     recall: float
     false_alarms: float
     vocabulary: int
+    open_recall: float = 0.0
 
     def row(self) -> dict[str, Any]:
         """The setting as printed."""
         return {
             "ngram_range": [self.low, self.high], "C": self.c, "threshold": round(self.threshold, 4),
             "held_out_recall": round(self.recall, 4), "held_out_false_alarms": round(self.false_alarms, 4),
-            "vocabulary": self.vocabulary,
+            "held_out_open_recall": round(self.open_recall, 4), "vocabulary": self.vocabulary,
         }  # fmt: skip
 
 
@@ -158,8 +162,13 @@ def _search(
             negatives = held[(y == 0) & is_open]
             t = threshold_for(negatives, budget)
             recall, alarms = float(np.mean(held[y == 1] >= t)), float(np.mean(negatives >= t))
-            table.append(Choice(low, high, c, t, recall, alarms, vocab))
+            open_pos = held[(y == 1) & is_open]
+            open_recall = float(np.mean(open_pos >= t)) if len(open_pos) else 1.0
+            table.append(Choice(low, high, c, t, recall, alarms, vocab, open_recall))
     within = [ch for ch in table if ch.false_alarms <= budget] or table
+    # first what the detector gains: the held-out emergencies the rules leave open that the model catches
+    best_open = max(ch.open_recall for ch in within)
+    within = [ch for ch in within if ch.open_recall >= best_open - 1e-9]
     top = max(ch.recall for ch in within)
     # the smallest model (then the strongest regularisation) within RECALL_TOLERANCE of the best
     near = [ch for ch in within if ch.recall >= top - RECALL_TOLERANCE]

@@ -378,6 +378,44 @@ def test_feelings_a_habit_over_and_the_speaker_alone_raise_no_alarm(text: str) -
 @pytest.mark.parametrize(
     "text",
     [
+        # danger words as feelings, a fire that was not, a drill's smoke (emround4)
+        "物业费又涨了 我心脏病都快犯了",
+        "看到罚单我火冒三丈",
+        "楼下放烟雾弹演习 我还以为着火了",
+        # repairs, not dangers: a wire hanging a little low, a step with a corner gone
+        "小区路边的电线垂得有点低 麻烦供电局来看看",
+        "单元门口的台阶塌了一角 老人进出不方便",
+        # over, a film, a joke, a wristband, noise, equipment
+        "锅烧干了冒了点烟 已经关火了",
+        "孩子被狗追着跑 吓得直哭 现在没事了",
+        "昨晚看了个灾难片 里面整栋楼着火 我们这的高楼有云梯吗",
+        "他打游戏天天喊救命 开玩笑的 就是太吵",
+        "社区发的老人走失防丢手环在哪里领",
+        "半夜还有人在楼下喝酒唱歌 吵死了",
+        "消火栓的水枪头被人拿走了 箱子空着",
+    ],
+)
+def test_danger_words_that_are_feelings_repairs_films_or_jokes_raise_no_alarm(text: str) -> None:
+    assert detect(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我儿子癫痫发作了 三分钟了还没停",
+        "为了捞那只猫 一个小孩掉进去了 被水冲走了",
+        "新闻里天天说燃气爆炸 我们楼刚刚就炸了一声 有人在喊",
+        "楼上漏水好多天 今天天花板塌下来砸到我妈了",
+        "灭火器喷不出来 火已经烧到窗帘上了",
+    ],
+)
+def test_a_danger_told_around_a_dog_the_news_or_a_leak_is_caught(text: str) -> None:
+    assert detect(text) is not None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "你个憨批 问三遍了",
         "丢你老母 等咗成个钟",
         "册那 侬脑子坏脱了",
