@@ -117,7 +117,7 @@ def checked_reply(
 
 
 def unsupported_shows_clauses(gate: dict[str, Any], removed: Sequence[str]) -> bool:
-    """An answer with nothing left after the guard: show the clauses, or say "not covered"?
+    """Whether an answer with nothing left after the guard shows the clauses (else "not covered").
 
     Where the guard took out what the model claimed (figures, sentences the clauses do not hold), the
     model answered something they do not say: "not covered", unless the gate (or the judge) is sure
@@ -427,19 +427,7 @@ class ResidentNodes:
         final = checked_reply(raw, clauses, state.get("query") or state["text"], self.deps.city.hotline)
         checked = final.checked
         if final.unsupported:
-            # nothing the clauses support is left of the answer: the model answered something they do
-            # not say. Where the gate is sure they answer, they are shown; else it is "not covered".
-            removed = [*state.get("tool_calls", []), *({"guard": r} for r in checked.removed)]
-            if unsupported_shows_clauses(state.get("gate", {}), checked.removed):
-                error = {"code": "answer_unsupported", "message": "回答未能通过文件核对，改为展示条款原文。"}
-                write({"error": error})
-                verbatim = self._verbatim(
-                    clauses, write, error="answer not supported by the clauses", lead=prompts.CLAUSES_LEAD
-                )
-                return {**common, **verbatim, "tool_calls": removed}
-            write({"error": {"code": "answer_unsupported", "message": "回答未能通过文件核对。"}})
-            write({"token": self.texts.not_covered})
-            return {**common, "reply": self.texts.not_covered, "route": "out_of_scope", "tool_calls": removed}
+            return {**common, **self._emptied(state, checked.removed, write)}
         cited, reply = final.cited, final.reply
         if final.added:
             write({"token": "\n" + final.added})
@@ -456,6 +444,29 @@ class ResidentNodes:
             "citations": [_citation_card(c) for c in cited],
             "tool_calls": [*state.get("tool_calls", []), *({"guard": r} for r in checked.removed)],
         }
+
+    def _emptied(
+        self, state: ResidentState, removed: list[str], write: Callable[[Any], None]
+    ) -> ResidentState:
+        """Nothing the clauses support is left of the answer (see :func:`unsupported_shows_clauses`)."""
+        calls = [*state.get("tool_calls", []), *({"guard": r} for r in removed)]
+        if unsupported_shows_clauses(state.get("gate", {}), removed):
+            write(
+                {
+                    "error": {
+                        "code": "answer_unsupported",
+                        "message": "回答未能通过文件核对，改为展示条款原文。",
+                    }
+                }
+            )
+            clauses = state.get("clauses", [])
+            verbatim = self._verbatim(
+                clauses, write, error="answer not supported by the clauses", lead=prompts.CLAUSES_LEAD
+            )
+            return {**verbatim, "tool_calls": calls}
+        write({"error": {"code": "answer_unsupported", "message": "回答未能通过文件核对。"}})
+        write({"token": self.texts.not_covered})
+        return {"reply": self.texts.not_covered, "route": "out_of_scope", "tool_calls": calls}
 
     def _model_declined(
         self, state: ResidentState, write: Callable[[Any], None], *, shown: bool

@@ -25,8 +25,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from agents.resident import nodes
-from agents.resident import prompts
+from agents.resident import nodes, prompts
 from agents.resident.prompts import NOT_COVERED_MARK
 from eval.harness.report import load_run
 from eval.harness.scoring import item_scores
