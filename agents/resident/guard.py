@@ -185,6 +185,7 @@ class _Claims:
         own = _cited_in(sentence, self.labels)
         scope = own or self.cited or list(range(len(self.texts)))
         plain = _PHONE.sub(" ", _CITATION.sub(" ", sentence).replace(REMOVED, " ")).replace(self.hotline, " ")
+        plain = _not_facts(plain, self.labels)
         stated = [f for f in claims.figures(plain) if not claims.supported(f, self.asked)]
         missing = [f for f in stated if not claims.supported(f, [e for i in scope for e in self.figures[i]])]
         if missing:
@@ -255,6 +256,17 @@ class _Claims:
         citation = f"〔{title} {article}〕".replace(" 〕", "〕")
         end = re.search(r"[。！？!?]$", bare)
         return f"{bare[: end.start()]}{citation}{end.group(0)}" if end else bare + citation
+
+
+# a list's numbering ("1. 停止发放", "2）", "（一）") and a document's name (《…2025年…办法》) state no fact
+_ENUMERATION = re.compile(r"^\s*(?:\d{1,2}\s*[.、)）]|[（(][一二三四五六七八九十\d]{1,3}[)）])\s*")
+_TITLE = re.compile(r"《([^《》]{2,80})》")
+
+
+def _not_facts(text: str, labels: Sequence[tuple[str, str]]) -> str:
+    titles = {_normal(t) for t, _ in labels}
+    text = _ENUMERATION.sub(" ", text)
+    return _TITLE.sub(lambda m: " " if any(_normal(m.group(1)) in t for t in titles) else m.group(0), text)
 
 
 def _takes_a_side(sentence: str) -> bool:

@@ -422,7 +422,7 @@ class ResidentNodes:
             "prompt_ids": prompt_ids, "model_ms": model_ms, "model": llm.describe,
             "model_answer": mask_pii(raw),
         }  # fmt: skip
-        if not raw or raw.startswith(prompts.NOT_COVERED_MARK):
+        if not raw or prompts.NOT_COVERED_MARK in raw:  # "资料未涉及" first, or after a guess of its own
             return {**common, **self._model_declined(state, write, shown=shown)}
         final = checked_reply(raw, clauses, state.get("query") or state["text"], self.deps.city.hotline)
         checked = final.checked

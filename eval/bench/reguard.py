@@ -9,9 +9,11 @@ node does (:func:`agents.resident.nodes.checked_reply`) and scores both with the
 false refusals, invented answers, complete, citation precision, wrong facts. The model is called
 never, so the comparison is paired: the same model text under two guards.
 
-Items the model never answered (refused by the gate or the judge, the model's own 资料未涉及, an
-emergency) keep the reply the run recorded. The validity notes the run recorded are appended again;
-the report offer is not (it holds no figure and no citation).
+Items the model never answered (refused by the gate or the judge, its 资料未涉及 first, an
+emergency) keep the reply the run recorded. An answer with 资料未涉及 after a guess of the model's
+own is declined as the node now declines it (a run before session 12 showed the guess). The
+validity notes the run recorded are appended again; the report offer is not (it holds no figure and
+no citation).
 """
 
 from __future__ import annotations
@@ -64,21 +66,29 @@ def regard_row(row: dict[str, Any], verify: Callable[..., Any] | None = None) ->
     clauses = _clauses(out)
     question = str(out.get("query") or row["input"]["question"])
     hotline = str(out.get("hotline") or "12345")
+    gate = out.get("gate") or {}
+    shown = clauses[:2]
+    verbatim = "\n\n".join(f"〔{c['title']} {c['label']}〕\n{c['text']}" for c in shown)
+    if NOT_COVERED_MARK in raw:  # declined after a guess: the clauses where the gate is sure, else refused
+        answer, cited = (verbatim, shown) if gate.get("zone") == "answer" else (prompts.NOT_COVERED, [])
+        return _with(row, out, answer, cited)
     final = (
         nodes.checked_reply(raw, clauses, question, hotline, verify)
         if verify is not None
         else nodes.checked_reply(raw, clauses, question, hotline)
     )
-    if final.unsupported and not nodes.unsupported_shows_clauses(
-        out.get("gate") or {}, final.checked.removed
-    ):
+    if final.unsupported and not nodes.unsupported_shows_clauses(gate, final.checked.removed):
         answer, cited = prompts.NOT_COVERED, []  # as the node replies (the city's names aside)
     elif final.unsupported:  # the clauses verbatim, as the node shows them
-        shown = clauses[:2]
-        answer = "\n\n".join(f"〔{c['title']} {c['label']}〕\n{c['text']}" for c in shown)
-        cited = shown
+        answer, cited = verbatim, shown
     else:
         answer, cited = final.reply, final.cited
+    return _with(row, out, answer, cited)
+
+
+def _with(
+    row: dict[str, Any], out: dict[str, Any], answer: str, cited: list[dict[str, Any]]
+) -> dict[str, Any]:
     answer = "\n".join([answer, *out.get("validity", [])])
     new_out = {
         **out,

@@ -105,6 +105,8 @@ def unsupported_figures(answer: str, clauses: Iterable[str], question: str = "")
     allowed = figures(question)
     for text in clauses:
         allowed |= figures(text)
-    # clause numbers (第十二条) and the citation brackets are not facts of the answer
-    body = re.sub(r"〔[^〕]*〕|第[\d" + _CN + r"]+[条款项章节]", " ", answer)
+    # clause numbers (第十二条), the citation brackets, a document's name (《…2025年…》) and a list's
+    # numbering at the start of a line ("1. ", "2、", "（三）") are not facts of the answer
+    body = re.sub(r"〔[^〕]*〕|《[^《》]*》|第[\d" + _CN + r"]+[条款项章节]", " ", answer)
+    body = re.sub(r"(?m)^\s*(?:\d{1,2}\s*[.、)）]|[（(][" + _CN + r"\d]{1,3}[)）])", " ", body)
     return {value for value in figures(body) if value not in allowed}

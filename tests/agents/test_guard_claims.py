@@ -164,3 +164,21 @@ def test_a_sentence_another_clause_holds_much_better_is_cited_to_that_clause() -
     # a sentence its own clause holds stays where it is, though another shares some of its words
     own = f"停车不满15分钟的，免收停车费{PARKING_CITE}。"
     assert verify_answer(own, [PARKING, FEES], "停车怎么收费").text == own
+
+
+def test_a_lists_numbering_and_a_documents_name_are_not_figures() -> None:
+    aid = {
+        "title": "最低生活保障实施办法", "label": "第七条",
+        "text": "第七条 采取虚报、隐瞒、伪造等手段骗取低保金的，由民政部门停止发放，追回已领取的款项。",
+    }  # fmt: skip
+    answer = "查到后会：\n1. 停止发放：民政部门停止发放低保金。\n2. 追回已领取的款项。"
+    checked = verify_answer(answer, [aid], "有人隐瞒收入骗低保，查到了会咋处理")
+    assert "1. 停止发放" in checked.text and "2. 追回" in checked.text and not checked.removed
+    school = {
+        "title": "2025年义务教育阶段招生入学实施办法", "label": "第二条", "text": "第二条 实行免试就近入学。",
+    }  # fmt: skip
+    quoted = "根据《2025年义务教育阶段招生入学实施办法》第二条，实行免试就近入学。"
+    assert verify_answer(quoted, [school], "对口哪所小学").text == quoted
+    # a figure of its own inside a list item is still checked
+    wrong = verify_answer("查到后会：\n1. 罚款5000元。", [aid], "骗低保会怎样")
+    assert "5000" not in wrong.text

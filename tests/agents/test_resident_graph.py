@@ -569,3 +569,10 @@ async def test_an_answer_the_guard_empties_shows_the_clauses_where_the_judge_sai
     events = await h.say("申领居住证需要提交什么材料？")
     answer = final(events, "answer")["text"]
     assert answer.startswith(prompts.CLAUSES_LEAD) and RESIDENCE["text"] in answer and "公交" not in answer
+
+
+async def test_a_guess_followed_by_the_models_own_not_covered_is_declined(make: Any) -> None:
+    guess = "湖滨花园对口的是湖滨小学〔示例市居住证办理规定 第三条〕。\n\n【资料未涉及】"
+    h = await make(ScriptedLLM([guess]), {"居住证": [hit(RESIDENCE)]})
+    events = await h.say("我办了居住证，家住湖滨花园，对口的是哪所小学？")
+    assert final(events, "answer")["text"] == TEXTS.not_covered
