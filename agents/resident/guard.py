@@ -174,6 +174,7 @@ class _Claims:
         self.texts = [str(c.get("text", "")) for c in clauses]
         self.figures = [claims.figures(t) for t in self.texts]
         self.pairs = [_pairs(t) for t in self.texts]
+        self.named = [_pairs(t) | p for (t, _), p in zip(labels, self.pairs, strict=True)]  # with the title
         self.labels = labels
         self.cited = cited
         self.question = question
@@ -189,9 +190,7 @@ class _Claims:
         stated = [f for f in claims.figures(plain) if not claims.supported(f, self.asked)]
         missing = [f for f in stated if not claims.supported(f, [e for i in scope for e in self.figures[i]])]
         if missing:
-            home = [
-                i for i, found in enumerate(self.figures) if all(claims.supported(f, found) for f in stated)
-            ]
+            home = self._homes(sentence, stated)
             if not home:
                 return None, f"{sentence.strip()}（数字不见于所引条款：{'、'.join(f.text for f in missing)}）"
             # another retrieved clause holds them: the sentence is cited to that one instead
@@ -199,9 +198,7 @@ class _Claims:
         elif stated and not own and not self.cited:
             # an answer citing nothing: the sentence's figures are cited to the clause that holds them,
             # so the citation shown points at that clause, not at the first one retrieved
-            home = [
-                i for i, found in enumerate(self.figures) if all(claims.supported(f, found) for f in stated)
-            ]
+            home = self._homes(sentence, stated)
             if home:
                 sentence, scope = self._cite(sentence, home[0]), [home[0]]
         sentence, scope = self._better_home(sentence, own, scope, stated)
@@ -211,6 +208,16 @@ class _Claims:
         if self._barely_held(sentence, scope):
             return None, f"{sentence.strip()}（所引条款没有这样写）"
         return sentence, ""
+
+    def _homes(self, sentence: str, stated: list[claims.Figure]) -> list[int]:
+        """The clauses holding all the sentence's figures, those sharing most of its words (title too) first.
+
+        Two clauses may state one date (two documents in force until 2026年12月31日): the sentence
+        naming 专精特新 belongs to the 专精特新 document's clause, not to the first one retrieved.
+        """
+        found = [i for i, f in enumerate(self.figures) if all(claims.supported(s, f) for s in stated)]
+        words = _pairs(_CITATION.sub("", sentence))
+        return sorted(found, key=lambda i: (-len(words & self.named[i]), i))
 
     def _share(self, sentence: str) -> list[float] | None:
         pairs = _pairs(_CITATION.sub("", sentence).replace(REMOVED, "，")) - _STOCK_PAIRS

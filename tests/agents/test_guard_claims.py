@@ -182,3 +182,20 @@ def test_a_lists_numbering_and_a_documents_name_are_not_figures() -> None:
     # a figure of its own inside a list item is still checked
     wrong = verify_answer("查到后会：\n1. 罚款5000元。", [aid], "骗低保会怎样")
     assert "5000" not in wrong.text
+
+
+def test_of_two_clauses_holding_the_figure_the_one_the_sentence_names_takes_the_citation() -> None:
+    tech = {
+        "title": "高新技术企业认定奖励办法",
+        "label": "第七条",
+        "text": "第七条 本办法有效期至2026年12月31日。",
+    }
+    small = {
+        "title": "专精特新中小企业扶持办法",
+        "label": "第六条",
+        "text": "第六条 本办法有效期至2026年12月31日。",
+    }
+    checked = verify_answer(
+        "专精特新扶持办法有效期到2026年12月31日。", [tech, small], "专精特新的政策到什么时候"
+    )
+    assert checked.text == "专精特新扶持办法有效期到2026年12月31日〔专精特新中小企业扶持办法 第六条〕。"
