@@ -372,13 +372,12 @@ _ADMIN = re.compile(
     # equipment asked about: where to buy it, whether to fit it, how to use it
     r"哪里?买|哪儿买|哪里有卖|要不要装|装在|装哪|怎么用|怎么换|水枪头|消火栓"
 )
+_PET = r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?"
 _ANIMAL = re.compile(
-    r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?.{0,4}(?:被困|困在|卡在|卡住|下不来|被锁|锁在|掉进|掉到|出不来|从.{0,8}(?:掉|摔)下)"
+    _PET + r".{0,4}(?:被困|困在|卡在|卡住|下不来|被锁|锁在|掉进|掉到|出不来|从.{0,8}(?:掉|摔)下)"
 )
 # an animal hurt or struck, not a person: 我家狗被车撞了
-_ANIMAL_HURT = re.compile(
-    r"(?:猫|狗|鸟|宠物|猫咪|狗狗|鸽子|兔子|鸡|鸭)(?:子)?(?:被|吃了|喝了|误食|误吃|中毒)"
-)
+_ANIMAL_HURT = re.compile(_PET + r"(?:被|吃了|喝了|误食|误吃|中毒)")
 # a fall from a height is the ambulance's, not a rescue from a well
 _FELL = re.compile(r"从.{0,10}(?:掉|摔|跌|坠)下(?:去|来)")
 _WATER = re.compile(r"水|井|河|湖|坑|沟|池|洞")
