@@ -14,7 +14,9 @@
   (三分之二, 2/3, 30%, 以上/以下 bounds, 十五分钟, counts with units) must be in that clause or in the
   resident's question. A figure found only in another retrieved clause moves the citation
   there; found nowhere, the sentence is withheld. A sentence whose yes/no (免收/收费, 可以/不得,
-  需要/无需) the cited clause contradicts is withheld.
+  需要/无需) the cited clause contradicts is withheld, and so is one its clause's own words (the
+  question's left out) barely hold; a sentence another retrieved clause holds far better is cited
+  there. A list's numbering and a document's name are not figures.
 """
 
 from __future__ import annotations
@@ -228,13 +230,10 @@ class _Claims:
     def _better_home(
         self, sentence: str, own: list[int], scope: list[int], stated: list[claims.Figure]
     ) -> tuple[str, list[int]]:
-        """The clause's words, not the question's, must carry the sentence; the citation goes where they do.
+        """The citation moves to a retrieved clause whose own words hold the sentence far better.
 
-        The sentence-level support check counts the question's words as evidence, so a yes that only
-        restates the question ("是的，残疾人坐公交是免费的" under a parking clause) passes it. Here only
-        the clauses count: a sentence taking a side (免费/收费, 可以/不得, 需要/无需) that its clause's
-        words barely hold is withheld; a sentence another retrieved clause holds much better (and holds
-        its figures) is cited to that clause.
+        Only the clauses' words count here (the question's do not), and the better clause must hold the
+        sentence's figures and not take the other side.
         """
         share = self._share(sentence)
         if share is None or (not own and self.cited):
@@ -251,6 +250,11 @@ class _Claims:
         return sentence, scope
 
     def _barely_held(self, sentence: str, scope: list[int]) -> bool:
+        """A yes or no its cited clause's own words barely hold (under ``MIN_CLAUSE_SUPPORT``).
+
+        The sentence-level support check counts the question's words as evidence, so a yes that only
+        restates the question ("是的，残疾人坐公交是免费的" under a parking clause) passes it.
+        """
         share = self._share(sentence)
         if share is None or max(share[i] for i in scope) >= MIN_CLAUSE_SUPPORT:
             return False
