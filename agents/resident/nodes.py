@@ -84,7 +84,7 @@ class CheckedReply:
     """The model's answer after the guard: what the resident reads, which clauses it cites, what was added."""
 
     checked: Verified
-    unsupported: bool  # nothing the clauses support is left: the clauses are shown instead
+    unsupported: bool  # nothing the clauses support is left (see unsupported_shows_clauses)
     reply: str = ""
     cited: list[dict[str, Any]] = field(default_factory=list)
     added: str = ""  # the cited clauses' cases the answer left out, word for word
