@@ -203,11 +203,12 @@ class _Claims:
             home = self._homes(sentence, stated)
             if home:
                 sentence, scope = self._cite(sentence, home[0]), [home[0]]
-        sentence, scope = self._better_home(sentence, own, scope, stated)
+        share = self._share(sentence)  # citations aside, so moving one leaves it as it is
+        sentence, scope = self._better_home(sentence, share, own, scope, stated)
         for i in scope:
             if part := claims.contradicts(sentence, self.texts[i], self.question):
                 return None, f"{sentence.strip()}（与所引条款相反：{part}）"
-        if self._barely_held(sentence, scope):
+        if self._barely_held(sentence, share, scope):
             return None, f"{sentence.strip()}（所引条款没有这样写）"
         return sentence, ""
 
@@ -228,14 +229,18 @@ class _Claims:
         return [len(pairs & p) / len(pairs) for p in self.pairs]
 
     def _better_home(
-        self, sentence: str, own: list[int], scope: list[int], stated: list[claims.Figure]
+        self,
+        sentence: str,
+        share: list[float] | None,
+        own: list[int],
+        scope: list[int],
+        stated: list[claims.Figure],
     ) -> tuple[str, list[int]]:
         """The citation moves to a retrieved clause whose own words hold the sentence far better.
 
         Only the clauses' words count here (the question's do not), and the better clause must hold the
         sentence's figures and not take the other side.
         """
-        share = self._share(sentence)
         if share is None or (not own and self.cited):
             return sentence, scope  # too short to tell, or it speaks under the answer's citations
         mine = max(share[i] for i in scope)
@@ -249,13 +254,12 @@ class _Claims:
             return self._cite(sentence, best), [best]
         return sentence, scope
 
-    def _barely_held(self, sentence: str, scope: list[int]) -> bool:
+    def _barely_held(self, sentence: str, share: list[float] | None, scope: list[int]) -> bool:
         """A yes or no its cited clause's own words barely hold (under ``MIN_CLAUSE_SUPPORT``).
 
         The sentence-level support check counts the question's words as evidence, so a yes that only
         restates the question ("是的，残疾人坐公交是免费的" under a parking clause) passes it.
         """
-        share = self._share(sentence)
         if share is None or max(share[i] for i in scope) >= MIN_CLAUSE_SUPPORT:
             return False
         return _takes_a_side(sentence)

@@ -100,11 +100,13 @@ def _with(
 
 def compare(rows: Sequence[dict[str, Any]], guards: dict[str, Callable[..., Any] | None]) -> dict[str, Any]:
     """Each metric's mean under the run's own replies and under each guard, over the same items."""
-    rechecked = [r for r in rows if regard_row(r) is not None]
-    report: dict[str, Any] = {"items": len(rows), "model_answers": len(rechecked), "metrics": {}}
     versions: dict[str, list[dict[str, Any]]] = {"as run": list(rows)}
+    rechecked = 0
     for name, verify in guards.items():
-        versions[name] = [regard_row(r, verify) or r for r in rows]
+        rebuilt = [regard_row(r, verify) for r in rows]
+        rechecked = sum(r is not None for r in rebuilt)  # the same items under every guard
+        versions[name] = [new or old for new, old in zip(rebuilt, rows, strict=True)]
+    report: dict[str, Any] = {"items": len(rows), "model_answers": rechecked, "metrics": {}}
     for name, version in versions.items():
         scores = [item_scores(r) for r in version]
         entry = {}
